@@ -1,0 +1,54 @@
+"""The `mlpbench` command line: `list`, `check`, `bench`, `report`.
+
+Each command lives in its own module exposing `add_arguments(parser)` and `run(args) -> int`.
+Exit codes: 0 success, 1 a check or comparison failed, 2 usage error (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = {
+    "list": ("mlpbench.commands.list_command", "list registered implementations and whether each is available"),
+    "check": ("mlpbench.commands.check_command", "conformance gate for one implementation (exit 0/1/2)"),
+    "bench": ("mlpbench.bench.command", "time mini-batch training throughput, GPU against CPU"),
+    "report": ("mlpbench.bench.report_command", "re-render saved benchmark results; compare two runs"),
+}
+
+
+class UsageError(Exception):
+    """A problem with how the command was called; reported in one line with exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mlpbench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(command_parser)
+        command_parser.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args._run(args))
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

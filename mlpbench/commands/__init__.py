@@ -1,0 +1,1 @@
+"""Subcommands of the mlpbench command line."""
