@@ -1,0 +1,482 @@
+"""Loss functions and their gradients with respect to the prediction, with PyTorch's reductions.
+
+Every loss l(pred, target) is first computed per element (per sample for cross-entropy and NLL), then reduced:
+
+    reduction="none"  the per-element (per-sample) losses, shape of pred (of (N,) for cross-entropy / NLL)
+    reduction="sum"   their sum, a 0-d array
+    reduction="mean"  their mean, a 0-d array: divided by pred.size, or by the batch size N for cross-entropy
+                      and NLL (PyTorch's convention, also for probability targets)
+
+`<loss>_grad` returns d L / d pred with the shape of pred, where L is the reduced loss; for "none" it is the
+gradient of the sum (what backpropagating a vector of ones gives). Results have pred's float dtype
+(float16 is computed in float32). Wrong shapes, unknown reductions and out-of-range targets raise ValueError.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+__all__ = [
+    "LOSSES",
+    "REDUCTIONS",
+    "Loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_grad",
+    "binary_cross_entropy_with_logits",
+    "binary_cross_entropy_with_logits_grad",
+    "cross_entropy",
+    "cross_entropy_grad",
+    "get_loss",
+    "huber",
+    "huber_grad",
+    "l1",
+    "l1_grad",
+    "log_softmax",
+    "mse",
+    "mse_grad",
+    "nll_loss",
+    "nll_loss_grad",
+]
+
+REDUCTIONS = ("mean", "sum", "none")
+# PyTorch's binary_cross_entropy_backward floor for p (1 - p): the constant 1e-12 held as a float32,
+# which is 9.9999999600419720e-13 (so a saturated gradient is 1.0000000039958e12, not 1e12).
+BCE_GRAD_EPS = float(np.float32(1e-12))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Shared plumbing: dtype, shape and reduction checks
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _underflow_is_exact(function: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """Let results underflow quietly: a loss or gradient rounding to a subnormal or 0 is the right answer."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> np.ndarray:
+        with np.errstate(under="ignore"):
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+def _check_reduction(reduction: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {', '.join(REDUCTIONS)}; got {reduction!r}")
+
+
+def _prediction(pred: ArrayLike) -> tuple[np.ndarray, np.dtype]:
+    """pred as a float array in its compute dtype, and the dtype results are returned in."""
+    pred = np.asarray(pred)
+    if pred.dtype.kind != "f":
+        pred = pred.astype(np.float64)
+    dtype = pred.dtype
+    if dtype == np.float16:
+        pred = pred.astype(np.float32)
+    return pred, dtype
+
+
+def _same_shape(name: str, pred: np.ndarray, target: ArrayLike) -> np.ndarray:
+    target = np.asarray(target)
+    if target.shape != pred.shape:
+        raise ValueError(f"{name}: target shape {target.shape} does not match prediction shape {pred.shape}")
+    return target.astype(pred.dtype, copy=False)
+
+
+def _reduce(losses: np.ndarray, reduction: str, dtype: np.dtype, count: int | None = None) -> np.ndarray:
+    """Apply the reduction; "mean" divides the sum by `count` (default: the number of losses)."""
+    if reduction == "none":
+        return losses.astype(dtype, copy=False)
+    total = np.sum(losses)
+    if reduction == "mean":
+        total = total / (losses.size if count is None else count)
+    return np.asarray(total, dtype=dtype)
+
+
+def _scale_gradient(grad: np.ndarray, reduction: str, dtype: np.dtype, count: int) -> np.ndarray:
+    """Gradient of the sum, divided by `count` for "mean"."""
+    if reduction == "mean":
+        grad /= count
+    return grad.astype(dtype, copy=False)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Regression losses
+# ---------------------------------------------------------------------------------------------------------
+
+
+@_underflow_is_exact
+def mse(pred: ArrayLike, target: ArrayLike, reduction: str = "mean", half: bool = False) -> np.ndarray:
+    """Mean squared error: l = (pred - target)^2, or (pred - target)^2 / 2 with half=True (textbook form)."""
+    _check_reduction(reduction)
+    pred, dtype = _prediction(pred)
+    diff = pred - _same_shape("mse", pred, target)
+    np.square(diff, out=diff)
+    if half:
+        diff *= 0.5
+    return _reduce(diff, reduction, dtype)
+
+
+@_underflow_is_exact
+def mse_grad(pred: ArrayLike, target: ArrayLike, reduction: str = "mean", half: bool = False) -> np.ndarray:
+    """dl/dpred = 2 (pred - target), or (pred - target) with half=True."""
+    _check_reduction(reduction)
+    pred, dtype = _prediction(pred)
+    grad = pred - _same_shape("mse", pred, target)
+    if not half:
+        grad *= 2.0
+    return _scale_gradient(grad, reduction, dtype, pred.size)
+
+
+@_underflow_is_exact
+def l1(pred: ArrayLike, target: ArrayLike, reduction: str = "mean") -> np.ndarray:
+    """Mean absolute error: l = |pred - target|."""
+    _check_reduction(reduction)
+    pred, dtype = _prediction(pred)
+    diff = pred - _same_shape("l1", pred, target)
+    np.abs(diff, out=diff)
+    return _reduce(diff, reduction, dtype)
+
+
+@_underflow_is_exact
+def l1_grad(pred: ArrayLike, target: ArrayLike, reduction: str = "mean") -> np.ndarray:
+    """dl/dpred = sign(pred - target), 0 where pred == target (PyTorch's abs backward, sgn)."""
+    _check_reduction(reduction)
+    pred, dtype = _prediction(pred)
+    grad = pred - _same_shape("l1", pred, target)
+    np.sign(grad, out=grad)
+    return _scale_gradient(grad, reduction, dtype, pred.size)
+
+
+def _check_delta(delta: float) -> None:
+    if not delta > 0:
+        raise ValueError(f"huber: delta must be positive, got {delta}")
+
+
+@_underflow_is_exact
+def huber(pred: ArrayLike, target: ArrayLike, reduction: str = "mean", delta: float = 1.0) -> np.ndarray:
+    """Huber loss, with z = |pred - target|: l = z^2 / 2 if z < delta, else delta (z - delta / 2).
+
+    Quadratic near 0, linear in the tails; value and slope are continuous at z = delta.
+    """
+    _check_reduction(reduction)
+    _check_delta(delta)
+    pred, dtype = _prediction(pred)
+    z = pred - _same_shape("huber", pred, target)
+    np.abs(z, out=z)
+    losses = np.where(z < delta, 0.5 * z * z, delta * (z - 0.5 * delta))
+    return _reduce(losses, reduction, dtype)
+
+
+@_underflow_is_exact
+def huber_grad(pred: ArrayLike, target: ArrayLike, reduction: str = "mean", delta: float = 1.0) -> np.ndarray:
+    """dl/dpred = clip(pred - target, -delta, delta) (PyTorch's huber_loss_backward)."""
+    _check_reduction(reduction)
+    _check_delta(delta)
+    pred, dtype = _prediction(pred)
+    grad = pred - _same_shape("huber", pred, target)
+    np.clip(grad, -delta, delta, out=grad)
+    return _scale_gradient(grad, reduction, dtype, pred.size)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Binary classification
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _probabilities(name: str, p: ArrayLike) -> tuple[np.ndarray, np.dtype]:
+    p, dtype = _prediction(p)
+    if p.size and not (np.min(p) >= 0.0 and np.max(p) <= 1.0):
+        raise ValueError(f"{name}: predictions must be probabilities in [0, 1]")
+    return p, dtype
+
+
+def _weighted_log(weight: np.ndarray, log_value: np.ndarray) -> np.ndarray:
+    """weight * log_value with 0 * log 0 = 0 (the limit t log p -> 0 as t -> 0)."""
+    with np.errstate(invalid="ignore"):
+        product = weight * log_value
+    product[weight == 0] = 0.0
+    return product
+
+
+@_underflow_is_exact
+def binary_cross_entropy(
+    p: ArrayLike, target: ArrayLike, reduction: str = "mean", log_clamp: float | None = -100.0
+) -> np.ndarray:
+    """Binary cross-entropy of probabilities: l = -(t log p + (1 - t) log(1 - p)).
+
+    log_clamp: PyTorch bounds both logarithms from below by -100, so p = 0 or 1 on the wrong class costs 100,
+    not infinity. log_clamp=None computes the plain formula (infinite loss there).
+    """
+    _check_reduction(reduction)
+    p, dtype = _probabilities("binary_cross_entropy", p)
+    t = _same_shape("binary_cross_entropy", p, target)
+    with np.errstate(divide="ignore"):
+        log_p = np.log(p)
+        log_not_p = np.log1p(-p)
+    if log_clamp is not None:
+        np.maximum(log_p, log_clamp, out=log_p)
+        np.maximum(log_not_p, log_clamp, out=log_not_p)
+    losses = _weighted_log(t, log_p)
+    losses += _weighted_log(1.0 - t, log_not_p)
+    np.negative(losses, out=losses)
+    return _reduce(losses, reduction, dtype)
+
+
+@_underflow_is_exact
+def binary_cross_entropy_grad(
+    p: ArrayLike, target: ArrayLike, reduction: str = "mean", log_clamp: float | None = -100.0
+) -> np.ndarray:
+    """dl/dp = (p - t) / (p (1 - p)).
+
+    With a log clamp (PyTorch) the denominator is floored: (p - t) / max(p (1 - p), BCE_GRAD_EPS), exactly
+    binary_cross_entropy_backward; like PyTorch it ignores where the clamp flattens the loss. With
+    log_clamp=None the plain derivative (1 - t) / (1 - p) - t / p is returned, a term with zero weight
+    counting 0 (so it is infinite only where the loss is: p = 0 with t > 0, or p = 1 with t < 1).
+    """
+    _check_reduction(reduction)
+    p, dtype = _probabilities("binary_cross_entropy", p)
+    t = _same_shape("binary_cross_entropy", p, target)
+    if log_clamp is None:
+        grad = _weighted_reciprocal(1.0 - t, 1.0 - p)
+        grad -= _weighted_reciprocal(t, p)
+    else:
+        denominator = 1.0 - p
+        denominator *= p
+        np.maximum(denominator, BCE_GRAD_EPS, out=denominator)
+        grad = p - t
+        grad /= denominator
+    return _scale_gradient(grad, reduction, dtype, p.size)
+
+
+def _weighted_reciprocal(weight: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """weight / value with 0 / 0 = 0 (a term whose weight is 0 contributes nothing)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        quotient = weight / value
+    quotient[weight == 0] = 0.0
+    return quotient
+
+
+def _log1p_exp_neg_abs(z: np.ndarray) -> np.ndarray:
+    """log(1 + exp(-|z|)), in (0, log 2]: never overflows."""
+    tail = np.abs(z)
+    np.negative(tail, out=tail)
+    with np.errstate(under="ignore"):
+        np.exp(tail, out=tail)
+    np.log1p(tail, out=tail)
+    return tail
+
+
+@_underflow_is_exact
+def binary_cross_entropy_with_logits(
+    logits: ArrayLike, target: ArrayLike, reduction: str = "mean"
+) -> np.ndarray:
+    """Binary cross-entropy of sigmoid(z), from the logit z: l = -(t log s(z) + (1 - t) log(1 - s(z))).
+
+    Stable form: l = max(z, 0) - z t + log(1 + exp(-|z|)), finite for every finite z.
+    """
+    _check_reduction(reduction)
+    z, dtype = _prediction(logits)
+    t = _same_shape("binary_cross_entropy_with_logits", z, target)
+    losses = _log1p_exp_neg_abs(z)
+    losses += np.maximum(z, 0.0)
+    losses -= z * t
+    return _reduce(losses, reduction, dtype)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    """s(z) = 1 / (1 + exp(-z)) via e = exp(-|z|): 1 / (1 + e) for z >= 0, e / (1 + e) for z < 0."""
+    e = np.abs(z)
+    np.negative(e, out=e)
+    with np.errstate(under="ignore"):
+        np.exp(e, out=e)
+    denominator = e + 1.0
+    return np.where(z >= 0, 1.0, e) / denominator
+
+
+@_underflow_is_exact
+def binary_cross_entropy_with_logits_grad(
+    logits: ArrayLike, target: ArrayLike, reduction: str = "mean"
+) -> np.ndarray:
+    """dl/dz = s(z) - t."""
+    _check_reduction(reduction)
+    z, dtype = _prediction(logits)
+    t = _same_shape("binary_cross_entropy_with_logits", z, target)
+    grad = _sigmoid(z)
+    grad -= t
+    return _scale_gradient(grad, reduction, dtype, z.size)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Multi-class classification
+# ---------------------------------------------------------------------------------------------------------
+
+
+@_underflow_is_exact
+def log_softmax(x: ArrayLike, axis: int = -1) -> np.ndarray:
+    """log softmax(x)_i = (x_i - m) - log sum_j exp(x_j - m), m = max_j x_j: every exponent is <= 0."""
+    x, dtype = _prediction(x)
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    with np.errstate(under="ignore"):
+        shifted -= np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    return shifted.astype(dtype, copy=False)
+
+
+def _scores(name: str, scores: ArrayLike) -> tuple[np.ndarray, np.dtype]:
+    scores, dtype = _prediction(scores)
+    if scores.ndim != 2 or scores.shape[1] == 0:
+        raise ValueError(f"{name}: input must have shape (N, C) with C >= 1, got {scores.shape}")
+    return scores, dtype
+
+
+def _class_indices(name: str, target: ArrayLike, n_samples: int, n_classes: int) -> np.ndarray:
+    """Integer class indices of shape (N,), each in [0, C); floats holding whole numbers are accepted."""
+    target = np.asarray(target)
+    if target.shape != (n_samples,):
+        raise ValueError(f"{name}: class-index target must have shape ({n_samples},), got {target.shape}")
+    if target.dtype.kind == "f":
+        if not np.all(np.isfinite(target)) or np.any(target != np.round(target)):
+            raise ValueError(f"{name}: class-index target must hold whole numbers")
+    elif target.dtype.kind not in "iub":
+        raise ValueError(f"{name}: class-index target must be integer, got dtype {target.dtype}")
+    indices = target.astype(np.intp)
+    if indices.size and (indices.min() < 0 or indices.max() >= n_classes):
+        raise ValueError(
+            f"{name}: target class index out of range [0, {n_classes}): "
+            f"found {int(indices.min())}..{int(indices.max())}"
+        )
+    return indices
+
+
+def _is_probability_target(logits: np.ndarray, target: np.ndarray) -> bool:
+    return target.ndim == 2 and target.shape == logits.shape and target.dtype.kind == "f"
+
+
+@_underflow_is_exact
+def cross_entropy(logits: ArrayLike, target: ArrayLike, reduction: str = "mean") -> np.ndarray:
+    """Cross-entropy of softmax(logits) against a class index or a class distribution, per sample:
+
+        index target y:        l_n = -log softmax(z_n)_y
+        probability target q:  l_n = -sum_c q_c log softmax(z_n)_c
+
+    logits have shape (N, C); the target is integer indices of shape (N,) or probabilities of shape (N, C).
+    "mean" divides by N in both cases (as PyTorch does).
+    """
+    _check_reduction(reduction)
+    z, dtype = _scores("cross_entropy", logits)
+    target = np.asarray(target)
+    log_probs = log_softmax(z)
+    if _is_probability_target(z, target):
+        losses = -np.sum(_weighted_log(target.astype(z.dtype), log_probs), axis=1)
+    else:
+        indices = _class_indices("cross_entropy", target, *z.shape)
+        losses = -log_probs[np.arange(z.shape[0]), indices]
+    return _reduce(losses, reduction, dtype, count=z.shape[0])
+
+
+@_underflow_is_exact
+def cross_entropy_grad(logits: ArrayLike, target: ArrayLike, reduction: str = "mean") -> np.ndarray:
+    """dl_n/dz_n = softmax(z_n) * sum_c q_c - q (= softmax(z_n) - onehot(y) for an index target)."""
+    _check_reduction(reduction)
+    z, dtype = _scores("cross_entropy", logits)
+    target = np.asarray(target)
+    with np.errstate(under="ignore"):
+        grad = np.exp(log_softmax(z))
+    if _is_probability_target(z, target):
+        q = target.astype(z.dtype)
+        grad *= np.sum(q, axis=1, keepdims=True)
+        grad -= q
+    else:
+        indices = _class_indices("cross_entropy", target, *z.shape)
+        grad[np.arange(z.shape[0]), indices] -= 1.0
+    return _scale_gradient(grad, reduction, dtype, z.shape[0])
+
+
+@_underflow_is_exact
+def nll_loss(log_probs: ArrayLike, target: ArrayLike, reduction: str = "mean") -> np.ndarray:
+    """Negative log-likelihood of log-probabilities a (N, C) and class indices y (N,): l_n = -a[n, y_n]."""
+    _check_reduction(reduction)
+    a, dtype = _scores("nll_loss", log_probs)
+    indices = _class_indices("nll_loss", target, *a.shape)
+    losses = -a[np.arange(a.shape[0]), indices]
+    return _reduce(losses, reduction, dtype, count=a.shape[0])
+
+
+@_underflow_is_exact
+def nll_loss_grad(log_probs: ArrayLike, target: ArrayLike, reduction: str = "mean") -> np.ndarray:
+    """dl_n/dlog_probs[n, c] = -1 if c == y_n else 0."""
+    _check_reduction(reduction)
+    a, dtype = _scores("nll_loss", log_probs)
+    indices = _class_indices("nll_loss", target, *a.shape)
+    grad = np.zeros_like(a)
+    grad[np.arange(a.shape[0]), indices] = -1.0
+    return _scale_gradient(grad, reduction, dtype, a.shape[0])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Registry
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A loss as data.
+
+    value(pred, target, reduction="mean", **params) and gradient(same) -> d value / d pred.
+    target_kind: "real" (any real numbers, pred's shape), "binary" (in [0, 1], pred's shape),
+    "index" (class indices (N,)), "index_or_prob" (class indices (N,) or probabilities (N, C)).
+    """
+
+    name: str
+    value: Callable[..., np.ndarray]
+    gradient: Callable[..., np.ndarray]
+    target_kind: str
+    default_params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def params(self, **overrides: Any) -> dict[str, Any]:
+        """The default parameters updated with `overrides`; unknown names raise ValueError."""
+        unknown = sorted(set(overrides) - set(self.default_params))
+        if unknown:
+            known = sorted(self.default_params)
+            raise ValueError(f"loss {self.name!r} has no parameter(s) {unknown}; known: {known}")
+        return {**self.default_params, **overrides}
+
+
+LOSSES: dict[str, Loss] = {
+    loss.name: loss
+    for loss in (
+        Loss("mse", mse, mse_grad, "real", MappingProxyType({"half": False})),
+        Loss(
+            "binary_cross_entropy",
+            binary_cross_entropy,
+            binary_cross_entropy_grad,
+            "binary",
+            MappingProxyType({"log_clamp": -100.0}),
+        ),
+        Loss(
+            "binary_cross_entropy_with_logits",
+            binary_cross_entropy_with_logits,
+            binary_cross_entropy_with_logits_grad,
+            "binary",
+        ),
+        Loss("cross_entropy", cross_entropy, cross_entropy_grad, "index_or_prob"),
+        Loss("nll", nll_loss, nll_loss_grad, "index"),
+        Loss("l1", l1, l1_grad, "real"),
+        Loss("huber", huber, huber_grad, "real", MappingProxyType({"delta": 1.0})),
+    )
+}
+
+
+def get_loss(name: str) -> Loss:
+    """The registered loss called `name`; ValueError listing the known names otherwise."""
+    try:
+        return LOSSES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown loss {name!r}; known: {', '.join(LOSSES)}") from None

@@ -1,0 +1,135 @@
+"""State and buffer handling shared by the optimizers.
+
+Every optimizer is a pure function ``step(params, grads, state, hyper, *, inplace=False) -> (params, state)``.
+
+* ``inplace=False``: nothing passed in is modified; params and state buffers are copied first.
+* ``inplace=True``: params and state buffers are updated in place and the same objects are returned.
+
+State is a dict ``{"step": int, "<buffer>": [array | None per parameter], ...}``; ``{}`` is a fresh state.
+Keys starting with ``_`` are private working memory (``"_scratch"``: reusable temporaries, one list per
+parameter), never part of the optimizer's mathematical state and never copied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+SCRATCH_KEY = "_scratch"
+
+
+def is_private(key: str) -> bool:
+    """Keys of working memory that is not optimizer state (excluded from comparisons)."""
+    return key.startswith("_")
+
+
+def public_state(state: dict) -> dict:
+    """The state without private working memory."""
+    return {key: value for key, value in state.items() if not is_private(key)}
+
+
+def check_inputs(params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
+    """Params and grads must pair up one to one, shape for shape."""
+    if len(params) != len(grads):
+        raise ValueError(f"got {len(params)} parameters but {len(grads)} gradients")
+    for index, (param, grad) in enumerate(zip(params, grads, strict=True)):
+        if grad is None:
+            raise ValueError(f"gradient {index} is None")
+        if np.shape(param) != np.shape(grad):
+            raise ValueError(
+                f"parameter {index} has shape {np.shape(param)} but its gradient {np.shape(grad)}"
+            )
+
+
+def _copy_buffer(value: object) -> object:
+    if isinstance(value, list):
+        return [None if item is None else np.array(item, copy=True) for item in value]
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    return value
+
+
+def begin(
+    params: Sequence[np.ndarray], grads: Sequence[np.ndarray], state: dict, inplace: bool
+) -> tuple[list[np.ndarray], dict]:
+    """Validate and return the (params, state) the update will write into.
+
+    In place: the caller's own list and dict. Otherwise: deep copies (private keys dropped).
+    """
+    check_inputs(params, grads)
+    if inplace:
+        if not isinstance(params, list):
+            raise TypeError("inplace=True needs params as a list of arrays")
+        for index, param in enumerate(params):
+            if not isinstance(param, np.ndarray) or not param.flags.writeable:
+                raise TypeError(f"inplace=True needs writeable ndarrays; parameter {index} is not")
+        return params, state
+    new_params = [np.array(param, copy=True) for param in params]
+    new_state = {key: _copy_buffer(value) for key, value in state.items() if not is_private(key)}
+    return new_params, new_state
+
+
+def buffers(state: dict, key: str, params: Sequence[np.ndarray], fill: float = 0.0) -> list[np.ndarray]:
+    """The per-parameter buffer list ``state[key]``, created filled with ``fill`` if missing."""
+    existing = state.get(key)
+    if existing is None:
+        existing = [np.full_like(param, fill) for param in params]
+        state[key] = existing
+    elif len(existing) != len(params):
+        raise ValueError(f"state[{key!r}] has {len(existing)} entries for {len(params)} parameters")
+    return existing
+
+
+def scratch_pool(state: dict, params: Sequence[np.ndarray], inplace: bool) -> list[list[np.ndarray]]:
+    """Reusable temporaries, one list per parameter; kept in ``state["_scratch"]`` when updating in place."""
+    if not inplace:
+        return [[] for _ in params]
+    pool = state.get(SCRATCH_KEY)
+    if pool is None or len(pool) != len(params):
+        pool = [[] for _ in params]
+        state[SCRATCH_KEY] = pool
+    return pool
+
+
+def scratch(slots: list[np.ndarray], slot: int, like: np.ndarray) -> np.ndarray:
+    """Scratch array number ``slot`` shaped and typed like ``like`` (allocated on first use)."""
+    while len(slots) <= slot:
+        slots.append(np.empty_like(like))
+    if slots[slot].shape != like.shape or slots[slot].dtype != like.dtype:
+        slots[slot] = np.empty_like(like)
+    return slots[slot]
+
+
+def effective_grad(
+    grad: np.ndarray, param: np.ndarray, weight_decay: float, maximize: bool, slots: list[np.ndarray]
+) -> np.ndarray:
+    """g = (-grad if maximize else grad) + weight_decay * param.
+
+    Returns ``grad`` itself when nothing changes it (no copy), else scratch slot 1 filled with the result
+    (the caller's gradient is never written to).
+    """
+    if weight_decay == 0 and not maximize:
+        return grad
+    out = scratch(slots, 1, param)
+    if weight_decay != 0:
+        np.multiply(param, weight_decay, out=out)
+        if maximize:
+            out -= grad
+        else:
+            out += grad
+        return out
+    return np.negative(grad, out=out)
+
+
+def next_step(state: dict) -> int:
+    """Increment and return the step counter (torch increments before using it)."""
+    step = int(state.get("step", 0)) + 1
+    state["step"] = step
+    return step
+
+
+def check_nonnegative(**values: float) -> None:
+    for name, value in values.items():
+        if not value >= 0.0:
+            raise ValueError(f"Invalid {name} value: {value} (must be >= 0)")

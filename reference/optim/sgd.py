@@ -1,0 +1,88 @@
+"""Stochastic gradient descent (PyTorch semantics, ``torch.optim.SGD`` single-tensor path).
+
+With gradient g (negated when maximize):
+
+    g <- g + weight_decay * p
+    momentum != 0:
+        first step:  buf <- g                                   (a copy; no dampening on the first step)
+        later:       buf <- momentum * buf + (1 - dampening) * g
+        nesterov:    d <- g + momentum * buf,   else d <- buf
+    momentum == 0:   d <- g
+    p <- p - lr * d
+
+On a constant gradient g with no dampening, buf after k steps is sum_{i<k} momentum^i g.
+State: "step" (int) and, when momentum != 0, "momentum_buffer" (one array per parameter).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from reference.optim._buffers import begin, effective_grad, next_step, scratch, scratch_pool
+
+
+@dataclass(frozen=True)
+class SGD:
+    """torch.optim.SGD hyperparameters."""
+
+    lr: float = 1e-3
+    momentum: float = 0.0
+    dampening: float = 0.0
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    maximize: bool = False
+
+    def __post_init__(self) -> None:
+        if self.lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {self.lr}")
+        if self.momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {self.momentum}")
+        if self.weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {self.weight_decay}")
+        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+
+
+def sgd(
+    params: list[np.ndarray], grads: list[np.ndarray], state: dict, hyper: SGD, *, inplace: bool = False
+) -> tuple[list[np.ndarray], dict]:
+    """One SGD step (see the module docstring for the update)."""
+    params, state = begin(params, grads, state, inplace)
+    next_step(state)
+    momentum_buffers: list[np.ndarray | None] = [None] * len(params)
+    if hyper.momentum != 0:                       # torch keeps "momentum_buffer" only when momentum is used
+        momentum_buffers = state.setdefault("momentum_buffer", momentum_buffers)
+        if len(momentum_buffers) != len(params):
+            raise ValueError(f"state['momentum_buffer'] has {len(momentum_buffers)} entries")
+    pool = scratch_pool(state, params, inplace)
+    momentum, dampening = hyper.momentum, hyper.dampening
+
+    for index, (param, grad) in enumerate(zip(params, grads, strict=True)):
+        slots = pool[index]
+        g = effective_grad(grad, param, hyper.weight_decay, hyper.maximize, slots)
+        direction = g
+        if momentum != 0:
+            buf = momentum_buffers[index]
+            if buf is None:
+                buf = np.array(g, copy=True)
+                momentum_buffers[index] = buf
+            else:
+                buf *= momentum
+                if dampening == 0:
+                    buf += g
+                else:
+                    damped = scratch(slots, 0, param)
+                    np.multiply(g, 1.0 - dampening, out=damped)
+                    buf += damped
+            if hyper.nesterov:
+                direction = scratch(slots, 0, param)
+                np.multiply(buf, momentum, out=direction)
+                direction += g
+            else:
+                direction = buf
+        work = scratch(slots, 0, param)
+        np.multiply(direction, hyper.lr, out=work)
+        param -= work
+    return params, state
