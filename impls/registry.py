@@ -1,0 +1,202 @@
+"""Where implementations are found by name.
+
+A name resolves, in this order, to
+1. a built-in: "reference", "torch-cpu", "torch-cuda", "torch-cuda-tf32";
+2. a plug-in: an entry point of the group "mlpbench.implementations" (in a package's pyproject:
+   `[project.entry-points."mlpbench.implementations"] myimpl = "mypkg.adapter:make"`);
+3. "package.module:factory": `factory` is an Implementation subclass, an Implementation instance, or a
+   callable returning one (a dotted attribute path such as "pkg.mod:Class.create" works too);
+4. a mutant ("mutant-..."): torch-cpu with one injected bug, from impls.mutants.
+
+Factories are lazy: importing this module imports neither torch nor any implementation, so listing is fast and
+works without torch installed (torch-based entries then report themselves unavailable with the reason).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+
+from impls.interface import Implementation
+
+ENTRY_POINT_GROUP = "mlpbench.implementations"
+
+
+class UnknownImplementation(ValueError):
+    """A name that does not resolve to an implementation; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A registered implementation: `factory()` builds it.
+
+    kind: "built-in", "plug-in" or "mutant". breaks: for a mutant, the capability area (impls.interface.AREAS)
+    whose checks should catch its bug; empty otherwise.
+    """
+
+    name: str
+    kind: str
+    factory: Callable[[], Implementation]
+    description: str
+    breaks: str = ""
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _reference() -> Implementation:
+    from impls.reference_impl import ReferenceImplementation
+
+    return ReferenceImplementation()
+
+
+def _torch(device: str, precision: str = "ieee") -> Callable[[], Implementation]:
+    def factory() -> Implementation:
+        from impls.torch_impl import TorchImplementation
+
+        return TorchImplementation(device=device, precision=precision)
+
+    return factory
+
+
+BUILT_INS: tuple[Entry, ...] = (
+    Entry("reference", "built-in", _reference, "the NumPy oracle itself (float32 and float64)"),
+    Entry("torch-cpu", "built-in", _torch("cpu"), "PyTorch on the CPU (torch.nn, torch.optim, autograd)"),
+    Entry("torch-cuda", "built-in", _torch("cuda"), "PyTorch on a CUDA GPU, TF32 off"),
+    Entry(
+        "torch-cuda-tf32", "built-in", _torch("cuda", "tf32"), "PyTorch on a CUDA GPU, TF32 matmuls allowed"
+    ),
+)
+
+
+def instantiate(obj: object, label: str) -> Implementation:
+    """An Implementation from a subclass, an instance or a factory returning one; unnamed ones get `label`."""
+    try:
+        if isinstance(obj, Implementation):
+            impl = obj
+        elif isinstance(obj, type) and issubclass(obj, Implementation):
+            impl = obj()
+        elif callable(obj):
+            impl = obj()
+        else:
+            raise UnknownImplementation(
+                f"{label!r} is a {type(obj).__name__}, not an Implementation or a factory"
+            )
+    except UnknownImplementation:
+        raise
+    except Exception as error:
+        raise UnknownImplementation(
+            f"building implementation {label!r} failed: {type(error).__name__}: {_one_line(error)}"
+        ) from error
+    if not isinstance(impl, Implementation):
+        raise UnknownImplementation(
+            f"{label!r} returned a {type(impl).__name__}, not an impls.interface.Implementation"
+        )
+    if impl.name == Implementation.name:
+        impl.name = label
+    return impl
+
+
+def _plugin_factory(entry_point: metadata.EntryPoint) -> Callable[[], Implementation]:
+    def factory() -> Implementation:
+        try:
+            target = entry_point.load()
+        except Exception as error:
+            raise UnknownImplementation(
+                f"loading entry point {entry_point.name!r} ({entry_point.value}) failed: "
+                f"{type(error).__name__}: {_one_line(error)}"
+            ) from error
+        return instantiate(target, entry_point.name)
+
+    return factory
+
+
+def plugin_entries() -> list[Entry]:
+    """Entry points of the group "mlpbench.implementations" (a name taken by a built-in is skipped)."""
+    taken = {entry.name for entry in BUILT_INS}
+    found = []
+    for entry_point in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
+        if entry_point.name not in taken:
+            taken.add(entry_point.name)
+            found.append(
+                Entry(
+                    entry_point.name,
+                    "plug-in",
+                    _plugin_factory(entry_point),
+                    f"entry point {entry_point.value}",
+                )
+            )
+    return found
+
+
+_mutant_import_error: str | None = None
+
+
+def mutant_entries() -> list[Entry]:
+    """The mutants of impls.mutants (empty where they cannot be imported, e.g. without torch)."""
+    global _mutant_import_error
+    try:
+        from impls.mutants import MUTANTS
+    except ImportError as error:
+        _mutant_import_error = f"{type(error).__name__}: {_one_line(error)}"
+        return []
+    return [Entry(cls.name, "mutant", cls, cls.description, cls.breaks) for cls in MUTANTS]
+
+
+def entries(include_mutants: bool = True) -> list[Entry]:
+    """Every registered implementation: built-ins, plug-ins, then (optionally) mutants."""
+    found = list(BUILT_INS) + plugin_entries()
+    if include_mutants:
+        found += mutant_entries()
+    return found
+
+
+def _from_module_path(name: str) -> Implementation:
+    module_name, _, attribute = name.partition(":")
+    if not module_name or not attribute:
+        raise UnknownImplementation(f"{name!r} is not of the form package.module:factory")
+    try:
+        target: object = importlib.import_module(module_name)
+    except Exception as error:
+        raise UnknownImplementation(
+            f"cannot import module {module_name!r} for implementation {name!r}: {type(error).__name__}: "
+            f"{_one_line(error)}"
+        ) from error
+    for part in attribute.split("."):
+        if not hasattr(target, part):
+            raise UnknownImplementation(
+                f"module {module_name!r} has no attribute {attribute!r} (from {name!r})"
+            )
+        target = getattr(target, part)
+    return instantiate(target, name)
+
+
+def resolve(name: str) -> Implementation:
+    """The implementation a registry name, entry point name, or "package.module:factory" refers to.
+
+    Raises UnknownImplementation (a ValueError) with a one-line message when nothing matches or building
+    fails.
+    """
+    for entry in list(BUILT_INS) + plugin_entries():
+        if entry.name == name:
+            return instantiate(entry.factory, name)
+    if ":" in name:
+        return _from_module_path(name)
+    mutants = mutant_entries()
+    for entry in mutants:
+        if entry.name == name:
+            return instantiate(entry.factory, name)
+    if name.startswith("mutant-") and _mutant_import_error is not None:
+        raise UnknownImplementation(
+            f"mutant {name!r} unavailable: importing impls.mutants failed ({_mutant_import_error})"
+        )
+    known = ", ".join(entry.name for entry in entries(include_mutants=False)) + (
+        ", " + ", ".join(entry.name for entry in mutants) if mutants else ""
+    )
+    raise UnknownImplementation(
+        f"unknown implementation {name!r}; known: {known}; or an entry point of group {ENTRY_POINT_GROUP!r}, "
+        "or package.module:factory"
+    )
