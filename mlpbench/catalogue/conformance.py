@@ -1,0 +1,391 @@
+"""The conformance cases: what `mlpbench check` and `pytest suites/conformance` run, in one place.
+
+A case is data: an id "area/name", the kind of check that runs it, its parameters and its seed. Every random
+input (data, initial parameters, gradients, batch orders, dropout seeds) is drawn by the check from
+`numpy.random.default_rng(case.seed)`; seeds derive from the case id (CRC-32), so adding a case never shifts
+another case's inputs.
+
+Sizes are small on purpose: the whole catalogue runs in seconds on two CPU cores, because the gate is run on
+every mutant. The matrix still spans depth 1 to 5, widths 1 to 32, every activation, loss, initializer and
+optimizer option combination the oracle knows.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import itertools
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from reference.activations import ACTIVATIONS
+from reference.losses import LOSSES
+from reference.optim import OPTIMIZERS, make_hyper
+
+SEED_BASE = 20_240_611
+"""Added to the CRC-32 of a case id to give the case's seed."""
+
+CONFORMANCE_DTYPES = ("float32", "float64")
+"""The dtypes conformance runs in (those an implementation claims, of these)."""
+
+AREA_ORDER = (
+    "activations",
+    "losses",
+    "init",
+    "model",
+    "optimizers",
+    "training",
+    "early_stopping",
+    "dropout",
+    "determinism",
+    "devices",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class Case:
+    """One conformance case. `kind` selects the check function; `params` are that check's inputs."""
+
+    id: str
+    kind: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    quick: bool = False  # part of the quick check the benchmark harness runs before timing
+
+    @property
+    def area(self) -> str:
+        return self.id.split("/", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.id.split("/", 1)[1]
+
+    @property
+    def seed(self) -> int:
+        return SEED_BASE + zlib.crc32(self.id.encode())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "seed": self.seed, "params": _plain(self.params)}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _case(case_id: str, kind: str, quick: bool = False, **params: Any) -> Case:
+    return Case(case_id, kind, MappingProxyType(dict(params)), quick)
+
+
+# -- activations ------------------------------------------------------------------------------------------
+ACTIVATION_PARAM_VARIANTS: dict[str, list[dict[str, Any]]] = {
+    "leaky_relu": [{"negative_slope": 0.2}],
+    "elu": [{"alpha": 0.5}],
+    "softplus": [{"beta": 2.0, "threshold": 10.0}],
+}
+
+
+def _param_label(params: Mapping[str, Any]) -> str:
+    return "-".join(f"{k}{v:g}" if isinstance(v, float) else f"{k}{v}" for k, v in params.items())
+
+
+def activation_cases() -> list[Case]:
+    """Every activation with its defaults, plus a non-default parameter variant where it has parameters.
+
+    The inputs (drawn by the check) mix N(0, 3^2) values with the kinks 0 and +-0, points near the
+    softplus threshold and +-1e4, where naive formulas overflow.
+    """
+    cases = []
+    for name in ACTIVATIONS:
+        cases.append(_case(f"activations/{name}", "activation", quick=name in ("relu", "sigmoid"),
+                           activation=name, params={}))
+        for variant in ACTIVATION_PARAM_VARIANTS.get(name, []):
+            cases.append(_case(f"activations/{name}-{_param_label(variant)}", "activation",
+                               activation=name, params=variant))
+    return cases
+
+
+# -- losses -----------------------------------------------------------------------------------------------
+def loss_cases() -> list[Case]:
+    """Every loss under every reduction, plus the edge cases: BCE at p = 0 and 1 (the log clamp), very large
+    logits for BCE-with-logits and cross-entropy, probability targets, ties for L1, Huber with delta 0.5."""
+    cases = []
+    for name in LOSSES:
+        for reduction in ("mean", "sum", "none"):
+            cases.append(_case(f"losses/{name}-{reduction}", "loss", quick=(name == "mse" and reduction == "mean"),
+                               loss=name, reduction=reduction, inputs="typical", params={}))
+    cases += [
+        _case("losses/binary_cross_entropy-saturated", "loss", loss="binary_cross_entropy", reduction="mean",
+              inputs="saturated", params={}),
+        _case("losses/binary_cross_entropy-saturated-none", "loss", loss="binary_cross_entropy",
+              reduction="none", inputs="saturated", params={}),
+        _case("losses/binary_cross_entropy-soft-targets", "loss", loss="binary_cross_entropy", reduction="mean",
+              inputs="soft", params={}),
+        _case("losses/binary_cross_entropy_with_logits-large", "loss", loss="binary_cross_entropy_with_logits",
+              reduction="none", inputs="large", params={}),
+        _case("losses/cross_entropy-large", "loss", loss="cross_entropy", reduction="none", inputs="large",
+              params={}),
+        _case("losses/cross_entropy-probabilities", "loss", loss="cross_entropy", reduction="mean",
+              inputs="probabilities", params={}),
+        _case("losses/l1-ties", "loss", loss="l1", reduction="sum", inputs="ties", params={}),
+        _case("losses/huber-delta0.5", "loss", loss="huber", reduction="mean", inputs="typical",
+              params={"delta": 0.5}),
+    ]
+    return cases
+
+
+# -- initializers -----------------------------------------------------------------------------------------
+INIT_SHAPE = (256, 512)
+"""(out_features, in_features): 131072 draws, fan_in 512, fan_out 256."""
+
+INIT_VARIANTS: list[tuple[str, dict[str, Any]]] = [
+    ("zeros", {}),
+    ("constant", {"value": 0.25}),
+    ("normal", {"mean": 0.5, "std": 0.2}),
+    ("uniform", {"a": -0.3, "b": 0.7}),
+    ("xavier_uniform", {}),
+    ("xavier_normal", {"gain": 5.0 / 3.0}),
+    ("kaiming_uniform", {}),
+    ("kaiming_uniform", {"a": 0.2, "mode": "fan_out", "nonlinearity": "leaky_relu"}),
+    ("kaiming_normal", {"mode": "fan_out", "nonlinearity": "relu"}),
+]
+
+
+def init_cases() -> list[Case]:
+    """Statistical checks of the implementation's own initializers (see mlpbench.checks.init)."""
+    cases = []
+    for name, params in INIT_VARIANTS:
+        label = name if not params or name in ("constant", "normal", "uniform") else f"{name}-{_param_label(params)}"
+        cases.append(_case(f"init/{label}", "init", initializer=name, params=params, shape=INIT_SHAPE))
+    return cases
+
+
+# -- model ------------------------------------------------------------------------------------------------
+LOSS_OUTPUT: dict[str, tuple[str, str]] = {
+    # loss -> (output activation, target kind drawn by the check)
+    "mse": ("identity", "real"),
+    "l1": ("identity", "real"),
+    "huber": ("identity", "real"),
+    "binary_cross_entropy": ("sigmoid", "binary"),
+    "binary_cross_entropy_with_logits": ("identity", "binary"),
+    "cross_entropy": ("identity", "index"),
+    "nll": ("identity", "index"),
+}
+
+
+def _model(case_id: str, sizes: tuple[int, ...], activation: str, loss: str, *, batch: int = 6,
+           reduction: str = "mean", activation_params: dict[str, Any] | None = None,
+           quick: bool = False) -> Case:
+    output_activation, _ = LOSS_OUTPUT[loss]
+    return _case(case_id, "model", quick=quick, sizes=sizes, activation=activation,
+                 output_activation=output_activation, loss=loss, batch=batch, reduction=reduction,
+                 activation_params=activation_params or {})
+
+
+def model_cases() -> list[Case]:
+    """Forward and backward through whole networks: every hidden activation (5-8-6-3, MSE); every loss with
+    its natural output layer; depth 1 to 5 and width 2 to 32 with tanh and ReLU; non-default activation
+    parameters; a sum reduction. Gradients of all parameters and of the input are compared."""
+    cases = [
+        _model(f"model/act-{name}", (5, 8, 6, 3), name, "mse", quick=name == "relu") for name in ACTIVATIONS
+    ]
+    for loss, (_, target_kind) in LOSS_OUTPUT.items():
+        out = 1 if target_kind == "binary" else 3
+        cases.append(_model(f"model/loss-{loss}", (5, 8, out), "tanh", loss))
+    shapes = {"d1-w1": (3, 1), "d2-w8": (5, 8, 3), "d3-w16": (6, 16, 12, 4), "d5-w32": (8, 32, 32, 32, 32, 2)}
+    for label, sizes in shapes.items():
+        for activation, loss in (("tanh", "mse"), ("relu", "cross_entropy")):
+            if loss == "cross_entropy" and sizes[-1] < 2:
+                continue
+            cases.append(_model(f"model/{label}-{activation}-{loss}", sizes, activation, loss, batch=7))
+    cases += [
+        _model("model/leaky_relu-slope0.2", (5, 8, 6, 3), "leaky_relu", "mse",
+               activation_params={"negative_slope": 0.2}),
+        _model("model/elu-alpha0.5", (5, 8, 6, 3), "elu", "mse", activation_params={"alpha": 0.5}),
+        _model("model/sum-reduction", (5, 8, 3), "sigmoid", "cross_entropy", reduction="sum"),
+        _model("model/batch1", (4, 6, 2), "gelu", "huber", batch=1),
+    ]
+    return cases
+
+
+# -- optimizers -------------------------------------------------------------------------------------------
+OPTIMIZER_LR: dict[str, float] = {
+    "sgd": 0.1, "adam": 0.01, "adamw": 0.01, "adagrad": 0.1, "adadelta": 1.0, "rmsprop": 0.01,
+}
+"""Learning rates large enough that every step moves the parameters visibly."""
+
+OPTION_VALUES: dict[str, Any] = {
+    "momentum": 0.9,
+    "dampening": 0.25,
+    "nesterov": True,
+    "weight_decay": 0.05,
+    "maximize": True,
+    "amsgrad": True,
+    "lr_decay": 0.05,
+    "initial_accumulator_value": 0.1,
+    "centered": True,
+}
+"""The value that turns each option on (its default turns it off)."""
+
+OPTIMIZER_STEPS = 12
+OPTIMIZER_SHAPES = ((4, 3), (4,), (2, 4), (2,))
+"""A 3-4-2 network's parameters; the check draws gradients for them, a fresh N(0, 1) set per step."""
+
+
+def option_combinations(name: str) -> list[tuple[str, ...]]:
+    """Every subset of the optimizer's options that is a valid configuration (e.g. Nesterov needs momentum
+    and no dampening); subsets whose extra options would have no effect (dampening without momentum) are
+    dropped."""
+    options = OPTIMIZERS[name].options
+    found = []
+    for size in range(len(options) + 1):
+        for combo in itertools.combinations(options, size):
+            if "dampening" in combo and "momentum" not in combo:
+                continue
+            try:
+                make_hyper(name, **optimizer_hyper(name, combo))
+            except ValueError:
+                continue
+            found.append(combo)
+    return found
+
+
+def optimizer_hyper(name: str, options: Iterable[str]) -> dict[str, Any]:
+    """Keyword hyperparameters (PyTorch names) for `name` with the given options turned on."""
+    hyper: dict[str, Any] = {"lr": OPTIMIZER_LR[name]}
+    for option in options:
+        if option not in OPTION_VALUES:
+            raise ValueError(f"the catalogue has no 'on' value for option {option!r} of optimizer {name!r}")
+        hyper[option] = OPTION_VALUES[option]
+    return hyper
+
+
+def optimizer_cases() -> list[Case]:
+    """Every optimizer with every valid option combination: params and full state after 12 steps."""
+    cases = []
+    for name in OPTIMIZERS:
+        for combo in option_combinations(name):
+            label = "+".join((name, *combo))
+            cases.append(_case(f"optimizers/{label}", "optimizer", quick=not combo, optimizer=name,
+                               options=combo, hyper=optimizer_hyper(name, combo), steps=OPTIMIZER_STEPS,
+                               shapes=OPTIMIZER_SHAPES))
+    return cases
+
+
+# -- training ---------------------------------------------------------------------------------------------
+def _training(case_id: str, optimizer: str, options: tuple[str, ...], *, sizes=(4, 8, 3), activation="tanh",
+              loss="mse", n=23, epochs=4, batch_size=5, validation=True, quick=False) -> Case:
+    output_activation, target_kind = LOSS_OUTPUT[loss]
+    return _case(case_id, "training", quick=quick, sizes=sizes, activation=activation,
+                 output_activation=output_activation, loss=loss, target_kind=target_kind,
+                 optimizer=optimizer, options=options, hyper=optimizer_hyper(optimizer, options), n=n,
+                 epochs=epochs, batch_size=batch_size, validation=validation)
+
+
+def training_cases() -> list[Case]:
+    """Mini-batch training: per-epoch train and validation loss and the final parameters. 23 samples in
+    batches of 5 (the last one smaller), a suite-supplied batch order per epoch."""
+    cases = [_training(f"training/{name}", name, (), quick=name in ("sgd", "adam")) for name in OPTIMIZERS]
+    cases += [
+        _training("training/sgd+momentum-relu-cross_entropy", "sgd", ("momentum",), sizes=(5, 10, 4),
+                  activation="relu", loss="cross_entropy", n=30, epochs=3, batch_size=8),
+        _training("training/adam-bce-logits", "adam", (), sizes=(3, 6, 1), activation="relu",
+                  loss="binary_cross_entropy_with_logits", n=20, epochs=3, batch_size=4, validation=False),
+    ]
+    return cases
+
+
+# -- early stopping ---------------------------------------------------------------------------------------
+def early_stopping_cases() -> list[Case]:
+    """Training that over-fits a small noisy training set so the validation loss turns up: same stopping
+    epoch, same best epoch, same restored weights. The check verifies in the oracle that every stop/continue
+    decision has a margin well above the training-curve tolerance."""
+    common = dict(sizes=(3, 24, 1), activation="tanh", loss="mse", optimizer="adam", hyper={"lr": 0.05},
+                  n=12, n_val=40, noise=1.0, epochs=40, batch_size=4)
+    return [
+        _case("early_stopping/val_loss-restore", "early_stopping", quick=False,
+              monitor="val_loss", patience=3, min_delta=0.0, restore_best_weights=True, **common),
+        _case("early_stopping/val_loss-no-restore", "early_stopping",
+              monitor="val_loss", patience=2, min_delta=0.0, restore_best_weights=False, **common),
+        _case("early_stopping/train_loss-min_delta", "early_stopping",
+              monitor="train_loss", patience=2, min_delta=0.02, restore_best_weights=True, **common),
+    ]
+
+
+# -- dropout ----------------------------------------------------------------------------------------------
+def dropout_cases() -> list[Case]:
+    """Exact: the implementation reports the keep-masks of its own dropout and the oracle recomputes the
+    pass with them. Statistical: keep rate and 1/(1-p) scaling of the implementation's dropout on many
+    units, and the identity in evaluation mode."""
+    return [
+        _case("dropout/exact-p0.5", "dropout_exact", sizes=(6, 16, 12, 3), activation="relu", loss="mse", p=0.5,
+              batch=8, training=True),
+        _case("dropout/exact-p0.2-tanh", "dropout_exact", sizes=(5, 10, 4), activation="tanh",
+              loss="cross_entropy", p=0.2, batch=6, training=True),
+        _case("dropout/eval-identity", "dropout_exact", sizes=(6, 16, 12, 3), activation="relu", loss="mse",
+              p=0.5, batch=8, training=False),
+        _case("dropout/stats-p0.1", "dropout_stats", p=0.1, n=200_000),
+        _case("dropout/stats-p0.5", "dropout_stats", p=0.5, n=200_000),
+    ]
+
+
+# -- determinism and devices ------------------------------------------------------------------------------
+def determinism_cases() -> list[Case]:
+    """The same call twice gives bitwise identical results (when the implementation claims determinism)."""
+    return [
+        _case("determinism/forward_backward", "determinism", target="model", sizes=(6, 16, 12, 3),
+              activation="relu", loss="mse", batch=8),
+        _case("determinism/optimizer", "determinism", target="optimizer", steps=OPTIMIZER_STEPS,
+              shapes=OPTIMIZER_SHAPES),
+        _case("determinism/training", "determinism", target="training", sizes=(4, 8, 3), activation="tanh",
+              loss="mse", n=23, epochs=2, batch_size=5),
+        _case("determinism/init", "determinism", target="init", shape=(64, 32)),
+        _case("determinism/dropout", "determinism", target="dropout", p=0.5, n=4096),
+    ]
+
+
+def devices_cases() -> list[Case]:
+    """A CUDA implementation agrees with its CPU counterpart (not claimed by single-device implementations)."""
+    return [
+        _case("devices/forward_backward", "devices", target="model", sizes=(8, 32, 32, 4), activation="tanh",
+              loss="cross_entropy", batch=16),
+        _case("devices/training", "devices", target="training", sizes=(4, 8, 3), activation="tanh", loss="mse",
+              n=23, epochs=3, batch_size=5),
+    ]
+
+
+def _all_cases() -> list[Case]:
+    cases = (
+        activation_cases() + loss_cases() + init_cases() + model_cases() + optimizer_cases() + training_cases()
+        + early_stopping_cases() + dropout_cases() + determinism_cases() + devices_cases()
+    )
+    ids = [c.id for c in cases]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise AssertionError(f"duplicate case ids in the catalogue: {duplicates}")
+    return cases
+
+
+CASES: tuple[Case, ...] = tuple(_all_cases())
+CASES_BY_ID: dict[str, Case] = {case.id: case for case in CASES}
+
+
+def select_cases(areas: Iterable[str] | None = None, pattern: str | None = None,
+                 quick_only: bool = False) -> list[Case]:
+    """Cases in catalogue order, restricted to `areas`, to ids matching the glob `pattern` (a pattern without
+    "/" also matches the name alone, and a bare id matches exactly), and to quick cases."""
+    wanted = set(areas) if areas else None
+    selected = []
+    for case in CASES:
+        if wanted is not None and case.area not in wanted:
+            continue
+        if quick_only and not case.quick:
+            continue
+        if pattern and not (fnmatch.fnmatchcase(case.id, pattern) or fnmatch.fnmatchcase(case.name, pattern)):
+            continue
+        selected.append(case)
+    return selected

@@ -1,0 +1,1 @@
+"""Conformance checks: one module per capability area, run by `engine`."""

@@ -1,0 +1,226 @@
+"""What every check shares: the registry of check kinds and the `CheckContext` a check runs in.
+
+A check kind is a function `check(ctx)` plus a claim test `claims(caps, case) -> str | None` (None: claimed;
+otherwise the reason it is not). The context calls the implementation defensively (`ctx.call`): an exception,
+a modified input or a malformed result becomes a failed check with a message naming the method, never a crash
+of the suite. Comparisons are recorded in order; the first that fails is "the first diverging quantity".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from impls.interface import Capabilities, Implementation
+from mlpbench.catalogue.conformance import Case
+from mlpbench.compare import check_structure, compare_arrays, compare_exact, compare_values
+from mlpbench.results import Comparison
+from mlpbench.tolerances import Tolerance, tolerance
+
+
+class CheckFailed(Exception):
+    """The implementation misbehaved in a way that ends the check (raised, modified an input, bad result)."""
+
+
+ClaimTest = Callable[[Capabilities, Case], "str | None"]
+CheckFunction = Callable[["CheckContext"], None]
+
+
+@dataclass(frozen=True)
+class CheckKind:
+    name: str
+    run: CheckFunction
+    claims: ClaimTest
+
+
+CHECK_KINDS: dict[str, CheckKind] = {}
+
+
+def check_kind(name: str, claims: ClaimTest) -> Callable[[CheckFunction], CheckFunction]:
+    """Register `function` as the check for cases of `kind` name."""
+
+    def register(function: CheckFunction) -> CheckFunction:
+        CHECK_KINDS[name] = CheckKind(name, function, claims)
+        return function
+
+    return register
+
+
+def _walk_arrays(value: Any, label: str) -> Iterator[tuple[str, np.ndarray]]:
+    """Every ndarray inside `value` (lists, tuples, dicts, dataclasses), with a readable path."""
+    if isinstance(value, np.ndarray):
+        yield label, value
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _walk_arrays(item, f"{label}[{i}]")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _walk_arrays(item, f"{label}[{key!r}]")
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            yield from _walk_arrays(getattr(value, f.name), f"{label}.{f.name}")
+
+
+def one_line(text: object, limit: int = 300) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+class CheckContext:
+    """One check of one case for one implementation in one dtype."""
+
+    def __init__(self, impl: Implementation, case: Case, dtype: str) -> None:
+        self.impl = impl
+        self.case = case
+        self.dtype = dtype
+        self.np_dtype = np.dtype(dtype)
+        self.conventions = impl.conventions
+        self.precision = getattr(impl, "precision", "ieee")
+        self.capabilities = impl.capabilities()
+        self.comparisons: list[Comparison] = []
+        self.inputs: dict[str, np.ndarray] = {}
+        self.details: dict[str, Any] = {}
+
+    # -- randomness (the suite owns it) ---------------------------------------------------------------------
+    def rng(self, stream: int = 0) -> np.random.Generator:
+        """The case's generator for `stream` (independent streams for data, params, grads, ...)."""
+        return np.random.default_rng([self.case.seed, stream])
+
+    def cast(self, array: np.ndarray) -> np.ndarray:
+        """An oracle-drawn float64 array in the dtype under test."""
+        return np.ascontiguousarray(array, dtype=self.np_dtype)
+
+    # -- inputs kept for the reproduction file --------------------------------------------------------------
+    def save(self, **values: Any) -> None:
+        """Record inputs (arrays, lists of arrays, scalars) for the reproduction .npz of a failure."""
+        for name, value in values.items():
+            if isinstance(value, (list, tuple)):
+                for i, item in enumerate(value):
+                    self.save(**{f"{name}.{i}": item})
+            elif value is not None:
+                self.inputs[name] = np.asarray(value)
+
+    # -- calling the implementation -------------------------------------------------------------------------
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """impl.<method>(*args, **kwargs); the check fails if it raises or modifies an array it was given."""
+        snapshot = [(label, array, array.copy()) for label, array in _named_arrays(method, args, kwargs)]
+        function = getattr(self.impl, method)
+        try:
+            result = function(*args, **kwargs)
+        except NotImplementedError as error:
+            raise CheckFailed(
+                f"{method} raised NotImplementedError although the capability is claimed"
+                + (f": {one_line(error)}" if str(error) else "")
+            ) from None
+        except Exception as error:
+            where = traceback.extract_tb(error.__traceback__)[-1]
+            raise CheckFailed(
+                f"{method} raised {type(error).__name__}: {one_line(error)} "
+                f"(at {where.filename.rsplit('/', 1)[-1]}:{where.lineno})"
+            ) from None
+        for label, array, copy in snapshot:
+            same = array.shape == copy.shape and np.array_equal(
+                array, copy, equal_nan=array.dtype.kind in "fc"
+            )
+            if not same:
+                raise CheckFailed(f"{method} modified its input {label} in place")
+        return result
+
+    # -- comparisons ----------------------------------------------------------------------------------------
+    def tol(self, quantity: str, expected: Any = None, **sizes: Any) -> Tolerance:
+        """The policy's tolerance for `quantity` in this dtype and precision; scale from `expected`."""
+        scale = 1.0
+        if expected is not None:
+            magnitudes = np.abs(np.asarray(expected, dtype=np.float64))
+            finite = magnitudes[np.isfinite(magnitudes)]
+            scale = float(finite.max()) if finite.size else 1.0
+        return tolerance(quantity, self.dtype, self.precision, scale=sizes.pop("scale", scale), **sizes)
+
+    def compare(self, quantity: str, actual: Any, expected: Any, tol: Tolerance, *, check_dtype: bool = True
+                ) -> Comparison:
+        dtype = self.np_dtype if check_dtype else None
+        comparison = compare_arrays(quantity, actual, expected, tol, dtype=dtype)
+        self.comparisons.append(comparison)
+        return comparison
+
+    def structure(self, quantity: str, actual: Any, shape: tuple[int, ...]) -> Comparison:
+        """`actual` must be a finite array of `shape` in the dtype under test."""
+        comparison = check_structure(quantity, actual, shape, self.np_dtype)
+        self.comparisons.append(comparison)
+        return comparison
+
+    def exact(self, quantity: str, actual: Any, expected: Any) -> Comparison:
+        comparison = compare_exact(quantity, actual, expected)
+        self.comparisons.append(comparison)
+        return comparison
+
+    def value(self, quantity: str, actual: Any, expected: Any) -> Comparison:
+        comparison = compare_values(quantity, actual, expected)
+        self.comparisons.append(comparison)
+        return comparison
+
+    def problem(self, quantity: str, problem: str) -> Comparison:
+        """Record a failed structural expectation that does not end the check."""
+        comparison = Comparison(quantity, False, float("inf"), float("inf"), 0.0, 0.0, float("inf"),
+                                problem=problem)
+        self.comparisons.append(comparison)
+        return comparison
+
+    def statistic(self, quantity: str, observed: float, expected: float, allowed: float, reason: str
+                  ) -> Comparison:
+        """A statistical test: |observed - expected| <= allowed (headroom = deviation / allowed)."""
+        deviation = abs(observed - expected)
+        headroom = deviation / allowed if allowed > 0 else (0.0 if deviation == 0 else float("inf"))
+        if not np.isfinite(observed):
+            headroom = float("inf")
+        summary = f"observed {observed:.6g}, expected {expected:.6g} +- {allowed:.3g}"
+        comparison = Comparison(
+            quantity,
+            passed=bool(headroom <= 1.0),
+            worst_abs=float(deviation),
+            worst_rel=float(deviation / abs(expected)) if expected else float(deviation),
+            rtol=0.0,
+            atol=float(allowed),
+            headroom=float(headroom),
+            tolerance_reason=reason,
+            problem="" if headroom <= 1.0 else f"{summary} ({reason})",
+        )
+        self.comparisons.append(comparison)
+        return comparison
+
+    def require(self, condition: bool, message: str) -> None:
+        if not condition:
+            raise CheckFailed(message)
+
+    def list_of_arrays(self, what: str, value: Any, count: int) -> list[Any]:
+        """`value` must be a list or tuple of `count` items (else the check fails naming `what`)."""
+        if not isinstance(value, (list, tuple)):
+            raise CheckFailed(f"{what} is a {type(value).__name__}, expected a list of {count} arrays")
+        if len(value) != count:
+            raise CheckFailed(f"{what} has {len(value)} entries, expected {count}")
+        return list(value)
+
+
+def _named_arrays(method: str, args: tuple, kwargs: dict) -> Iterator[tuple[str, np.ndarray]]:
+    """The arrays passed to `method`, named by the interface's parameter names ("params[2]", "request.x")."""
+    try:
+        bound = inspect.signature(getattr(Implementation, method)).bind(None, *args, **kwargs)
+        named = list(bound.arguments.items())[1:]
+    except (AttributeError, TypeError):
+        named = [(f"argument {i + 1}", a) for i, a in enumerate(args)] + list(kwargs.items())
+    for name, value in named:
+        yield from _walk_arrays(value, name)
+
+
+class NotClaimed(Exception):
+    """Raised by a check that finds, once running, that the capability is not claimed (e.g. no CPU twin)."""
+
+
+class Skipped(Exception):
+    """Raised by a check that cannot run here (e.g. no CUDA device); the message is the reason."""

@@ -1,0 +1,119 @@
+"""Inputs and comparisons shared by the checks of whole networks (model, dropout, training, determinism,
+devices): suite-drawn parameters, data and targets, and the comparison of a forward-backward result with the
+oracle's in the order backpropagation computes it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from impls.interface import Capabilities
+from mlpbench.checks.base import CheckContext, CheckFailed
+from reference.model import ModelGradients, init_params
+from reference.spec import MLPSpec
+
+TARGET_KIND: dict[str, str] = {
+    "mse": "real",
+    "l1": "real",
+    "huber": "real",
+    "binary_cross_entropy": "binary",
+    "binary_cross_entropy_with_logits": "binary",
+    "cross_entropy": "index",
+    "nll": "index",
+}
+
+
+def spec_from(params: dict[str, Any] | Any, dropout: float = 0.0) -> MLPSpec:
+    """The MLPSpec a case describes (sizes, activation, output activation, activation params)."""
+    return MLPSpec(
+        tuple(params["sizes"]),
+        activation=params["activation"],
+        output_activation=params.get("output_activation", output_activation_for(params["loss"])),
+        activation_params=tuple(sorted(dict(params.get("activation_params", {})).items())),
+        dropout=dropout,
+    )
+
+
+def output_activation_for(loss: str) -> str:
+    return "sigmoid" if loss == "binary_cross_entropy" else "identity"
+
+
+def draw_params(ctx: CheckContext, spec: MLPSpec, stream: int = 1) -> list[np.ndarray]:
+    """nn.Linear's default initialization drawn by the suite, in the dtype under test."""
+    return [ctx.cast(p) for p in init_params(spec, ctx.rng(stream))]
+
+
+def draw_data(ctx: CheckContext, spec: MLPSpec, loss: str, n: int, stream: int = 2
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """x ~ N(0, 1) of shape (n, in) and a target suited to the loss."""
+    rng = ctx.rng(stream)
+    x = ctx.cast(rng.normal(size=(n, spec.sizes[0])))
+    return x, draw_target(ctx, rng, loss, n, spec.sizes[-1])
+
+
+def draw_target(ctx: CheckContext, rng: np.random.Generator, loss: str, n: int, outputs: int) -> np.ndarray:
+    kind = TARGET_KIND[loss]
+    if kind == "index":
+        return rng.integers(0, outputs, n).astype(np.int64)
+    if kind == "binary":
+        return ctx.cast(rng.integers(0, 2, (n, outputs)))
+    return ctx.cast(rng.normal(size=(n, outputs)))
+
+
+def to_oracle(array: np.ndarray) -> np.ndarray:
+    """The implementation-dtype array as the oracle sees it: float64 (integer targets stay integer)."""
+    return array if array.dtype.kind in "iub" else array.astype(np.float64)
+
+
+def model_claims(caps: Capabilities, case_params: Any, loss_key: str = "loss") -> str | None:
+    """Whether the network a case describes is within what the implementation claims."""
+    if not caps.model:
+        return "model (forward_backward)"
+    # a plain dense output layer (identity) needs no activation claim; a hidden activation always does
+    output = case_params.get("output_activation", "identity")
+    needed = [case_params["activation"]] + ([] if output == "identity" else [output])
+    missing = [n for n in needed if n not in caps.activations]
+    if missing:
+        return f"activation {missing[0]!r}"
+    if case_params[loss_key] not in caps.losses:
+        return f"loss {case_params[loss_key]!r}"
+    return None
+
+
+def model_result_fields(ctx: CheckContext, result: Any, spec: MLPSpec) -> tuple[Any, Any, list, Any]:
+    """(output, loss, param_grads, input_grad) of a ModelResult, failing the check if it is malformed."""
+    missing = [f for f in ("output", "loss", "param_grads", "input_grad") if not hasattr(result, f)]
+    if missing:
+        raise CheckFailed(f"forward_backward returned {type(result).__name__} without {', '.join(missing)}")
+    grads = ctx.list_of_arrays("forward_backward param_grads", result.param_grads, 2 * spec.n_layers)
+    return result.output, result.loss, grads, result.input_grad
+
+
+def gradient_tolerance_sizes(spec: MLPSpec, batch: int) -> dict[str, int]:
+    """Dot products in backward run over widths and over the batch; one more 'layer' for the loss."""
+    return {"fan_in": max(max(spec.sizes), batch), "depth": spec.n_layers + 1}
+
+
+def compare_model_result(ctx: CheckContext, spec: MLPSpec, result: Any, expected: ModelGradients, batch: int,
+                         *, factor: float = 1.0, prefix: str = "") -> None:
+    """Output, loss, then parameter gradients from the last layer to the first, then the input gradient: the
+    order backpropagation computes them, so the first failing one is where the error entered."""
+    output, loss, grads, input_grad = model_result_fields(ctx, result, spec)
+    forward_sizes = {"fan_in": max(spec.sizes[:-1]), "depth": spec.n_layers}
+    backward_sizes = gradient_tolerance_sizes(spec, batch)
+
+    def tol(quantity: str, reference: Any, **sizes: int):
+        base = ctx.tol(quantity, reference, **sizes)
+        reason = base.reason + (f" x{factor:g}" if factor != 1 else "")
+        return type(base)(base.rtol * factor, base.atol * factor, reason)
+
+    ctx.compare(f"{prefix}output", output, expected.output, tol("forward", expected.output, **forward_sizes))
+    loss_sizes = {"fan_in": forward_sizes["fan_in"], "depth": spec.n_layers + 1}
+    ctx.compare(f"{prefix}loss", loss, expected.loss, tol("forward", expected.loss, **loss_sizes))
+    names = spec.param_names()
+    for index in reversed(range(len(names))):
+        ctx.compare(f"{prefix}{names[index]} grad", grads[index], expected.param_grads[index],
+                    tol("gradient", expected.param_grads[index], **backward_sizes))
+    ctx.compare(f"{prefix}input grad", input_grad, expected.input_grad,
+                tol("gradient", expected.input_grad, **backward_sizes))

@@ -1,0 +1,88 @@
+"""Determinism: the same call with the same inputs (and seeds) twice gives bitwise identical results.
+
+Checked only when the implementation claims `deterministic`, for what else it claims: forward and backward,
+the first claimed optimizer, a training run, the first claimed initializer and dropout.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from impls.interface import Capabilities
+from mlpbench.catalogue.conformance import Case
+from mlpbench.checks.base import CheckContext, check_kind
+from mlpbench.checks.common import draw_data, draw_params, model_claims, spec_from
+from mlpbench.checks.optimizers import optimizer_inputs
+from mlpbench.checks.training import build_request
+
+
+def _claims(caps: Capabilities, case: Case) -> str | None:
+    if not caps.deterministic:
+        return "determinism"
+    target = case.params["target"]
+    if target == "model":
+        return model_claims(caps, case.params)
+    if target == "optimizer":
+        return None if caps.optimizers else "any optimizer"
+    if target == "training":
+        if not caps.training or not caps.optimizers:
+            return "training"
+        if case.params["loss"] not in caps.losses or case.params["activation"] not in caps.activations:
+            return f"loss {case.params['loss']!r} with activation {case.params['activation']!r}"
+        return None
+    if target == "init":
+        random_inits = sorted(set(caps.initializers) - {"zeros", "constant"})
+        return None if random_inits else "a random initializer"
+    return None if caps.dropout else "dropout"
+
+
+def _exact_all(ctx: CheckContext, label: str, first: Any, second: Any) -> None:
+    """Compare two results field by field, bitwise."""
+    if isinstance(first, (list, tuple)) and isinstance(second, (list, tuple)) and len(first) == len(second):
+        for i, (a, b) in enumerate(zip(first, second, strict=True)):
+            _exact_all(ctx, f"{label}[{i}]", a, b)
+    elif isinstance(first, dict) and isinstance(second, dict):
+        for key in first:
+            _exact_all(ctx, f"{label}[{key!r}]", first[key], second.get(key))
+    elif hasattr(first, "__dataclass_fields__"):
+        for name in first.__dataclass_fields__:
+            _exact_all(ctx, f"{label}.{name}", getattr(first, name), getattr(second, name, None))
+    elif isinstance(first, np.ndarray) or isinstance(second, np.ndarray):
+        ctx.exact(f"second call's {label}", second, first)
+    else:
+        ctx.value(f"second call's {label}", second, first)
+
+
+@check_kind("determinism", _claims)
+def check_determinism(ctx: CheckContext) -> None:
+    p, caps = ctx.case.params, ctx.capabilities
+    target = p["target"]
+    if target == "model":
+        spec = spec_from(p)
+        params = draw_params(ctx, spec)
+        x, y = draw_data(ctx, spec, p["loss"], p["batch"])
+        ctx.save(params=params, x=x, target=y)
+        runs = [ctx.call("forward_backward", spec, params, x, y, p["loss"]) for _ in range(2)]
+    elif target == "optimizer":
+        name = sorted(caps.optimizers)[0]
+        params, grads = optimizer_inputs(ctx, p["shapes"], p["steps"])
+        ctx.save(params=params)
+        ctx.details["optimizer"] = name
+        runs = [ctx.call("optimizer_run", name, {}, params, grads) for _ in range(2)]
+    elif target == "training":
+        name = sorted(caps.optimizers)[0]
+        case_params = {**p, "optimizer": name, "hyper": {}}
+        request = build_request(ctx, case_params)
+        ctx.details["optimizer"] = name
+        runs = [ctx.call("train", request) for _ in range(2)]
+    elif target == "init":
+        name = sorted(set(caps.initializers) - {"zeros", "constant"})[0]
+        ctx.details["initializer"] = name
+        runs = [ctx.call("init", name, tuple(p["shape"]), {}, ctx.case.seed, ctx.dtype) for _ in range(2)]
+    else:
+        x = ctx.cast(ctx.rng(0).uniform(0.5, 1.5, size=(p["n"] // 64, 64)))
+        ctx.save(x=x)
+        runs = [ctx.call("dropout", x, p["p"], True, ctx.case.seed) for _ in range(2)]
+    _exact_all(ctx, target, runs[0], runs[1])

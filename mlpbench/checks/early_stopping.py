@@ -1,0 +1,99 @@
+"""Early stopping: the same stopping epoch, the same best epoch and the same restored weights.
+
+The catalogue's runs over-fit a small noisy training set, so the validation loss turns up after a few
+epochs. Before comparing, the check verifies on the oracle's curve that every improve/no-improve decision
+(value < best - min_delta) has a margin of at least ten times the training-curve tolerance: a conforming
+implementation can then not legitimately decide differently, and a different stopping epoch is a real
+divergence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from impls.interface import Capabilities, TrainRequest
+from mlpbench.catalogue.conformance import Case
+from mlpbench.checks.base import CheckContext, check_kind
+from mlpbench.checks.common import draw_params, spec_from
+from mlpbench.checks.training import (
+    compare_training,
+    curve_sizes,
+    oracle_training,
+    save_request,
+    steps_per_epoch,
+    training_claims,
+)
+from reference.early_stopping import EarlyStopping
+from reference.training import TrainingResult, make_batch_orders
+
+MARGIN = 10.0
+"""Every stopping decision of a catalogue case is at least this many tolerances away from a tie."""
+
+
+def _claims(caps: Capabilities, case: Case) -> str | None:
+    if not caps.early_stopping:
+        return "early stopping"
+    return training_claims(caps, case)
+
+
+def early_stopping_request(ctx: CheckContext) -> TrainRequest:
+    """y = tanh(x w) + noise on a few training samples; noise-free validation samples."""
+    p = ctx.case.params
+    spec = spec_from(p)
+    params = draw_params(ctx, spec)
+    rng = ctx.rng(2)
+    w = rng.normal(size=(spec.sizes[0], spec.sizes[-1]))
+    x = rng.normal(size=(p["n"], spec.sizes[0]))
+    y = np.tanh(x @ w) + p["noise"] * rng.normal(size=(p["n"], spec.sizes[-1]))
+    x_val = rng.normal(size=(p["n_val"], spec.sizes[0]))
+    y_val = np.tanh(x_val @ w)
+    config = EarlyStopping(monitor=p["monitor"], patience=p["patience"], min_delta=p["min_delta"],
+                           restore_best_weights=p["restore_best_weights"])
+    orders = make_batch_orders(p["n"], p["epochs"], ctx.case.seed)
+    return TrainRequest(spec=spec, params=params, x=ctx.cast(x), y=ctx.cast(y), loss=p["loss"],
+                        optimizer=p["optimizer"], hyper=dict(p["hyper"]), epochs=p["epochs"],
+                        batch_size=p["batch_size"], batch_orders=orders,
+                        x_val=ctx.cast(x_val), y_val=ctx.cast(y_val), early_stopping=config)
+
+
+def decision_margin(ctx: CheckContext, request: TrainRequest, expected: TrainingResult) -> float:
+    """The smallest distance of a monitored value from its improvement threshold, in tolerances."""
+    config = request.early_stopping
+    values = expected.val_loss if config.monitor == "val_loss" else expected.train_loss
+    sizes, per_epoch = curve_sizes(request.spec, request), steps_per_epoch(request)
+    best, worst_ratio = None, float("inf")
+    for epoch, value in enumerate(values):
+        if best is not None:
+            threshold = best - config.min_delta if config.mode == "min" else best + config.min_delta
+            tol = ctx.tol("training_curve", value, steps=(epoch + 1) * per_epoch, **sizes)
+            worst_ratio = min(worst_ratio, abs(value - threshold) / (tol.atol + tol.rtol * abs(value)))
+        improved = best is None or (value < best - config.min_delta if config.mode == "min"
+                                    else value > best + config.min_delta)
+        if improved:
+            best = value
+    return worst_ratio
+
+
+@check_kind("early_stopping", _claims)
+def check_early_stopping(ctx: CheckContext) -> None:
+    request = early_stopping_request(ctx)
+    save_request(ctx, request)
+    expected = oracle_training(ctx, request)
+    margin = decision_margin(ctx, request, expected)
+    ctx.details.update(oracle_stopped_epoch=expected.stopped_epoch, oracle_best_epoch=expected.best_epoch,
+                       decision_margin_in_tolerances=margin)
+    if expected.stopped_epoch is None or margin < MARGIN:
+        raise RuntimeError(
+            f"catalogue case {ctx.case.id} is not decisive (oracle stopped at {expected.stopped_epoch}, "
+            f"closest decision {margin:.3g} tolerances from a tie; need a stop and >= {MARGIN:g})"
+        )
+    result = ctx.call("train", replace(request))
+
+    def stopping_epochs(actual: Any) -> None:
+        ctx.value("stopped epoch", getattr(actual, "stopped_epoch", "missing"), expected.stopped_epoch)
+        ctx.value("best epoch", getattr(actual, "best_epoch", "missing"), expected.best_epoch)
+
+    compare_training(ctx, request, result, expected, after_curves=stopping_epochs)

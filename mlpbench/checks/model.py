@@ -1,0 +1,43 @@
+"""Whole networks: forward and backward over a matrix of depths, widths, activations and losses.
+
+The suite draws the parameters (nn.Linear's default scheme), the data and the targets; the implementation
+runs forward, loss and backward; the oracle does the same in float64 on the same (rounded) inputs. Compared:
+the output, the loss, every parameter's gradient (last layer first, as backpropagation computes them) and the
+gradient with respect to the input.
+"""
+
+from __future__ import annotations
+
+from impls.interface import Capabilities
+from mlpbench.catalogue.conformance import Case
+from mlpbench.checks.base import CheckContext, check_kind
+from mlpbench.checks.common import (
+    compare_model_result,
+    draw_data,
+    draw_params,
+    model_claims,
+    spec_from,
+    to_oracle,
+)
+from reference.model import loss_and_gradients
+
+
+def _claims(caps: Capabilities, case: Case) -> str | None:
+    return model_claims(caps, case.params)
+
+
+@check_kind("model", _claims)
+def check_model(ctx: CheckContext) -> None:
+    p = ctx.case.params
+    spec = spec_from(p)
+    params = draw_params(ctx, spec)
+    x, target = draw_data(ctx, spec, p["loss"], p["batch"])
+    ctx.save(params=params, x=x, target=target)
+    ctx.details["spec"] = spec.describe()
+    expected = loss_and_gradients(
+        spec, [to_oracle(w) for w in params], to_oracle(x), to_oracle(target), p["loss"],
+        reduction=p["reduction"], conventions=ctx.conventions,
+    )
+    result = ctx.call("forward_backward", spec, params, x, target, p["loss"], reduction=p["reduction"],
+                      loss_params={}, training=False)
+    compare_model_result(ctx, spec, result, expected, p["batch"])

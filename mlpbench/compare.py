@@ -1,0 +1,155 @@
+"""Compare an implementation's array with the oracle's under a tolerance, recording the achieved error.
+
+The oracle computes in float64; the implementation's array must have the implementation's dtype and the
+oracle's shape. The comparison is made in float64:
+
+    abs_err = |actual - expected|,  rel_err = abs_err / |expected|,
+    headroom = max(abs_err / (atol + rtol * |expected|))      (passes when <= 1).
+
+Infinities compare equal when they agree in sign; NaN is accepted only where the oracle has NaN as well.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mlpbench.results import Comparison
+from mlpbench.tolerances import Tolerance
+
+
+def structural_failure(quantity: str, problem: str, tol: Tolerance | None = None) -> Comparison:
+    """A failed comparison that has no meaningful error size (wrong type, shape or dtype, NaN)."""
+    return Comparison(
+        quantity=quantity,
+        passed=False,
+        worst_abs=float("inf"),
+        worst_rel=float("inf"),
+        rtol=tol.rtol if tol else 0.0,
+        atol=tol.atol if tol else 0.0,
+        headroom=float("inf"),
+        tolerance_reason=tol.reason if tol else "",
+        problem=problem,
+    )
+
+
+def describe_type(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"ndarray {value.dtype}{list(value.shape)}"
+    return type(value).__name__
+
+
+def compare_arrays(
+    quantity: str,
+    actual: Any,
+    expected: np.ndarray,
+    tol: Tolerance,
+    *,
+    dtype: str | np.dtype | None = None,
+) -> Comparison:
+    """Compare `actual` (implementation; an ndarray of `dtype` when given) with `expected` (oracle)."""
+    expected = np.asarray(expected)
+    if isinstance(actual, np.generic):
+        actual = np.asarray(actual)
+    if not isinstance(actual, np.ndarray):
+        return structural_failure(quantity, f"returned {describe_type(actual)}, expected a NumPy array", tol)
+    if actual.shape != expected.shape:
+        return structural_failure(
+            quantity, f"wrong shape {tuple(actual.shape)}, expected {tuple(expected.shape)}", tol
+        )
+    if dtype is not None and actual.dtype != np.dtype(dtype):
+        wanted = np.dtype(dtype).name
+        return structural_failure(quantity, f"wrong dtype {actual.dtype}, expected {wanted}", tol)
+    if actual.dtype.kind not in "fiub":
+        return structural_failure(quantity, f"non-numeric dtype {actual.dtype}", tol)
+    a = actual.astype(np.float64)
+    e = expected.astype(np.float64)
+    bad_nan = np.isnan(a) & ~np.isnan(e)
+    if bad_nan.any():
+        index = tuple(int(i) for i in np.argwhere(bad_nan)[0])
+        count = int(bad_nan.sum())
+        return structural_failure(
+            quantity, f"NaN where the oracle is finite ({count} of {a.size} elements, first at {index})", tol
+        )
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        same = (a == e) | (np.isnan(a) & np.isnan(e))
+        abs_err = np.where(same, 0.0, np.abs(a - e))
+        abs_err = np.where(np.isnan(abs_err), np.inf, abs_err)
+        magnitude = np.abs(e)
+        rel_err = np.where(abs_err == 0.0, 0.0, abs_err / np.where(magnitude > 0, magnitude, np.nan))
+        rel_err = np.where(np.isnan(rel_err), np.inf, rel_err)
+        bound = tol.atol + tol.rtol * np.where(np.isfinite(magnitude), magnitude, 0.0)
+        ratio = np.where(abs_err == 0.0, 0.0, abs_err / np.where(bound > 0, bound, np.nan))
+        ratio = np.where(np.isnan(ratio), np.inf, ratio)
+    if a.size == 0:
+        return Comparison(quantity, True, 0.0, 0.0, tol.rtol, tol.atol, 0.0, tol.reason)
+    worst = int(np.argmax(ratio))
+    headroom = float(ratio.flat[worst])
+    worst_index = tuple(int(i) for i in np.unravel_index(worst, a.shape)) if a.ndim else None
+    return Comparison(
+        quantity=quantity,
+        passed=bool(headroom <= 1.0),
+        worst_abs=float(abs_err.max()),
+        worst_rel=float(rel_err.max()),
+        rtol=tol.rtol,
+        atol=tol.atol,
+        headroom=headroom,
+        tolerance_reason=tol.reason,
+        worst_index=worst_index,
+    )
+
+
+def compare_exact(quantity: str, actual: Any, expected: Any) -> Comparison:
+    """Bitwise equality (shape, dtype and every value; NaN equal to NaN)."""
+    tol = Tolerance(0.0, 0.0, "must be identical")
+    expected_array = np.asarray(expected)
+    if isinstance(actual, np.generic) or isinstance(actual, (int, float, bool)):
+        actual = np.asarray(actual)
+    if not isinstance(actual, np.ndarray):
+        return structural_failure(quantity, f"returned {describe_type(actual)}, expected a NumPy array", tol)
+    if actual.shape != expected_array.shape or actual.dtype != expected_array.dtype:
+        return structural_failure(
+            quantity,
+            f"got {describe_type(actual)}, expected {describe_type(expected_array)}",
+            tol,
+        )
+    equal = np.array_equal(actual, expected_array, equal_nan=actual.dtype.kind in "fc")
+    if equal:
+        return Comparison(quantity, True, 0.0, 0.0, 0.0, 0.0, 0.0, tol.reason)
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(actual.astype(np.float64) - expected_array.astype(np.float64))
+        diff = np.where(np.isnan(diff), np.inf, diff)
+    worst = int(np.argmax(diff)) if diff.size else 0
+    worst_index = tuple(int(i) for i in np.unravel_index(worst, diff.shape)) if diff.ndim else None
+    worst_abs = float(diff.max()) if diff.size else 0.0
+    problem = f"not identical (worst abs difference {worst_abs:.3g})"
+    return Comparison(quantity, False, worst_abs, float("inf"), 0.0, 0.0, float("inf"), tol.reason,
+                      problem=problem, worst_index=worst_index)
+
+
+def compare_values(quantity: str, actual: Any, expected: Any) -> Comparison:
+    """Exact equality of plain values (epoch numbers, step counts, lengths)."""
+    ok = actual == expected
+    tol_reason = "must be equal"
+    if ok:
+        return Comparison(quantity, True, 0.0, 0.0, 0.0, 0.0, 0.0, tol_reason)
+    return Comparison(quantity, False, float("inf"), float("inf"), 0.0, 0.0, float("inf"), tol_reason,
+                      problem=f"got {actual!r}, expected {expected!r}")
+
+
+def check_structure(quantity: str, actual: Any, shape: tuple[int, ...], dtype: str | np.dtype) -> Comparison:
+    """A NumPy array of the given shape and dtype holding only finite values (for random outputs that have
+    no oracle value to compare with)."""
+    if isinstance(actual, np.generic):
+        actual = np.asarray(actual)
+    if not isinstance(actual, np.ndarray):
+        return structural_failure(quantity, f"returned {describe_type(actual)}, expected a NumPy array")
+    if actual.shape != tuple(shape):
+        return structural_failure(quantity, f"wrong shape {tuple(actual.shape)}, expected {tuple(shape)}")
+    if actual.dtype != np.dtype(dtype):
+        return structural_failure(quantity, f"wrong dtype {actual.dtype}, expected {np.dtype(dtype).name}")
+    if actual.dtype.kind == "f" and not np.all(np.isfinite(actual)):
+        bad = int(np.count_nonzero(~np.isfinite(actual)))
+        return structural_failure(quantity, f"{bad} of {actual.size} values are NaN or infinite")
+    return Comparison(quantity, True, 0.0, 0.0, 0.0, 0.0, 0.0, "shape, dtype and finiteness")

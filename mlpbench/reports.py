@@ -1,0 +1,190 @@
+"""Conformance reports: a Markdown matrix, JSON and JUnit XML, written atomically to one directory.
+
+- conformance.md: per area passed / failed / not claimed / skipped and the worst headroom; then per case a
+  row with the verdict and headroom in every dtype; then every failure with its diagnostic and the command
+  that reproduces it.
+- conformance.json: the run's metadata, the per-area summary and every CheckResult (comparisons included).
+- conformance.junit.xml: one testsuite per area, one testcase per check; failures carry the diagnostic,
+  "not claimed" and "skipped" checks are <skipped/> with the reason.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tabulate import tabulate
+
+from mlpbench.atomic import write_json_atomic, write_text_atomic
+from mlpbench.catalogue.conformance import AREA_ORDER
+from mlpbench.results import ERROR, FAIL, NOT_CLAIMED, PASS, SKIPPED, CheckResult, format_headroom
+
+MARKDOWN_NAME = "conformance.md"
+JSON_NAME = "conformance.json"
+JUNIT_NAME = "conformance.junit.xml"
+
+
+def summarize(results: Sequence[CheckResult]) -> dict[str, dict[str, Any]]:
+    """area -> {"passed", "failed", "not_claimed", "skipped", "worst_headroom"} in report order."""
+    summary: dict[str, dict[str, Any]] = {}
+    areas = [a for a in AREA_ORDER if any(r.area == a for r in results)]
+    areas += sorted({r.area for r in results} - set(areas))
+    for area in areas:
+        chosen = [r for r in results if r.area == area]
+        headrooms = [r.worst_headroom for r in chosen if r.worst_headroom is not None and r.verdict in (PASS, FAIL)]
+        summary[area] = {
+            "passed": sum(r.verdict == PASS for r in chosen),
+            "failed": sum(r.verdict in (FAIL, ERROR) for r in chosen),
+            "not_claimed": sum(r.verdict == NOT_CLAIMED for r in chosen),
+            "skipped": sum(r.verdict == SKIPPED for r in chosen),
+            "worst_headroom": max(headrooms) if headrooms else None,
+        }
+    return summary
+
+
+def area_verdict(counts: dict[str, Any]) -> str:
+    if counts["failed"]:
+        return "FAIL"
+    if counts["passed"]:
+        return "pass"
+    if counts["skipped"]:
+        return "skipped"
+    return "not claimed"
+
+
+def render_markdown(results: Sequence[CheckResult], meta: dict[str, Any]) -> str:
+    summary = summarize(results)
+    failed = [r for r in results if r.failed]
+    lines = [
+        f"# Conformance of `{meta.get('impl', '?')}`",
+        "",
+        f"- verdict: **{'FAIL' if failed else 'PASS'}** ({len(failed)} failing of {len(results)} checks)",
+        f"- implementation: {meta.get('impl')} ({meta.get('kind', '?')}, device {meta.get('device', '?')}, "
+        f"precision {meta.get('precision', '?')}), asked for as `{meta.get('label', meta.get('impl'))}`",
+        f"- convention profile: {meta.get('conventions', {}).get('name', '?')}",
+        f"- dtypes: {', '.join(meta.get('dtypes', []))}; time limit per check {meta.get('timeout', '?')} s",
+        f"- run at {meta.get('started', '?')}, took {meta.get('duration_s', 0.0):.2f} s",
+        "",
+        "Headroom is the worst error divided by its tolerance (max over elements of |a - b| / (atol + rtol |b|));",
+        "a check passes when it is at most 1. Capabilities the implementation does not claim are reported as",
+        "\"not claimed\", never as failures.",
+        "",
+        "## Summary by area",
+        "",
+    ]
+    rows = [
+        [area, area_verdict(c), c["passed"], c["failed"], c["not_claimed"], c["skipped"],
+         format_headroom(c["worst_headroom"])]
+        for area, c in summary.items()
+    ]
+    lines.append(tabulate(rows, headers=["area", "verdict", "passed", "failed", "not claimed", "skipped",
+                                         "worst headroom"], tablefmt="github"))
+    dtypes = list(dict.fromkeys(r.dtype for r in results))
+    lines += ["", "## Capability matrix", ""]
+    for area in summary:
+        lines += [f"### {area}", ""]
+        case_ids = list(dict.fromkeys(r.case_id for r in results if r.area == area))
+        by_key = {(r.case_id, r.dtype): r for r in results if r.area == area}
+        matrix = []
+        for case_id in case_ids:
+            row = [case_id.split("/", 1)[1]]
+            for dtype in dtypes:
+                result = by_key.get((case_id, dtype))
+                row.append(_cell(result))
+            matrix.append(row)
+        lines += [tabulate(matrix, headers=["case", *dtypes], tablefmt="github"), ""]
+    lines += ["## Failures", ""]
+    if not failed:
+        lines.append("None.")
+    for result in failed:
+        lines += [f"### {result.case_id} [{result.dtype}]", "", f"- verdict: {result.verdict}",
+                  f"- diagnostic: {result.message}"]
+        if result.repro_path:
+            lines.append(f"- inputs: `{result.repro_path}` (numpy.load(path, allow_pickle=False))")
+        if result.repro_command:
+            lines.append(f"- reproduce: `{result.repro_command}`")
+        wrong = [c for c in result.comparisons if not c.passed]
+        if wrong:
+            lines += ["", "| quantity | problem or error | tolerance | headroom |", "| --- | --- | --- | --- |"]
+            for c in wrong[:20]:
+                error = c.problem or f"abs {c.worst_abs:.3g}, rel {c.worst_rel:.3g}"
+                lines.append(f"| {c.quantity} | {_escape(error)} | rtol {c.rtol:.3g}, atol {c.atol:.3g} | "
+                             f"{format_headroom(c.headroom)} |")
+            if len(wrong) > 20:
+                lines.append(f"| ... {len(wrong) - 20} more | | | |")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _cell(result: CheckResult | None) -> str:
+    if result is None:
+        return ""
+    if result.verdict == PASS:
+        return f"pass ({format_headroom(result.worst_headroom)})"
+    if result.verdict in (FAIL, ERROR):
+        return f"**{result.verdict.upper()}** ({format_headroom(result.worst_headroom)})"
+    return result.verdict
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def report_json(results: Sequence[CheckResult], meta: dict[str, Any]) -> dict[str, Any]:
+    failed = sum(r.failed for r in results)
+    return {
+        "format": "mlpbench-conformance/1",
+        "meta": meta,
+        "verdict": "fail" if failed else "pass",
+        "counts": {"total": len(results), "failed": failed},
+        "summary": summarize(results),
+        "results": [r.to_dict() for r in results],
+    }
+
+
+def render_junit(results: Sequence[CheckResult], meta: dict[str, Any]) -> str:
+    impl = str(meta.get("impl", "impl"))
+    root = ET.Element("testsuites", name=f"mlpbench check {impl}", tests=str(len(results)),
+                      failures=str(sum(r.verdict == FAIL for r in results)),
+                      errors=str(sum(r.verdict == ERROR for r in results)),
+                      skipped=str(sum(r.verdict in (SKIPPED, NOT_CLAIMED) for r in results)),
+                      time=f"{sum(r.duration_s for r in results):.3f}")
+    for area in summarize(results):
+        chosen = [r for r in results if r.area == area]
+        suite = ET.SubElement(
+            root, "testsuite", name=area, tests=str(len(chosen)),
+            failures=str(sum(r.verdict == FAIL for r in chosen)),
+            errors=str(sum(r.verdict == ERROR for r in chosen)),
+            skipped=str(sum(r.verdict in (SKIPPED, NOT_CLAIMED) for r in chosen)),
+            time=f"{sum(r.duration_s for r in chosen):.3f}",
+        )
+        for result in chosen:
+            case = ET.SubElement(suite, "testcase", classname=f"mlpbench.{impl}.{area}",
+                                 name=f"{result.case_id.split('/', 1)[1]}[{result.dtype}]",
+                                 time=f"{result.duration_s:.3f}")
+            if result.verdict in (FAIL, ERROR):
+                element = ET.SubElement(case, "failure" if result.verdict == FAIL else "error",
+                                        message=result.message[:1000], type=result.verdict)
+                element.text = "\n".join(
+                    [result.message, *(c.describe() for c in result.comparisons if not c.passed)]
+                )
+            elif result.verdict in (NOT_CLAIMED, SKIPPED):
+                ET.SubElement(case, "skipped", message=result.message)
+            headroom = result.worst_headroom
+            if headroom is not None:
+                properties = ET.SubElement(case, "properties")
+                ET.SubElement(properties, "property", name="worst_headroom", value=format_headroom(headroom))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def write_reports(report_dir: str | Path, results: Sequence[CheckResult], meta: dict[str, Any]) -> dict[str, Path]:
+    """Write the three reports atomically; return {"markdown": path, "json": path, "junit": path}."""
+    directory = Path(report_dir)
+    return {
+        "markdown": write_text_atomic(directory / MARKDOWN_NAME, render_markdown(results, meta)),
+        "json": write_json_atomic(directory / JSON_NAME, report_json(results, meta)),
+        "junit": write_text_atomic(directory / JUNIT_NAME, render_junit(results, meta)),
+    }

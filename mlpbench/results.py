@@ -1,0 +1,136 @@
+"""The values a conformance run produces: one `Comparison` per compared quantity, one `CheckResult` per check.
+
+Verdicts: "pass", "fail", "error" (the suite itself failed; counted as a failure), "not claimed" (the
+implementation does not claim the capability; never a failure) and "skipped" (cannot run here, with a reason).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+PASS = "pass"
+FAIL = "fail"
+ERROR = "error"
+NOT_CLAIMED = "not claimed"
+SKIPPED = "skipped"
+VERDICTS = (PASS, FAIL, ERROR, NOT_CLAIMED, SKIPPED)
+FAILING_VERDICTS = frozenset({FAIL, ERROR})
+
+
+@dataclass
+class Comparison:
+    """One quantity compared against the oracle.
+
+    headroom = max over elements of |actual - expected| / (atol + rtol * |expected|); <= 1 passes.
+    A structural problem (wrong shape or dtype, NaN where the oracle is finite, not an array) fails with
+    `problem` set and headroom infinite.
+    """
+
+    quantity: str
+    passed: bool
+    worst_abs: float
+    worst_rel: float
+    rtol: float
+    atol: float
+    headroom: float
+    tolerance_reason: str = ""
+    problem: str = ""
+    worst_index: tuple[int, ...] | None = None
+
+    def describe(self) -> str:
+        """One line: what differs, by how much, against which tolerance."""
+        if self.problem:
+            return f"{self.quantity}: {self.problem}"
+        where = f" at index {self.worst_index}" if self.worst_index else ""
+        return (
+            f"{self.quantity}: worst abs error {self.worst_abs:.3g}, "
+            f"worst rel error {self.worst_rel:.3g}{where}; "
+            f"tolerance rtol={self.rtol:.3g} atol={self.atol:.3g} ({self.tolerance_reason}); "
+            f"headroom {self.headroom:.3g}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "quantity": self.quantity,
+            "passed": self.passed,
+            "worst_abs": self.worst_abs,
+            "worst_rel": self.worst_rel,
+            "rtol": self.rtol,
+            "atol": self.atol,
+            "headroom": self.headroom,
+            "tolerance_reason": self.tolerance_reason,
+            "problem": self.problem,
+            "worst_index": list(self.worst_index) if self.worst_index else None,
+        }
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one check: one catalogue case for one implementation in one dtype."""
+
+    area: str
+    case_id: str
+    impl: str
+    dtype: str
+    verdict: str
+    message: str = ""
+    comparisons: list[Comparison] = field(default_factory=list)
+    duration_s: float = 0.0
+    repro_path: str | None = None
+    repro_command: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    # the inputs a failure is reproduced from; saved as .npz by the engine, not serialised into reports
+    inputs: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    @property
+    def passed(self) -> bool:
+        """True unless the check failed or errored (not claimed and skipped count as not failing)."""
+        return self.verdict not in FAILING_VERDICTS
+
+    @property
+    def failed(self) -> bool:
+        return self.verdict in FAILING_VERDICTS
+
+    @property
+    def worst_headroom(self) -> float | None:
+        """The largest error/tolerance ratio over the comparisons (None when nothing was compared)."""
+        values = [c.headroom for c in self.comparisons]
+        return max(values) if values else None
+
+    @property
+    def first_failure(self) -> Comparison | None:
+        return next((c for c in self.comparisons if not c.passed), None)
+
+    @property
+    def test_id(self) -> str:
+        return f"{self.case_id}[{self.dtype}]"
+
+    def to_dict(self) -> dict[str, Any]:
+        headroom = self.worst_headroom
+        return {
+            "area": self.area,
+            "case": self.case_id,
+            "impl": self.impl,
+            "dtype": self.dtype,
+            "verdict": self.verdict,
+            "message": self.message,
+            "worst_headroom": headroom,
+            "duration_s": round(self.duration_s, 6),
+            "repro_path": self.repro_path,
+            "repro_command": self.repro_command,
+            "details": self.details,
+            "comparisons": [c.to_dict() for c in self.comparisons],
+        }
+
+
+def format_headroom(value: float | None) -> str:
+    """Headroom for tables: '-' when nothing was compared, 'inf' for structural failures."""
+    if value is None:
+        return "-"
+    if math.isinf(value) or math.isnan(value):
+        return str(value)
+    return f"{value:.3g}"

@@ -1,0 +1,33 @@
+"""Every mutant (torch-cpu with one injected bug) fails `mlpbench check`, in the area it breaks.
+
+This is what proves the conformance suite can fail: a gate that passes a mutant has a blind spot.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from impls.registry import entries
+from mlpbench.cli import main
+
+MUTANTS = [entry for entry in entries() if entry.kind == "mutant"]
+
+
+def test_there_are_mutants_to_check() -> None:
+    pytest.importorskip("torch")
+    assert len(MUTANTS) >= 16
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
+def test_mutant_fails_check_in_the_area_it_breaks(mutant, tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    code = main(["check", "--impl", mutant.name, "--report-dir", str(tmp_path), "--quiet", "--timeout", "30"])
+    assert code == 1, f"{mutant.name} ({mutant.description}) passed the conformance gate"
+    report = json.loads((tmp_path / "conformance.json").read_text())
+    failed_areas = {area for area, counts in report["summary"].items() if counts["failed"]}
+    assert mutant.breaks in failed_areas, (
+        f"{mutant.name} should fail in {mutant.breaks!r}; failed areas: {sorted(failed_areas)}"
+    )
