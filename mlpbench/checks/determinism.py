@@ -16,6 +16,7 @@ from mlpbench.checks.base import CheckContext, check_kind
 from mlpbench.checks.common import draw_data, draw_params, model_claims, spec_from
 from mlpbench.checks.optimizers import optimizer_inputs
 from mlpbench.checks.training import build_request
+from reference.optim import hyperparameters
 
 
 def _claims(caps: Capabilities, case: Case) -> str | None:
@@ -70,10 +71,10 @@ def check_determinism(ctx: CheckContext) -> None:
         params, grads = optimizer_inputs(ctx, p["shapes"], p["steps"])
         ctx.save(params=params)
         ctx.details["optimizer"] = name
-        runs = [ctx.call("optimizer_run", name, {}, params, grads) for _ in range(2)]
+        runs = [ctx.call("optimizer_run", name, hyperparameters(name), params, grads) for _ in range(2)]
     elif target == "training":
         name = sorted(caps.optimizers)[0]
-        case_params = {**p, "optimizer": name, "hyper": {}}
+        case_params = {**p, "optimizer": name, "hyper": hyperparameters(name)}
         request = build_request(ctx, case_params)
         ctx.details["optimizer"] = name
         runs = [ctx.call("train", request) for _ in range(2)]

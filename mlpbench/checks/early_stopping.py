@@ -27,6 +27,7 @@ from mlpbench.checks.training import (
     training_claims,
 )
 from reference.early_stopping import EarlyStopping
+from reference.optim import hyperparameters
 from reference.training import TrainingResult, make_batch_orders
 
 MARGIN = 10.0
@@ -54,7 +55,8 @@ def early_stopping_request(ctx: CheckContext) -> TrainRequest:
                            restore_best_weights=p["restore_best_weights"])
     orders = make_batch_orders(p["n"], p["epochs"], ctx.case.seed)
     return TrainRequest(spec=spec, params=params, x=ctx.cast(x), y=ctx.cast(y), loss=p["loss"],
-                        optimizer=p["optimizer"], hyper=dict(p["hyper"]), epochs=p["epochs"],
+                        optimizer=p["optimizer"], hyper=hyperparameters(p["optimizer"], **p["hyper"]),
+                        epochs=p["epochs"],
                         batch_size=p["batch_size"], batch_orders=orders,
                         x_val=ctx.cast(x_val), y_val=ctx.cast(y_val), early_stopping=config)
 

@@ -19,7 +19,7 @@ from mlpbench.catalogue.conformance import Case
 from mlpbench.checks.base import CheckContext, CheckFailed, check_kind
 from mlpbench.compare import compare_arrays, compare_values
 from mlpbench.results import Comparison
-from reference.optim import apply_conventions, get_optimizer, make_hyper, public_state
+from reference.optim import apply_conventions, get_optimizer, hyperparameters, make_hyper, public_state
 
 
 def optimizer_inputs(
@@ -96,7 +96,7 @@ def _claims(caps: Capabilities, case: Case) -> str | None:
 @check_kind("optimizer", _claims)
 def check_optimizer(ctx: CheckContext) -> None:
     p = ctx.case.params
-    name, hyper, steps = p["optimizer"], dict(p["hyper"]), p["steps"]
+    name, hyper, steps = p["optimizer"], hyperparameters(p["optimizer"], **p["hyper"]), p["steps"]
     params, grads = optimizer_inputs(ctx, p["shapes"], steps)
     ctx.save(params=params, **{f"grads_step{k + 1}": g for k, g in enumerate(grads)})
     ctx.details["hyper"] = hyper

@@ -19,7 +19,7 @@ from mlpbench.catalogue.conformance import Case
 from mlpbench.checks.base import CheckContext, CheckFailed, check_kind
 from mlpbench.checks.common import draw_params, draw_target, model_claims, spec_from, to_oracle
 from reference.early_stopping import EarlyStopping
-from reference.optim import make_hyper
+from reference.optim import hyperparameters, make_hyper
 from reference.spec import MLPSpec
 from reference.training import TrainingResult, make_batch_orders, train
 
@@ -65,7 +65,8 @@ def build_request(ctx: CheckContext, p: Any, *, early_stopping: EarlyStopping | 
         y_val = draw_target(ctx, rng, p["loss"], len(x_val), spec.sizes[-1])
     orders = make_batch_orders(n, p["epochs"], ctx.case.seed)
     return TrainRequest(spec=spec, params=params, x=x, y=y, loss=p["loss"], optimizer=p["optimizer"],
-                        hyper=dict(p["hyper"]), epochs=p["epochs"], batch_size=p["batch_size"],
+                        hyper=hyperparameters(p["optimizer"], **p["hyper"]), epochs=p["epochs"],
+                        batch_size=p["batch_size"],
                         batch_orders=orders, x_val=x_val, y_val=y_val, early_stopping=early_stopping)
 
 

@@ -79,6 +79,18 @@ def make_hyper(name: str, **kwargs: Any) -> Any:
     return hyper_class(**kwargs)
 
 
+def hyperparameters(name: str, **overrides: Any) -> dict[str, Any]:
+    """Every hyperparameter of optimizer ``name`` under PyTorch's names, defaults filled in: what the suite
+    hands an implementation, so that no adapter has to know PyTorch's defaults.
+
+    Keys a convention profile governs are left out unless ``overrides`` sets them: ``eps_inside_sqrt`` and
+    Adagrad's ``initial_accumulator_value`` (see `apply_conventions`).
+    """
+    hyper = make_hyper(name, **overrides)
+    governed = {"eps_inside_sqrt", "initial_accumulator_value"} - set(overrides)
+    return {f.name: getattr(hyper, f.name) for f in fields(hyper) if f.name not in governed}
+
+
 def apply_conventions(hyper: Any, conventions: Conventions) -> Any:
     """The hyperparameters with a convention profile's choices applied.
 
@@ -110,6 +122,7 @@ __all__ = [
     "adamw",
     "apply_conventions",
     "get_optimizer",
+    "hyperparameters",
     "make_hyper",
     "public_state",
     "rmsprop",
