@@ -1,0 +1,146 @@
+"""Block timing of a device-resident training step, the same code path for every implementation.
+
+A timed block is `synchronize(); t0; k x step(); synchronize(); t1`, so queued device work is inside the block
+and timer and launch overheads are amortised over k steps. k grows (1, 2, 5, 10, 20, 50, ...) until one block
+takes at least `min_block_seconds` (like `timeit.Timer.autorange` and torch.utils.benchmark's
+`blocked_autorange`). Warm-up steps run first and are not recorded. The per-step time of block i is
+t_i / k; a cell reports the median and the interquartile range of those per-block values.
+
+torch.utils.benchmark.Timer does the same for torch callables; this module exists so that the NumPy oracle
+and any plug-in (which need not import torch) are timed by exactly the same code.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+SPREAD_WARNING = 0.10
+"""A cell whose interquartile range exceeds this fraction of its median is flagged as noisy."""
+
+
+@dataclass
+class BlockTiming:
+    """Timed blocks of `steps_per_block` steps each."""
+
+    steps_per_block: int
+    block_seconds: list[float] = field(default_factory=list)
+    warmup_steps: int = 0
+    calibration_seconds: float = 0.0
+
+    @property
+    def step_seconds(self) -> np.ndarray:
+        """Per-step time of every block: t_i / k."""
+        return np.asarray(self.block_seconds, dtype=np.float64) / self.steps_per_block
+
+    @property
+    def median(self) -> float:
+        return float(np.median(self.step_seconds))
+
+    @property
+    def quartiles(self) -> tuple[float, float]:
+        q1, q3 = np.percentile(self.step_seconds, [25, 75])
+        return float(q1), float(q3)
+
+    @property
+    def iqr(self) -> float:
+        q1, q3 = self.quartiles
+        return q3 - q1
+
+    @property
+    def total_steps(self) -> int:
+        return self.steps_per_block * len(self.block_seconds)
+
+    @property
+    def total_seconds(self) -> float:
+        return float(sum(self.block_seconds))
+
+    @property
+    def noisy(self) -> bool:
+        """IQR > 10 % of the median."""
+        return self.iqr > SPREAD_WARNING * self.median
+
+
+def time_block(step: Callable[[], object], synchronize: Callable[[], object], k: int) -> float:
+    """Seconds for `synchronize(); k x step(); synchronize()`, the clock read after each synchronize."""
+    synchronize()
+    start = time.perf_counter()
+    for _ in range(k):
+        step()
+    synchronize()
+    return time.perf_counter() - start
+
+
+def _block_sizes():
+    """1, 2, 5, 10, 20, 50, 100, ..."""
+    scale = 1
+    while True:
+        for m in (1, 2, 5):
+            yield m * scale
+        scale *= 10
+
+
+def time_blocks(
+    step: Callable[[], object],
+    synchronize: Callable[[], object] = lambda: None,
+    *,
+    min_block_seconds: float = 0.015,
+    blocks: int = 15,
+    min_blocks: int = 5,
+    max_seconds: float = 3.0,
+    warmup_seconds: float = 0.05,
+    min_warmup_steps: int = 2,
+) -> BlockTiming:
+    """Warm up, calibrate the block size, then time up to `blocks` blocks within `max_seconds` (never fewer
+    than `min_blocks`)."""
+    began = time.perf_counter()
+    warm = 0
+    while warm < min_warmup_steps or time.perf_counter() - began < warmup_seconds:
+        step()
+        warm += 1
+    synchronize()
+    calibration_start = time.perf_counter()
+    for k in _block_sizes():
+        elapsed = time_block(step, synchronize, k)
+        if elapsed >= min_block_seconds:
+            break
+    timing = BlockTiming(
+        steps_per_block=k, warmup_steps=warm, calibration_seconds=time.perf_counter() - calibration_start
+    )
+    timing.block_seconds.append(elapsed)  # the calibrating block is already a full, warmed-up block
+    while len(timing.block_seconds) < blocks:
+        spent = time.perf_counter() - began
+        if len(timing.block_seconds) >= min_blocks and spent + timing.block_seconds[-1] > max_seconds:
+            break
+        timing.block_seconds.append(time_block(step, synchronize, k))
+    return timing
+
+
+def time_trainer(trainer, **options) -> BlockTiming:
+    """Block timing of `trainer.step` with `trainer.synchronize` around every block."""
+    return time_blocks(trainer.step, trainer.synchronize, **options)
+
+
+def synchronized_timer(synchronize: Callable[[], object]) -> Callable[[], float]:
+    """perf_counter after waiting for queued device work: a block timed between two calls contains all of
+    its device work."""
+
+    def timer() -> float:
+        synchronize()
+        return time.perf_counter()
+
+    return timer
+
+
+def calibrate_block(step: Callable[[], object], synchronize: Callable[[], object], min_block_seconds: float) -> int:
+    """The smallest k in 1, 2, 5, 10, 20, ... whose synchronized block takes >= min_block_seconds (after one
+    warm-up step)."""
+    step()
+    synchronize()
+    for k in _block_sizes():
+        if time_block(step, synchronize, k) >= min_block_seconds:
+            return k
+    raise AssertionError("unreachable")

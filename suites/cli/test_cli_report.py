@@ -1,0 +1,151 @@
+"""`mlpbench report`: re-rendering a saved run, comparing a run with itself (exit 0) and with a really slowed
+run (exit 1), usage errors, and the Mann-Whitney U test the comparison rests on."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+
+import numpy as np
+import pytest
+
+from impls.registry import resolve
+from mlpbench.bench.compare import compare_cells, mann_whitney_greater
+from mlpbench.cli import main
+
+# One thread: on a shared machine a multi-thread OpenMP pool can stall for tens of ms when a core is taken,
+# which would make the base run look slower than the slowed one.
+TINY = ["--quick", "--impl", "torch-cpu", "--models", "seed-10-64-32-1", "--batch-sizes", "32,256",
+        "--dtypes", "float32", "--optimizers", "sgd", "--max-seconds-per-cell", "2", "--min-block-seconds", "0.005",
+        "--blocks", "7", "--threads", "1"]
+SLEEP_PER_STEP = 0.002
+
+
+def slowed_torch_cpu():
+    """torch-cpu (same name, same conformance) whose training step sleeps 2 ms after doing its work."""
+    impl = resolve("torch-cpu")
+    make_trainer = impl.make_trainer
+
+    def slowed_make_trainer(*args, **kwargs):
+        trainer = make_trainer(*args, **kwargs)
+        step = trainer.step
+
+        def slow_step():
+            step()
+            time.sleep(SLEEP_PER_STEP)
+
+        trainer.step = slow_step
+        return trainer
+
+    impl.make_trainer = slowed_make_trainer
+    return impl
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("base")
+    slowed = tmp_path_factory.mktemp("slowed")
+    assert main(["bench", *TINY, "--out", str(base)]) == 0
+    slow_args = [a if a != "torch-cpu" else f"{__name__}:slowed_torch_cpu" for a in TINY]
+    assert main(["bench", *slow_args, "--out", str(slowed)]) == 0
+    return base / "bench.json", slowed / "bench.json"
+
+
+def test_report_rerenders_saved_json(runs, tmp_path):
+    base, _ = runs
+    assert main(["report", str(base), "--out", str(tmp_path)]) == 0
+    for name in ("bench.md", "bench.csv", "throughput.png", "speedup.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    saved = json.loads(base.read_text())
+    text = (tmp_path / "bench.md").read_text()
+    assert saved["environment"]["cpu_model"] in text
+    assert all(c["id"].split("/")[1] in text for c in saved["cells"])
+
+
+def test_report_run_against_itself_exits_0(runs, tmp_path):
+    base, _ = runs
+    assert main(["report", str(base), str(base), "--out", str(tmp_path)]) == 0
+    comparison = json.loads((tmp_path / "comparison.json").read_text())
+    assert [c["verdict"] for c in comparison["cells"]] == ["unchanged", "unchanged"]
+    assert all(c["ratio"] == 1.0 for c in comparison["cells"])
+
+
+def test_report_slowed_run_exits_1(runs, capsys, tmp_path):
+    base, slowed = runs
+    assert main(["report", str(base), str(slowed), "--threshold", "1.10", "--out", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "slower" in out
+    comparison = json.loads((tmp_path / "comparison.json").read_text())
+    verdicts = {c["id"]: c["verdict"] for c in comparison["cells"]}
+    # 2 ms more per step is > 10 % of a 32-sample step of this small model on any CPU
+    assert verdicts["step/torch-cpu/seed-10-64-32-1/float32/sgd/b32"] == "slower"
+    # and the reverse comparison finds it faster, not slower
+    assert main(["report", str(slowed), str(base)]) == 0
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["report", "does-not-exist.json"], ["report", "a.json", "b.json", "c.json"]],
+)
+def test_report_usage_errors_exit_2(argv, capsys):
+    assert main(argv) == 2
+    assert capsys.readouterr().err.startswith("error:")
+
+
+def test_report_rejects_a_file_that_is_not_a_result(tmp_path):
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps({"schema": "something-else", "cells": []}))
+    assert main(["report", str(path)]) == 2
+
+
+def _exact_by_enumeration(new, base) -> float:
+    """P(U >= u_obs) by enumerating every split of the pooled values (H0: all splits equally likely)."""
+    pooled = list(base) + list(new)
+
+    def u_of(new_values, base_values):
+        return sum((b > a) + 0.5 * (b == a) for a in base_values for b in new_values)
+
+    observed = u_of(new, base)
+    count = total = 0
+    for chosen in itertools.combinations(range(len(pooled)), len(new)):
+        n = [pooled[i] for i in chosen]
+        a = [pooled[i] for i in range(len(pooled)) if i not in chosen]
+        total += 1
+        count += u_of(n, a) >= observed - 1e-12
+    return count / total
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mann_whitney_exact_matches_enumeration(seed):
+    rng = np.random.default_rng(seed)
+    base = rng.normal(0.0, 1.0, 5)
+    new = rng.normal(0.7, 1.0, 6)
+    assert mann_whitney_greater(new, base) == pytest.approx(_exact_by_enumeration(new, base))
+
+
+def test_mann_whitney_separated_samples():
+    # 5 and 5 values, all of new above all of base: exactly one of C(10, 5) = 252 splits is as extreme
+    assert mann_whitney_greater([6, 7, 8, 9, 10], [1, 2, 3, 4, 5]) == pytest.approx(1 / 252)
+    assert mann_whitney_greater([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]) == pytest.approx(1.0)
+
+
+def test_mann_whitney_normal_approximation_agrees_with_scipy():
+    stats = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(7)
+    base = np.round(rng.normal(10.0, 1.0, 60), 1)  # ties: normal approximation with tie correction
+    new = np.round(rng.normal(10.4, 1.0, 70), 1)
+    expected = stats.mannwhitneyu(new, base, alternative="greater", method="asymptotic").pvalue
+    assert mann_whitney_greater(new, base) == pytest.approx(expected, rel=1e-6)
+
+
+def test_slower_needs_both_ratio_and_significance():
+    base = {"id": "c", "status": "ok", "steps_per_block": 1, "block_seconds": [1.0, 1.01, 0.99, 1.02, 0.98]}
+    shifted = dict(base, block_seconds=[t * 1.5 for t in base["block_seconds"]])
+    assert compare_cells(base, shifted, 1.10, 0.01).verdict == "slower"
+    # a large ratio of medians with overlapping samples is not significant
+    noisy = dict(base, block_seconds=[0.5, 1.5, 0.6, 3.0, 1.6])
+    assert compare_cells(base, noisy, 1.10, 0.01).verdict == "unchanged"
+    # a significant but small shift is below the threshold
+    small = dict(base, block_seconds=[t * 1.05 + 0.05 for t in base["block_seconds"]])
+    assert compare_cells(base, small, 1.20, 0.01).verdict == "unchanged"
