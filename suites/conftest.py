@@ -29,6 +29,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Resolve --impl names before collection, so a wrong name is one usage error, not an error per module."""
+    if config.getoption("--impl", default=None):
+        selected_implementations(config)
+
+
 @dataclass(frozen=True)
 class SelectedImpl:
     """An implementation chosen for this session: the instance, or why it cannot run here."""
