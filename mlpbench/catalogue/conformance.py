@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from impls.interface import AREAS
 from reference.activations import ACTIVATIONS
 from reference.losses import LOSSES
 from reference.optim import OPTIMIZERS, make_hyper
@@ -30,18 +31,8 @@ SEED_BASE = 20_240_611
 CONFORMANCE_DTYPES = ("float32", "float64")
 """The dtypes conformance runs in (those an implementation claims, of these)."""
 
-AREA_ORDER = (
-    "activations",
-    "losses",
-    "init",
-    "model",
-    "optimizers",
-    "training",
-    "early_stopping",
-    "dropout",
-    "determinism",
-    "devices",
-)
+AREA_ORDER = AREAS
+"""Report order of the capability areas."""
 
 
 @dataclass(frozen=True, eq=False)

@@ -9,19 +9,13 @@ from typing import Any
 import numpy as np
 
 from impls.interface import Capabilities
+from mlpbench.catalogue.conformance import LOSS_OUTPUT
 from mlpbench.checks.base import CheckContext, CheckFailed
 from reference.model import ModelGradients, init_params
 from reference.spec import MLPSpec
 
-TARGET_KIND: dict[str, str] = {
-    "mse": "real",
-    "l1": "real",
-    "huber": "real",
-    "binary_cross_entropy": "binary",
-    "binary_cross_entropy_with_logits": "binary",
-    "cross_entropy": "index",
-    "nll": "index",
-}
+TARGET_KIND: dict[str, str] = {loss: kind for loss, (_, kind) in LOSS_OUTPUT.items()}
+"""The kind of target each loss takes: real values, binary labels or class indices."""
 
 
 def spec_from(params: dict[str, Any] | Any, dropout: float = 0.0) -> MLPSpec:
@@ -36,7 +30,7 @@ def spec_from(params: dict[str, Any] | Any, dropout: float = 0.0) -> MLPSpec:
 
 
 def output_activation_for(loss: str) -> str:
-    return "sigmoid" if loss == "binary_cross_entropy" else "identity"
+    return LOSS_OUTPUT[loss][0]
 
 
 def draw_params(ctx: CheckContext, spec: MLPSpec, stream: int = 1) -> list[np.ndarray]:
