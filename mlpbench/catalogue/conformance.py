@@ -139,10 +139,12 @@ INIT_VARIANTS: list[tuple[str, dict[str, Any]]] = [
     ("normal", {"mean": 0.5, "std": 0.2}),
     ("uniform", {"a": -0.3, "b": 0.7}),
     ("xavier_uniform", {}),
+    ("xavier_uniform", {"gain": 0.5}),
     ("xavier_normal", {"gain": 5.0 / 3.0}),
     ("kaiming_uniform", {}),
     ("kaiming_uniform", {"a": 0.2, "mode": "fan_out", "nonlinearity": "leaky_relu"}),
     ("kaiming_normal", {"mode": "fan_out", "nonlinearity": "relu"}),
+    ("kaiming_normal", {"nonlinearity": "tanh"}),
 ]
 
 
@@ -170,11 +172,11 @@ LOSS_OUTPUT: dict[str, tuple[str, str]] = {
 
 def _model(case_id: str, sizes: tuple[int, ...], activation: str, loss: str, *, batch: int = 6,
            reduction: str = "mean", activation_params: dict[str, Any] | None = None,
-           quick: bool = False) -> Case:
+           loss_params: dict[str, Any] | None = None, quick: bool = False) -> Case:
     output_activation, _ = LOSS_OUTPUT[loss]
     return _case(case_id, "model", quick=quick, sizes=sizes, activation=activation,
                  output_activation=output_activation, loss=loss, batch=batch, reduction=reduction,
-                 activation_params=activation_params or {})
+                 activation_params=activation_params or {}, loss_params=loss_params or {})
 
 
 def model_cases() -> list[Case]:
@@ -199,6 +201,7 @@ def model_cases() -> list[Case]:
         _model("model/elu-alpha0.5", (5, 8, 6, 3), "elu", "mse", activation_params={"alpha": 0.5}),
         _model("model/sum-reduction", (5, 8, 3), "sigmoid", "cross_entropy", reduction="sum"),
         _model("model/batch1", (4, 6, 2), "gelu", "huber", batch=1),
+        _model("model/huber-delta0.5", (5, 8, 3), "tanh", "huber", loss_params={"delta": 0.5}),
     ]
     return cases
 
@@ -221,6 +224,17 @@ OPTION_VALUES: dict[str, Any] = {
     "centered": True,
 }
 """The value that turns each option on (its default turns it off)."""
+
+HYPER_VARIANTS: dict[str, dict[str, Any]] = {
+    "adam": {"betas": (0.8, 0.99), "eps": 1e-3},
+    "adamw": {"betas": (0.8, 0.99), "eps": 1e-3, "weight_decay": 0.1},
+    "adagrad": {"eps": 1e-3},
+    "adadelta": {"lr": 0.5, "rho": 0.8, "eps": 1e-3},
+    "rmsprop": {"alpha": 0.9, "eps": 1e-3},
+}
+"""Non-default values of the continuous hyperparameters that no option turns on (betas, eps, rho, alpha,
+AdamW's weight_decay, Adadelta's lr, whose default 1.0 is also the catalogue's), so that one accepted but
+ignored or hard-coded is caught."""
 
 OPTIMIZER_STEPS = 12
 OPTIMIZER_SHAPES = ((4, 3), (4,), (2, 4), (2,))
@@ -264,17 +278,22 @@ def optimizer_cases() -> list[Case]:
             cases.append(_case(f"optimizers/{label}", "optimizer", quick=not combo, optimizer=name,
                                options=combo, hyper=optimizer_hyper(name, combo), steps=OPTIMIZER_STEPS,
                                shapes=OPTIMIZER_SHAPES))
+        if name in HYPER_VARIANTS:
+            hyper = {**optimizer_hyper(name, ()), **HYPER_VARIANTS[name]}
+            cases.append(_case(f"optimizers/{name}-nondefault-hyper", "optimizer",
+                               optimizer=name, options=(), hyper=hyper, steps=OPTIMIZER_STEPS,
+                               shapes=OPTIMIZER_SHAPES))
     return cases
 
 
 # -- training ---------------------------------------------------------------------------------------------
 def _training(case_id: str, optimizer: str, options: tuple[str, ...], *, sizes=(4, 8, 3), activation="tanh",
-              loss="mse", n=23, epochs=4, batch_size=5, validation=True, quick=False) -> Case:
+              loss="mse", n=23, epochs=4, batch_size=5, validation=True, dropout=0.0, quick=False) -> Case:
     output_activation, target_kind = LOSS_OUTPUT[loss]
     return _case(case_id, "training", quick=quick, sizes=sizes, activation=activation,
                  output_activation=output_activation, loss=loss, target_kind=target_kind,
                  optimizer=optimizer, options=options, hyper=optimizer_hyper(optimizer, options), n=n,
-                 epochs=epochs, batch_size=batch_size, validation=validation)
+                 epochs=epochs, batch_size=batch_size, validation=validation, dropout=dropout)
 
 
 def training_cases() -> list[Case]:
@@ -286,6 +305,9 @@ def training_cases() -> list[Case]:
                   activation="relu", loss="cross_entropy", n=30, epochs=3, batch_size=8),
         _training("training/adam-bce-logits", "adam", (), sizes=(3, 6, 1), activation="relu",
                   loss="binary_cross_entropy_with_logits", n=20, epochs=3, batch_size=4, validation=False),
+        # the implementation's own dropout masks: the validation loss must be the evaluation-mode loss of
+        # the returned parameters
+        _training("training/dropout-validation-eval", "sgd", (), sizes=(4, 16, 3), epochs=2, dropout=0.5),
     ]
     return cases
 
@@ -303,7 +325,7 @@ def early_stopping_cases() -> list[Case]:
         _case("early_stopping/val_loss-no-restore", "early_stopping",
               monitor="val_loss", patience=2, min_delta=0.0, restore_best_weights=False, **common),
         _case("early_stopping/train_loss-min_delta", "early_stopping",
-              monitor="train_loss", patience=2, min_delta=0.02, restore_best_weights=True, **common),
+              monitor="train_loss", patience=5, min_delta=0.05, restore_best_weights=True, **common),
     ]
 
 
@@ -330,6 +352,8 @@ def determinism_cases() -> list[Case]:
     return [
         _case("determinism/forward_backward", "determinism", target="model", sizes=(6, 16, 12, 3),
               activation="relu", loss="mse", batch=8),
+        _case("determinism/forward_backward-dropout", "determinism", target="model", sizes=(6, 16, 12, 3),
+              activation="relu", loss="mse", batch=8, dropout=0.5),
         _case("determinism/optimizer", "determinism", target="optimizer", steps=OPTIMIZER_STEPS,
               shapes=OPTIMIZER_SHAPES),
         _case("determinism/training", "determinism", target="training", sizes=(4, 8, 3), activation="tanh",

@@ -24,6 +24,8 @@ def _claims(caps: Capabilities, case: Case) -> str | None:
         return "determinism"
     target = case.params["target"]
     if target == "model":
+        if case.params.get("dropout") and not caps.dropout:
+            return "dropout"
         return model_claims(caps, case.params)
     if target == "optimizer":
         return None if caps.optimizers else "any optimizer"
@@ -61,11 +63,12 @@ def check_determinism(ctx: CheckContext) -> None:
     p, caps = ctx.case.params, ctx.capabilities
     target = p["target"]
     if target == "model":
-        spec = spec_from(p)
+        spec = spec_from(p, dropout=p.get("dropout", 0.0))
         params = draw_params(ctx, spec)
         x, y = draw_data(ctx, spec, p["loss"], p["batch"])
         ctx.save(params=params, x=x, target=y)
-        runs = [ctx.call("forward_backward", spec, params, x, y, p["loss"]) for _ in range(2)]
+        training = {"training": True, "dropout_seed": ctx.case.seed} if spec.dropout > 0 else {}
+        runs = [ctx.call("forward_backward", spec, params, x, y, p["loss"], **training) for _ in range(2)]
     elif target == "optimizer":
         name = sorted(caps.optimizers)[0]
         params, grads = optimizer_inputs(ctx, p["shapes"], p["steps"])

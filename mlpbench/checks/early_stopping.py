@@ -92,6 +92,12 @@ def check_early_stopping(ctx: CheckContext) -> None:
             f"catalogue case {ctx.case.id} is not decisive (oracle stopped at {expected.stopped_epoch}, "
             f"closest decision {margin:.3g} tolerances from a tie; need a stop and >= {MARGIN:g})"
         )
+    if request.early_stopping.min_delta > 0:
+        without = oracle_training(ctx, replace(request, early_stopping=replace(request.early_stopping,
+                                                                                min_delta=0.0)))
+        if (without.stopped_epoch, without.best_epoch) == (expected.stopped_epoch, expected.best_epoch):
+            raise RuntimeError(f"catalogue case {ctx.case.id} does not depend on min_delta (the oracle stops "
+                               f"at the same epoch with the same best epoch without it)")
     result = ctx.call("train", replace(request))
 
     def stopping_epochs(actual: Any) -> None:

@@ -36,8 +36,8 @@ def check_model(ctx: CheckContext) -> None:
     ctx.details["spec"] = spec.describe()
     expected = loss_and_gradients(
         spec, [to_oracle(w) for w in params], to_oracle(x), to_oracle(target), p["loss"],
-        reduction=p["reduction"], conventions=ctx.conventions,
+        reduction=p["reduction"], loss_params=dict(p.get("loss_params", {})), conventions=ctx.conventions,
     )
     result = ctx.call("forward_backward", spec, params, x, target, p["loss"], reduction=p["reduction"],
-                      loss_params={}, training=False)
+                      loss_params=dict(p.get("loss_params", {})), training=False)
     compare_model_result(ctx, spec, result, expected, p["batch"])

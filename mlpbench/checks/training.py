@@ -9,6 +9,7 @@ tolerance grows with the number of steps taken up to the epoch compared.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -21,12 +22,14 @@ from mlpbench.checks.common import draw_params, draw_target, model_claims, spec_
 from reference.early_stopping import EarlyStopping
 from reference.optim import hyperparameters, make_hyper
 from reference.spec import MLPSpec
-from reference.training import TrainingResult, make_batch_orders, train
+from reference.training import TrainingResult, evaluate_loss, make_batch_orders, train
 
 
 def training_claims(caps: Capabilities, case: Case) -> str | None:
     if not caps.training:
         return "training (train)"
+    if case.params.get("dropout") and not caps.dropout:
+        return "dropout"
     reason = model_claims(caps, case.params)
     if reason and reason.startswith("model"):
         reason = None  # train does not need forward_backward
@@ -53,7 +56,7 @@ def _training_model_claims(caps: Capabilities, params: Any) -> str | None:
 
 def build_request(ctx: CheckContext, p: Any, *, early_stopping: EarlyStopping | None = None) -> TrainRequest:
     """The training run a case describes, every random input drawn by the suite."""
-    spec = spec_from(p)
+    spec = spec_from(p, dropout=p.get("dropout", 0.0))
     params = draw_params(ctx, spec)
     rng = ctx.rng(2)
     n = p["n"]
@@ -138,11 +141,36 @@ def compare_training(ctx: CheckContext, request: TrainRequest, result: Any, expe
         ctx.compare(f"{prefix}final {name}", actual, wanted, tol(wanted, total_steps))
 
 
+def check_dropout_training(ctx: CheckContext, request: TrainRequest) -> None:
+    """Training with the implementation's own dropout masks, which the oracle cannot replay: the epochs run,
+    finite parameters, and the last validation loss equal to the evaluation-mode (no dropout) loss of the
+    returned parameters on the validation data."""
+    result = result_fields(ctx.call("train", request))
+    ctx.value("epochs run", result.epochs_run, request.epochs)
+    ctx.value("number of validation loss entries", len(result.val_loss), request.epochs)
+    params = ctx.list_of_arrays("train result params", result.params, 2 * request.spec.n_layers)
+    for name, actual, given in zip(request.spec.param_names(), params, request.params, strict=True):
+        if ctx.structure(f"final {name} shape, dtype and finiteness", actual, given.shape).problem:
+            return
+    if not result.val_loss:
+        return
+    spec = dataclasses.replace(request.spec, dropout=0.0)
+    expected = evaluate_loss(spec, [to_oracle(np.asarray(w)) for w in params], to_oracle(request.x_val),
+                             to_oracle(request.y_val), loss=request.loss, conventions=ctx.conventions)
+    sizes = {"fan_in": max(spec.sizes[:-1]), "depth": spec.n_layers + 1}
+    ctx.compare("validation loss after the last epoch (evaluation mode, at the returned parameters)",
+                np.float64(result.val_loss[-1]), np.float64(expected),
+                ctx.tol("forward", expected, **sizes), check_dtype=False)
+
+
 @check_kind("training", training_claims)
 def check_training(ctx: CheckContext) -> None:
     request = build_request(ctx, ctx.case.params)
     save_request(ctx, request)
     ctx.details["spec"] = request.spec.describe()
+    if request.spec.dropout > 0:
+        check_dropout_training(ctx, request)
+        return
     expected = oracle_training(ctx, request)
     result = ctx.call("train", request)
     compare_training(ctx, request, result, expected)
