@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -270,6 +271,32 @@ class LateEarlyStoppingTracker(EarlyStoppingTracker):
 
 
 # -- the mutants ---------------------------------------------------------------------------------------------
+class AdadeltaWithoutLr(torch.optim.Adadelta):
+    """Adadelta exactly as Zeiler (2012) writes it: no learning rate (the update is applied with step 1)."""
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> None:
+        for group in self.param_groups:
+            rho, eps, weight_decay = group["rho"], group["eps"], group["weight_decay"]
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                grad = param.grad
+                if weight_decay:
+                    grad = grad.add(param, alpha=weight_decay)
+                state = self.state[param]
+                if not state:
+                    state["step"] = torch.tensor(0.0)
+                    state["square_avg"] = torch.zeros_like(param)
+                    state["acc_delta"] = torch.zeros_like(param)
+                state["step"] += 1
+                state["square_avg"].mul_(rho).addcmul_(grad, grad, value=1 - rho)
+                std = state["square_avg"].add(eps).sqrt_()
+                delta = state["acc_delta"].add(eps).sqrt_().div_(std).mul_(grad)
+                state["acc_delta"].mul_(rho).addcmul_(delta, delta, value=1 - rho)
+                param.add_(delta, alpha=-1.0)
+
+
 class AdamNoBiasCorrectionMutant(Mutant):
     name = "mutant-adam-no-bias-correction"
     breaks = "optimizers"
@@ -490,6 +517,81 @@ class OwnBatchOrderMutant(Mutant):
             yield order[start : start + request.batch_size]
 
 
+class XavierUniformGainIgnoredMutant(Mutant):
+    name = "mutant-xavier-uniform-gain-ignored"
+    breaks = "init"
+    description = "hand-written Xavier uniform: bound = sqrt(6 / (fan_in + fan_out)), the gain is dropped"
+
+    def init_call(self, name: str, tensor: torch.Tensor, params: Mapping[str, Any], generator: Any) -> None:
+        if name == "xavier_uniform":
+            fan_out, fan_in = tensor.shape[0], tensor.shape[1]
+            bound = math.sqrt(6.0 / (fan_in + fan_out))
+            tensor.uniform_(-bound, bound, generator=generator)
+            return
+        super().init_call(name, tensor, params, generator)
+
+
+class KaimingGainIgnoresNonlinearityMutant(Mutant):
+    name = "mutant-kaiming-gain-ignores-nonlinearity"
+    breaks = "init"
+    description = "He init with gain sqrt(2 / (1 + a^2)) whatever the nonlinearity (tanh, linear, ...)"
+
+    def init_call(self, name: str, tensor: torch.Tensor, params: Mapping[str, Any], generator: Any) -> None:
+        if name in ("kaiming_uniform", "kaiming_normal"):
+            a, mode = float(params.get("a", 0.0)), params.get("mode", "fan_in")
+            fan = tensor.shape[1] if mode == "fan_in" else tensor.shape[0]
+            std = math.sqrt(2.0 / (1.0 + a * a)) / math.sqrt(fan)
+            if name == "kaiming_uniform":
+                tensor.uniform_(-math.sqrt(3.0) * std, math.sqrt(3.0) * std, generator=generator)
+            else:
+                tensor.normal_(0.0, std, generator=generator)
+            return
+        super().init_call(name, tensor, params, generator)
+
+
+class AdadeltaLrIgnoredMutant(Mutant):
+    name = "mutant-adadelta-lr-ignored"
+    breaks = "optimizers"
+    description = "Adadelta as in Zeiler's paper: the lr hyperparameter is accepted but never applied"
+
+    def make_optimizer(self, name: str, params: Sequence[torch.Tensor], hyper: Mapping[str, Any]) -> Any:
+        if name == "adadelta":
+            return AdadeltaWithoutLr(list(params), **self.optimizer_kwargs(name, hyper))
+        return super().make_optimizer(name, params, hyper)
+
+
+class EarlyStoppingMinDeltaIgnoredMutant(Mutant):
+    name = "mutant-early-stopping-min-delta-ignored"
+    breaks = "early_stopping"
+    description = "early stopping counts any decrease as an improvement (min_delta ignored)"
+
+    def early_stopping_tracker(self, config: EarlyStopping) -> EarlyStoppingTracker:
+        return EarlyStoppingTracker(replace(config, min_delta=0.0))
+
+
+class LossParamsDroppedMutant(Mutant):
+    name = "mutant-model-loss-params-dropped"
+    breaks = "model"
+    description = "forward_backward does not pass loss_params on (Huber uses delta = 1 inside the model)"
+
+    def forward_backward(self, spec, params, x, target, loss, *, reduction="mean", loss_params=None,
+                         training=False, dropout_seed=None):
+        return super().forward_backward(spec, params, x, target, loss, reduction=reduction, loss_params=None,
+                                        training=training, dropout_seed=dropout_seed)
+
+
+class DropoutSeedIgnoredMutant(Mutant):
+    name = "mutant-dropout-seed-ignored"
+    breaks = "determinism"
+    description = "forward_backward seeds dropout from torch's global generator instead of dropout_seed"
+
+    def forward_backward(self, spec, params, x, target, loss, *, reduction="mean", loss_params=None,
+                         training=False, dropout_seed=None):
+        own_seed = int(torch.randint(0, 2**31 - 1, ()).item())
+        return super().forward_backward(spec, params, x, target, loss, reduction=reduction,
+                                        loss_params=loss_params, training=training, dropout_seed=own_seed)
+
+
 MUTANTS: tuple[type[Mutant], ...] = (
     AdamNoBiasCorrectionMutant,
     AdamEpsInsideSqrtMutant,
@@ -511,5 +613,11 @@ MUTANTS: tuple[type[Mutant], ...] = (
     EarlyStoppingLateMutant,
     BestWeightsNotRestoredMutant,
     OwnBatchOrderMutant,
+    XavierUniformGainIgnoredMutant,
+    KaimingGainIgnoresNonlinearityMutant,
+    AdadeltaLrIgnoredMutant,
+    EarlyStoppingMinDeltaIgnoredMutant,
+    LossParamsDroppedMutant,
+    DropoutSeedIgnoredMutant,
 )
 """Every mutant, in report order."""
