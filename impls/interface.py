@@ -101,6 +101,7 @@ class TrainRequest:
     x_val: np.ndarray | None = None
     y_val: np.ndarray | None = None
     early_stopping: EarlyStopping | None = None
+    dropout_seed: int = 0  # seeds the implementation's own dropout generator when spec.dropout > 0
 
 
 @dataclass

@@ -187,7 +187,7 @@ class ReferenceImplementation(Implementation):
             y_val=request.y_val,
             early_stopping=request.early_stopping,
             loss_params=request.loss_params,
-            dropout_rng=np.random.default_rng(0) if request.spec.dropout > 0 else None,
+            dropout_rng=np.random.default_rng(request.dropout_seed) if request.spec.dropout > 0 else None,
             conventions=self.conventions,
         )
         return TrainResult(

@@ -606,7 +606,7 @@ class TorchImplementation(Implementation):
             raise ValueError(
                 f"{request.epochs} epochs need {request.epochs} batch orders, got {len(request.batch_orders)}"
             )
-        with self.numerics(), seeded(self.device, 0):
+        with self.numerics(), seeded(self.device, int(request.dropout_seed)):
             built = self.build_model(request.spec, torch_dtype(dtype))
             model = built.model
             self.load_params(model, request.params)

@@ -70,7 +70,8 @@ def build_request(ctx: CheckContext, p: Any, *, early_stopping: EarlyStopping | 
     return TrainRequest(spec=spec, params=params, x=x, y=y, loss=p["loss"], optimizer=p["optimizer"],
                         hyper=hyperparameters(p["optimizer"], **p["hyper"]), epochs=p["epochs"],
                         batch_size=p["batch_size"],
-                        batch_orders=orders, x_val=x_val, y_val=y_val, early_stopping=early_stopping)
+                        batch_orders=orders, x_val=x_val, y_val=y_val, early_stopping=early_stopping,
+                        dropout_seed=ctx.case.seed)
 
 
 def save_request(ctx: CheckContext, request: TrainRequest) -> None:
