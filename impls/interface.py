@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from impls.capabilities import Capabilities, LossClaim, Needs  # noqa: F401  (re-exported for adapters)
 from reference.conventions import PYTORCH, Conventions
 from reference.early_stopping import EarlyStopping
 from reference.spec import MLPSpec
@@ -37,38 +38,6 @@ AREAS = (
     "devices",
 )
 """The capability areas a conformance report is broken into, in report order."""
-
-
-@dataclass(frozen=True)
-class Capabilities:
-    """What an implementation claims to support. Anything not listed is reported as "not claimed"."""
-
-    activations: frozenset[str] = frozenset()
-    losses: frozenset[str] = frozenset()
-    initializers: frozenset[str] = frozenset()
-    # optimizer name -> the options it supports beyond the plain update (see reference.optim.OPTIMIZERS[...].options)
-    optimizers: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    dtypes: frozenset[str] = frozenset({"float64"})
-    model: bool = False  # forward_backward
-    training: bool = False  # train (mini-batch)
-    early_stopping: bool = False
-    dropout: bool = False
-    deterministic: bool = True  # same inputs twice give bitwise identical results
-
-    def claims(self, area: str) -> bool:
-        """Whether anything in `area` is claimed."""
-        return {
-            "activations": bool(self.activations),
-            "losses": bool(self.losses),
-            "init": bool(self.initializers),
-            "model": self.model,
-            "optimizers": bool(self.optimizers),
-            "training": self.training,
-            "early_stopping": self.early_stopping,
-            "dropout": self.dropout,
-            "determinism": self.deterministic,
-            "devices": False,
-        }[area]
 
 
 @dataclass

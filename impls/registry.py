@@ -25,7 +25,14 @@ ENTRY_POINT_GROUP = "mlpbench.implementations"
 
 
 class UnknownImplementation(ValueError):
-    """A name that does not resolve to an implementation; the message is one line."""
+    """A name that does not resolve to an implementation, or one whose building failed; the message is one line.
+
+    not_found: the name refers to nothing (a usage error), as opposed to an implementation that exists but
+    failed to import or build (a failure of that implementation)."""
+
+    def __init__(self, message: str, *, not_found: bool = False) -> None:
+        super().__init__(message)
+        self.not_found = not_found
 
 
 @dataclass(frozen=True)
@@ -157,9 +164,18 @@ def entries(include_mutants: bool = True) -> list[Entry]:
 def _from_module_path(name: str) -> Implementation:
     module_name, _, attribute = name.partition(":")
     if not module_name or not attribute:
-        raise UnknownImplementation(f"{name!r} is not of the form package.module:factory")
+        raise UnknownImplementation(f"{name!r} is not of the form package.module:factory", not_found=True)
     try:
         target: object = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name is not None and module_name.startswith(error.name):
+            raise UnknownImplementation(
+                f"unknown implementation {name!r}: no module named {error.name!r} on the Python path "
+                "(set PYTHONPATH to the folder that holds it)", not_found=True) from error
+        raise UnknownImplementation(
+            f"cannot import module {module_name!r} for implementation {name!r}: {type(error).__name__}: "
+            f"{_one_line(error)}"
+        ) from error
     except Exception as error:
         raise UnknownImplementation(
             f"cannot import module {module_name!r} for implementation {name!r}: {type(error).__name__}: "
@@ -168,7 +184,7 @@ def _from_module_path(name: str) -> Implementation:
     for part in attribute.split("."):
         if not hasattr(target, part):
             raise UnknownImplementation(
-                f"module {module_name!r} has no attribute {attribute!r} (from {name!r})"
+                f"module {module_name!r} has no attribute {attribute!r} (from {name!r})", not_found=True
             )
         target = getattr(target, part)
     return instantiate(target, name)
@@ -198,5 +214,5 @@ def resolve(name: str) -> Implementation:
     )
     raise UnknownImplementation(
         f"unknown implementation {name!r}; known: {known}; or an entry point of group {ENTRY_POINT_GROUP!r}, "
-        "or package.module:factory"
+        "or package.module:factory", not_found=True
     )

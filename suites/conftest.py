@@ -1,21 +1,22 @@
 """Shared pytest configuration: `--impl NAME` (repeatable) restricts the conformance tests to implementations.
 
-Default: every registered implementation that is not a mutant. An implementation that is not available here
-(torch-cuda without a GPU) still gets its tests, skipped with the implementation's reason, so the `-ra`
-summary says what was not checked and why. Mutants run only when named with --impl.
+Default: every registered implementation that is not a mutant. Each selected implementation is loaded once, in
+a supervised worker process shared by every test of the session (as `mlpbench check` does), never in the
+pytest process. An implementation that is not available here (torch-cuda without a GPU) still gets its tests,
+skipped with the implementation's reason, so the `-ra` summary says what was not checked and why; one that
+fails to load gets one failing test naming what happened. Mutants run only when named with --impl.
 
-Conformance test modules set `AREA` and take the `conformance_check` argument; it is parametrized here over
-the catalogue's cases of that area x the selected implementations x the dtypes each claims, with ids such as
-`torch-cpu-float32-gelu`.
+`test_conformance` takes `conformance_check`, parametrized here over the catalogue's cases (and the coverage
+cases that follow each claim) x the selected implementations x the dtypes each claims, with ids such as
+`torch-cpu-float32-activations/gelu`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
-
-from impls.interface import Implementation
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -35,13 +36,19 @@ def pytest_configure(config: pytest.Config) -> None:
         selected_implementations(config)
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for worker in getattr(config, "_mlpbench_workers", {}).values():
+        worker.close()
+
+
 @dataclass(frozen=True)
 class SelectedImpl:
-    """An implementation chosen for this session: the instance, or why it cannot run here."""
+    """An implementation chosen for this session: what its worker reported, or why it cannot run here."""
 
     label: str
-    impl: Implementation | None
+    info: object | None  # mlpbench.isolation.worker.ImplInfo
     unavailable: str = ""
+    broken: str = ""
 
 
 @dataclass(frozen=True)
@@ -49,29 +56,43 @@ class ConformanceItem:
     """One parametrized conformance test: which implementation, case and dtype."""
 
     label: str
-    impl: Implementation
     case: object
     dtype: str
+    broken: str = ""  # the implementation failed to load: the test fails with this
+
+
+def session_worker(config: pytest.Config, label: str):
+    """The session's supervised worker for `label` (created on first use, closed at the end)."""
+    from mlpbench.isolation.supervisor import Worker
+
+    workers = config.__dict__.setdefault("_mlpbench_workers", {})
+    if label not in workers:
+        workers[label] = Worker(label)
+    return workers[label]
 
 
 def selected_implementations(config: pytest.Config) -> list[SelectedImpl]:
     cached = getattr(config, "_mlpbench_selected", None)
     if cached is not None:
         return cached
-    from impls.registry import UnknownImplementation, entries, resolve
+    from impls.registry import entries
+    from mlpbench.isolation.supervisor import WorkerDied
 
     names = config.getoption("--impl") or [e.name for e in entries(include_mutants=False)]
     selected = []
     for name in names:
-        try:
-            impl = resolve(name)
-        except UnknownImplementation as error:
-            raise pytest.UsageError(f"--impl {name}: {error}") from None
-        try:
-            available, reason = impl.availability()
-        except Exception as error:  # an adapter's bug is reported, not a crash of collection
-            available, reason = False, f"availability() raised {type(error).__name__}: {error}"
-        selected.append(SelectedImpl(name, impl, "" if available else f"{name} is not available here: {reason}"))
+        info = session_worker(config, name).load()
+        if isinstance(info, WorkerDied):
+            selected.append(SelectedImpl(name, None, broken=f"loading {name}: {info.describe()}"))
+        elif info.unknown:
+            raise pytest.UsageError(f"--impl {name}: {info.unknown}")
+        elif info.load_error or info.capabilities is None:
+            selected.append(SelectedImpl(name, info, broken=info.load_error or info.capabilities_error))
+        elif problems := info.capabilities.problems():
+            raise pytest.UsageError(f"--impl {name}: claims names outside the vocabulary: {'; '.join(problems)}")
+        else:
+            unavailable = "" if info.available else f"{name} is not available here: {info.reason}"
+            selected.append(SelectedImpl(name, info, unavailable))
     config._mlpbench_selected = selected
     return selected
 
@@ -82,24 +103,28 @@ def selected_impls(request: pytest.FixtureRequest) -> list[SelectedImpl]:
     return selected_implementations(request.config)
 
 
+@pytest.fixture(scope="session")
+def impl_workers(request: pytest.FixtureRequest) -> Iterator[Callable[[str], object]]:
+    """label -> the session's supervised worker for that implementation."""
+    yield lambda label: session_worker(request.config, label)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "conformance_check" not in metafunc.fixturenames:
         return
     from mlpbench.catalogue.conformance import CONFORMANCE_DTYPES, select_cases
 
-    area = metafunc.module.AREA
-    cases = select_cases([area])
     params = []
     for choice in selected_implementations(metafunc.config):
-        impl = choice.impl
-        try:
-            claimed = impl.capabilities().dtypes
-        except Exception:
-            claimed = CONFORMANCE_DTYPES
-        dtypes = [d for d in CONFORMANCE_DTYPES if d in claimed] or list(CONFORMANCE_DTYPES[:1])
+        if choice.broken:
+            params.append(pytest.param(ConformanceItem(choice.label, None, "-", choice.broken),
+                                       id=f"{choice.label}-load"))
+            continue
+        caps = choice.info.capabilities
+        dtypes = [d for d in CONFORMANCE_DTYPES if d in caps.dtypes] or list(CONFORMANCE_DTYPES[:1])
         marks = [pytest.mark.skip(reason=choice.unavailable)] if choice.unavailable else []
-        for case in cases:
+        for case in select_cases(caps=caps):
             for dtype in dtypes:
-                params.append(pytest.param(ConformanceItem(choice.label, impl, case, dtype),
-                                           id=f"{choice.label}-{dtype}-{case.name}", marks=marks))
+                params.append(pytest.param(ConformanceItem(choice.label, case, dtype),
+                                           id=f"{choice.label}-{dtype}-{case.id}", marks=marks))
     metafunc.parametrize("conformance_check", params)

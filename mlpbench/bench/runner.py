@@ -174,8 +174,10 @@ def _first_failure(check_results: Sequence[Any]) -> str | None:
 def default_conformance(impl, dtype: str) -> str | None:
     """The first failure of the quick conformance check, or None when it passes."""
     from mlpbench.checks.engine import quick_check
+    from mlpbench.isolation.supervisor import Worker
 
-    return _first_failure(quick_check(impl, dtype))
+    with Worker(impl.name) as worker:
+        return _first_failure(quick_check(worker, impl.capabilities(), dtype))
 
 
 def _plan_id(kind: str, impl_name: str, impl, case: BenchCase) -> str:

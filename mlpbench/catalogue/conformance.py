@@ -15,11 +15,11 @@ from __future__ import annotations
 import fnmatch
 import itertools
 import zlib
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from impls.capabilities import ANY, RANDOM_INITIALIZER, Capabilities, Needs
 from impls.interface import AREAS
 from reference.activations import ACTIVATIONS
 from reference.losses import LOSSES
@@ -37,12 +37,14 @@ AREA_ORDER = AREAS
 
 @dataclass(frozen=True, eq=False)
 class Case:
-    """One conformance case. `kind` selects the check function; `params` are that check's inputs."""
+    """One conformance case. `kind` selects the check function; `params` are that check's inputs; `needs` is
+    what the implementation must claim for the case to run (otherwise it is reported "not claimed")."""
 
     id: str
     kind: str
     params: Mapping[str, Any] = field(default_factory=dict)
     quick: bool = False  # part of the quick check the benchmark harness runs before timing
+    needs: Needs = Needs()
 
     @property
     def area(self) -> str:
@@ -69,7 +71,58 @@ def _plain(value: Any) -> Any:
 
 
 def _case(case_id: str, kind: str, quick: bool = False, **params: Any) -> Case:
-    return Case(case_id, kind, MappingProxyType(dict(params)), quick)
+    return Case(case_id, kind, dict(params), quick, NEEDS[kind](params))
+
+
+# -- what each kind of case needs claimed -------------------------------------------------------------------
+def _target_of(loss: str, inputs: str = "typical") -> str:
+    """The target kind a loss case draws: probabilities for soft inputs, else the loss's natural kind."""
+    if inputs in ("soft", "probabilities"):
+        return "probabilities"
+    return LOSS_OUTPUT[loss][1]
+
+
+def _network_needs(p: Mapping[str, Any], *features: str) -> Needs:
+    output = p.get("output_activation", LOSS_OUTPUT[p["loss"]][0])
+    activations = (p["activation"],) + (() if output == "identity" else (output,))
+    return Needs(features=features + (("dropout",) if p.get("dropout") else ()),
+                 activations=tuple(dict.fromkeys(activations)), loss=p["loss"],
+                 reduction=p.get("reduction", "mean"), target=_target_of(p["loss"]),
+                 loss_params=tuple(p.get("loss_params", {})))
+
+
+def _training_needs(p: Mapping[str, Any], *features: str) -> Needs:
+    return replace(_network_needs(p, "training", *features), optimizer=p.get("optimizer", ANY),
+                   options=tuple(p.get("options", ())))
+
+
+def _determinism_needs(p: Mapping[str, Any]) -> Needs:
+    by_target = {
+        "model": lambda: _network_needs(p, "deterministic", "model"),
+        "optimizer": lambda: Needs(features=("deterministic",), optimizer=ANY),
+        "training": lambda: _training_needs(p, "deterministic"),
+        "init": lambda: Needs(features=("deterministic",), initializer=RANDOM_INITIALIZER),
+        "dropout": lambda: Needs(features=("deterministic", "dropout")),
+    }
+    return by_target[p["target"]]()
+
+
+NEEDS: dict[str, Callable[[Mapping[str, Any]], Needs]] = {
+    "activation": lambda p: Needs(activations=(p["activation"],)),
+    "loss": lambda p: Needs(loss=p["loss"], reduction=p["reduction"], target=_target_of(p["loss"], p["inputs"]),
+                            loss_params=tuple(p.get("params", {}))),
+    "init": lambda p: Needs(initializer=p["initializer"]),
+    "model": lambda p: _network_needs(p, "model"),
+    "optimizer": lambda p: Needs(optimizer=p["optimizer"], options=tuple(p["options"])),
+    "training": lambda p: _training_needs(p),
+    "early_stopping": lambda p: _training_needs(p, "early_stopping"),
+    "dropout_exact": lambda p: _network_needs({**p, "dropout": p["p"]}, "model"),
+    "dropout_stats": lambda p: Needs(features=("dropout",)),
+    "determinism": _determinism_needs,
+    "devices": lambda p: (_network_needs(p, "model") if p["target"] == "model"
+                          else _training_needs({**p, "optimizer": "sgd"})),
+}
+"""Case kind -> the claims a case of that kind needs, from its parameters."""
 
 
 # -- activations ------------------------------------------------------------------------------------------
@@ -389,13 +442,79 @@ CASES: tuple[Case, ...] = tuple(_all_cases())
 CASES_BY_ID: dict[str, Case] = {case.id: case for case in CASES}
 
 
+# -- coverage that follows the claim -------------------------------------------------------------------------
+COVERAGE_SIZES = (5, 7, 7, 7)
+"""Hidden part of the coverage networks: a non-square first layer (5 -> 7), two square 7x7 layers, depth 4
+with the output layer (7 -> 1 or 3, non-square)."""
+
+COVERAGE_BATCHES = (1, 9)
+"""Batch 1 and a batch larger than the widest layer (7)."""
+
+LOSS_PREFERENCE = ("mse", "huber", "l1", "cross_entropy", "binary_cross_entropy_with_logits", "nll",
+                   "binary_cross_entropy")
+ACTIVATION_PREFERENCE = ("tanh", "sigmoid", "relu", "silu", "gelu", "elu", "leaky_relu", "softplus", "gelu_tanh",
+                         "identity", "softmax", "step")
+OPTIMIZER_PREFERENCE = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta")
+
+
+def _coverage_network(activation: str, loss: str) -> dict[str, Any]:
+    output_activation, target_kind = LOSS_OUTPUT[loss]
+    return dict(sizes=(*COVERAGE_SIZES, 1 if target_kind == "binary" else 3), activation=activation,
+                output_activation=output_activation, loss=loss)
+
+
+def coverage_cases(caps: Capabilities) -> list[Case]:
+    """Model and training cases built from what `caps` claims, so that a narrow claim is tested as hard as a
+    wide one: every claimed hidden activation paired with a claimed loss, and every claimed loss with a
+    claimed activation, through square and non-square layers at depth 4, with batch 1 and a batch larger than
+    the widest layer; for training, with the first claimed optimizer (plain, no options)."""
+    activations = [a for a in ACTIVATION_PREFERENCE if a in caps.activations]
+    losses = [loss for loss in LOSS_PREFERENCE if loss in caps.losses]
+    optimizers = [o for o in OPTIMIZER_PREFERENCE if o in caps.optimizers]
+    pairs: dict[tuple[str, str], None] = {}
+    for activation in activations:
+        for loss in losses:
+            if caps.missing(NEEDS["model"](_coverage_network(activation, loss))) in (None, "model"):
+                pairs.setdefault((activation, loss))
+                break
+    for loss in losses:
+        for activation in activations:
+            if caps.missing(NEEDS["model"](_coverage_network(activation, loss))) in (None, "model"):
+                pairs.setdefault((activation, loss))
+                break
+    cases = []
+    for activation, loss in pairs:
+        network = _coverage_network(activation, loss)
+        for batch in COVERAGE_BATCHES:
+            cases.append(_case(f"model/cover-{activation}-{loss}-batch{batch}", "model", batch=batch,
+                               reduction="mean", activation_params={}, loss_params={}, **network))
+        if optimizers:
+            for batch in COVERAGE_BATCHES:
+                cases.append(_case(
+                    f"training/cover-{activation}-{loss}-{optimizers[0]}-batch{batch}", "training",
+                    target_kind=LOSS_OUTPUT[loss][1], optimizer=optimizers[0], options=(),
+                    hyper=optimizer_hyper(optimizers[0], ()), n=2 * batch + 3, epochs=2, batch_size=batch,
+                    validation=True, dropout=0.0, **network))
+    return cases
+
+
+def cases_for(caps: Capabilities | None = None) -> list[Case]:
+    """The catalogue's fixed cases, then (given a claim) the coverage cases that follow it, in area order."""
+    cases = list(CASES) + (coverage_cases(caps) if caps is not None else [])
+    order = {area: i for i, area in enumerate(AREA_ORDER)}
+    return sorted(cases, key=lambda case: order[case.area])  # stable: catalogue order within an area
+
+
+
+
 def select_cases(areas: Iterable[str] | None = None, pattern: str | None = None,
-                 quick_only: bool = False) -> list[Case]:
-    """Cases in catalogue order, restricted to `areas`, to ids matching the glob `pattern` (a pattern without
-    "/" also matches the name alone, and a bare id matches exactly), and to quick cases."""
+                 quick_only: bool = False, caps: Capabilities | None = None) -> list[Case]:
+    """Cases in catalogue order (with the coverage cases of `caps` when given), restricted to `areas`, to ids
+    matching the glob `pattern` (a pattern without "/" also matches the name alone, and a bare id matches
+    exactly), and to quick cases."""
     wanted = set(areas) if areas else None
     selected = []
-    for case in CASES:
+    for case in cases_for(caps):
         if wanted is not None and case.area not in wanted:
             continue
         if quick_only and not case.quick:

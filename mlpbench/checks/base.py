@@ -1,7 +1,7 @@
 """What every check shares: the registry of check kinds and the `CheckContext` a check runs in.
 
-A check kind is a function `check(ctx)` plus a claim test `claims(caps, case) -> str | None` (None: claimed;
-otherwise the reason it is not). The context calls the implementation defensively (`ctx.call`): an exception,
+A check kind is a function `check(ctx)`, registered under the name catalogue cases give as their `kind`; what
+a case needs claimed is the case's own `needs`, answered by `Capabilities.missing`. The context calls the implementation defensively (`ctx.call`): an exception,
 a modified input or a malformed result becomes a failed check with a message naming the method, never a crash
 of the suite. Comparisons are recorded in order; the first that fails is "the first diverging quantity".
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from impls.interface import Capabilities, Implementation
+from impls.interface import Implementation
 from mlpbench.catalogue.conformance import Case
 from mlpbench.compare import check_structure, compare_arrays, compare_exact, compare_values
 from mlpbench.results import Comparison
@@ -28,7 +28,6 @@ class CheckFailed(Exception):
     """The implementation misbehaved in a way that ends the check (raised, modified an input, bad result)."""
 
 
-ClaimTest = Callable[[Capabilities, Case], "str | None"]
 CheckFunction = Callable[["CheckContext"], None]
 
 
@@ -36,17 +35,16 @@ CheckFunction = Callable[["CheckContext"], None]
 class CheckKind:
     name: str
     run: CheckFunction
-    claims: ClaimTest
 
 
 CHECK_KINDS: dict[str, CheckKind] = {}
 
 
-def check_kind(name: str, claims: ClaimTest) -> Callable[[CheckFunction], CheckFunction]:
+def check_kind(name: str) -> Callable[[CheckFunction], CheckFunction]:
     """Register `function` as the check for cases of `kind` name."""
 
     def register(function: CheckFunction) -> CheckFunction:
-        CHECK_KINDS[name] = CheckKind(name, function, claims)
+        CHECK_KINDS[name] = CheckKind(name, function)
         return function
 
     return register
@@ -118,6 +116,8 @@ class CheckContext:
                 f"{method} raised NotImplementedError although the capability is claimed"
                 + (f": {one_line(error)}" if str(error) else "")
             ) from None
+        except SystemExit as error:
+            raise CheckFailed(f"{method} called sys.exit({error.code!r})") from None
         except Exception as error:
             where = traceback.extract_tb(error.__traceback__)[-1]
             raise CheckFailed(

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from impls.interface import Capabilities
 from mlpbench.catalogue.conformance import LOSS_OUTPUT
 from mlpbench.checks.base import CheckContext, CheckFailed
 from reference.model import ModelGradients, init_params
@@ -58,21 +57,6 @@ def draw_target(ctx: CheckContext, rng: np.random.Generator, loss: str, n: int, 
 def to_oracle(array: np.ndarray) -> np.ndarray:
     """The implementation-dtype array as the oracle sees it: float64 (integer targets stay integer)."""
     return array if array.dtype.kind in "iub" else array.astype(np.float64)
-
-
-def model_claims(caps: Capabilities, case_params: Any, loss_key: str = "loss") -> str | None:
-    """Whether the network a case describes is within what the implementation claims."""
-    if not caps.model:
-        return "model (forward_backward)"
-    # a plain dense output layer (identity) needs no activation claim; a hidden activation always does
-    output = case_params.get("output_activation", "identity")
-    needed = [case_params["activation"]] + ([] if output == "identity" else [output])
-    missing = [n for n in needed if n not in caps.activations]
-    if missing:
-        return f"activation {missing[0]!r}"
-    if case_params[loss_key] not in caps.losses:
-        return f"loss {case_params[loss_key]!r}"
-    return None
 
 
 def model_result_fields(ctx: CheckContext, result: Any, spec: MLPSpec) -> tuple[Any, Any, list, Any]:

@@ -10,35 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from impls.interface import Capabilities
-from mlpbench.catalogue.conformance import Case
 from mlpbench.checks.base import CheckContext, check_kind
-from mlpbench.checks.common import draw_data, draw_params, model_claims, spec_from
+from mlpbench.checks.common import draw_data, draw_params, spec_from
 from mlpbench.checks.optimizers import optimizer_inputs
 from mlpbench.checks.training import build_request
 from reference.optim import hyperparameters
-
-
-def _claims(caps: Capabilities, case: Case) -> str | None:
-    if not caps.deterministic:
-        return "determinism"
-    target = case.params["target"]
-    if target == "model":
-        if case.params.get("dropout") and not caps.dropout:
-            return "dropout"
-        return model_claims(caps, case.params)
-    if target == "optimizer":
-        return None if caps.optimizers else "any optimizer"
-    if target == "training":
-        if not caps.training or not caps.optimizers:
-            return "training"
-        if case.params["loss"] not in caps.losses or case.params["activation"] not in caps.activations:
-            return f"loss {case.params['loss']!r} with activation {case.params['activation']!r}"
-        return None
-    if target == "init":
-        random_inits = sorted(set(caps.initializers) - {"zeros", "constant"})
-        return None if random_inits else "a random initializer"
-    return None if caps.dropout else "dropout"
 
 
 def _exact_all(ctx: CheckContext, label: str, first: Any, second: Any) -> None:
@@ -58,7 +34,7 @@ def _exact_all(ctx: CheckContext, label: str, first: Any, second: Any) -> None:
         ctx.value(f"second call's {label}", second, first)
 
 
-@check_kind("determinism", _claims)
+@check_kind("determinism")
 def check_determinism(ctx: CheckContext) -> None:
     p, caps = ctx.case.params, ctx.capabilities
     target = p["target"]

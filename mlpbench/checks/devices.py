@@ -10,23 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from impls.interface import Capabilities, Implementation
-from mlpbench.catalogue.conformance import Case
+from impls.interface import Implementation
 from mlpbench.checks.base import CheckContext, NotClaimed, Skipped, check_kind
-from mlpbench.checks.common import compare_model_result, draw_data, draw_params, model_claims, spec_from
+from mlpbench.checks.common import compare_model_result, draw_data, draw_params, spec_from
 from mlpbench.checks.training import build_request, compare_training
 from reference.model import ModelGradients
 from reference.training import TrainingResult
-
-
-def _claims(caps: Capabilities, case: Case) -> str | None:
-    if case.params["target"] == "model":
-        return model_claims(caps, case.params)
-    if not caps.training:
-        return "training (train)"
-    if "sgd" not in caps.optimizers:
-        return "optimizer 'sgd'"
-    return model_claims(caps, case.params) if caps.model else None
 
 
 def cpu_counterpart(impl: Implementation) -> Implementation:
@@ -45,7 +34,7 @@ def cpu_counterpart(impl: Implementation) -> Implementation:
     raise NotClaimed(f"{impl.name} names no CPU counterpart (cpu_counterpart())")
 
 
-@check_kind("devices", _claims)
+@check_kind("devices")
 def check_devices(ctx: CheckContext) -> None:
     cpu = cpu_counterpart(ctx.impl)
     p = ctx.case.params

@@ -17,22 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from impls.interface import Capabilities
-from mlpbench.catalogue.conformance import Case
 from mlpbench.checks.base import CheckContext, CheckFailed, check_kind
-from mlpbench.checks.common import compare_model_result, draw_data, draw_params, model_claims, spec_from, to_oracle
+from mlpbench.checks.common import compare_model_result, draw_data, draw_params, spec_from, to_oracle
 from mlpbench.checks.stats import FALSE_FAILURE, hoeffding_bound
 from reference.model import loss_and_gradients
-
-
-def _exact_claims(caps: Capabilities, case: Case) -> str | None:
-    if not caps.dropout:
-        return "dropout"
-    return model_claims(caps, case.params)
-
-
-def _stats_claims(caps: Capabilities, case: Case) -> str | None:
-    return None if caps.dropout else "dropout"
 
 
 def check_masks(ctx: CheckContext, masks: Any, shapes: list[tuple[int, int]], p: float) -> list[np.ndarray]:
@@ -57,7 +45,7 @@ def check_masks(ctx: CheckContext, masks: Any, shapes: list[tuple[int, int]], p:
     return checked
 
 
-@check_kind("dropout_exact", _exact_claims)
+@check_kind("dropout_exact")
 def check_dropout_exact(ctx: CheckContext) -> None:
     p = ctx.case.params
     spec = spec_from(p, dropout=p["p"])
@@ -77,7 +65,7 @@ def check_dropout_exact(ctx: CheckContext) -> None:
     compare_model_result(ctx, spec, result, expected, p["batch"])
 
 
-@check_kind("dropout_stats", _stats_claims)
+@check_kind("dropout_stats")
 def check_dropout_stats(ctx: CheckContext) -> None:
     rate, n = ctx.case.params["p"], ctx.case.params["n"]
     x = ctx.cast(ctx.rng(0).uniform(0.5, 1.5, size=(n // 100, 100)))

@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from impls.interface import Capabilities, TrainRequest
-from mlpbench.catalogue.conformance import Case
+from impls.interface import TrainRequest
 from mlpbench.checks.base import CheckContext, check_kind
 from mlpbench.checks.common import draw_params, spec_from
 from mlpbench.checks.training import (
@@ -24,7 +23,6 @@ from mlpbench.checks.training import (
     oracle_training,
     save_request,
     steps_per_epoch,
-    training_claims,
 )
 from reference.early_stopping import EarlyStopping
 from reference.optim import hyperparameters
@@ -32,12 +30,6 @@ from reference.training import TrainingResult, make_batch_orders
 
 MARGIN = 10.0
 """Every stopping decision of a catalogue case is at least this many tolerances away from a tie."""
-
-
-def _claims(caps: Capabilities, case: Case) -> str | None:
-    if not caps.early_stopping:
-        return "early stopping"
-    return training_claims(caps, case)
 
 
 def early_stopping_request(ctx: CheckContext) -> TrainRequest:
@@ -79,7 +71,7 @@ def decision_margin(ctx: CheckContext, request: TrainRequest, expected: Training
     return worst_ratio
 
 
-@check_kind("early_stopping", _claims)
+@check_kind("early_stopping")
 def check_early_stopping(ctx: CheckContext) -> None:
     request = early_stopping_request(ctx)
     save_request(ctx, request)

@@ -1,21 +1,22 @@
-"""Running checks: one case for one implementation in one dtype (`run_case`), a whole selection
-(`run_checks`), and the short `quick_check` the benchmark harness runs before timing.
+"""Running checks: one case for one implementation in one dtype, a whole selection (`run_checks`), and the
+short `quick_check` the benchmark harness runs before timing.
 
-Each check runs in a daemon thread joined with a time limit, so an implementation that hangs fails its check
-("timed out after 60 s") and the run goes on. Whatever an implementation does (raise, return NaN or the wrong
-shape, modify its inputs) becomes a failed `CheckResult` naming the first diverging quantity; a failure of the
-suite's own code is reported with verdict "error" (also counted as a failure).
+`run_case_in_process` is the check itself; it runs inside the implementation's supervised worker process
+(`mlpbench.isolation`), and `run_case` is the gate's side: it sends the case to the worker and turns a worker
+that exited, died by a signal or outlived the time limit into a failed check naming what happened. Whatever
+an implementation does inside a call (raise, return NaN or the wrong shape, modify its inputs) becomes a
+failed `CheckResult` naming the first diverging quantity; a failure of the suite's own code is reported with
+verdict "error" (also counted as a failure).
 """
 
 from __future__ import annotations
 
-import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from impls.interface import Implementation
+from impls.interface import Capabilities, Implementation
 from mlpbench.catalogue.conformance import CONFORMANCE_DTYPES, Case, select_cases
 from mlpbench.checks import (  # noqa: F401  (importing registers the check kinds)
     activations,
@@ -30,54 +31,32 @@ from mlpbench.checks import (  # noqa: F401  (importing registers the check kind
     training,
 )
 from mlpbench.checks.base import CHECK_KINDS, CheckContext, CheckFailed, NotClaimed, Skipped, one_line
-from mlpbench.repro import replay_command, save_repro
+from mlpbench.isolation.supervisor import Worker, WorkerDied
+from mlpbench.repro import replay_command
 from mlpbench.results import ERROR, FAIL, NOT_CLAIMED, PASS, SKIPPED, CheckResult
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds one check may take before it fails as hung."""
 
 
-def claimed_dtypes(impl: Implementation) -> list[str]:
-    """The conformance dtypes the implementation claims, in catalogue order."""
-    claimed = impl.capabilities().dtypes
-    return [d for d in CONFORMANCE_DTYPES if d in claimed]
+def claimed_dtypes(caps: Capabilities) -> list[str]:
+    """The conformance dtypes claimed, in catalogue order."""
+    return [d for d in CONFORMANCE_DTYPES if d in caps.dtypes]
 
 
-def run_case(
-    impl: Implementation,
-    case: Case,
-    dtype: str,
-    *,
-    timeout: float | None = DEFAULT_TIMEOUT,
-    impl_label: str | None = None,
-    report_dir: str | Path | None = None,
-) -> CheckResult:
-    """Run one catalogue case; never raises for anything the implementation does.
-
-    impl_label: the name the implementation was asked for by (used in the replay command).
-    report_dir: where a failure's reproduction .npz goes (none written without it).
-    """
-    label = impl_label or impl.name
+def run_case_in_process(impl: Implementation, case: Case, dtype: str) -> CheckResult:
+    """Run one catalogue case against `impl` in this process; never raises for anything the implementation
+    does. The gate calls this inside a supervised worker (mlpbench.isolation), never in its own process."""
     result = CheckResult(area=case.area, case_id=case.id, impl=impl.name, dtype=dtype, verdict=PASS)
     started = time.perf_counter()
     try:
-        _run_into(result, impl, case, dtype, timeout)
+        _run_into(result, impl, case, dtype)
     finally:
         result.duration_s = time.perf_counter() - started
-    if result.failed:
-        result.repro_command = replay_command(label, case.id, dtype, report_dir)
-        if report_dir is not None and result.inputs:
-            try:
-                result.repro_path = str(save_repro(report_dir, case.to_dict(), dtype, result.inputs))
-            except OSError as error:
-                result.details["repro_error"] = one_line(error)
-        result.message += f"; reproduce: {result.repro_command}"
     return result
 
 
-def _run_into(
-    result: CheckResult, impl: Implementation, case: Case, dtype: str, timeout: float | None
-) -> None:
+def _run_into(result: CheckResult, impl: Implementation, case: Case, dtype: str) -> None:
     kind = CHECK_KINDS.get(case.kind)
     if kind is None:
         result.verdict, result.message = ERROR, f"no check registered for kind {case.kind!r}"
@@ -91,45 +70,29 @@ def _run_into(
     if dtype not in caps.dtypes:
         result.verdict, result.message = NOT_CLAIMED, f"not claimed: dtype {dtype}"
         return
-    reason = kind.claims(caps, case)
+    reason = caps.missing(case.needs)
     if reason is not None:
         result.verdict, result.message = NOT_CLAIMED, f"not claimed: {reason}"
         return
 
     ctx = CheckContext(impl, case, dtype)
-    outcome: dict[str, BaseException | None] = {"error": None}
-
-    def body() -> None:
-        try:
-            kind.run(ctx)
-        except BaseException as error:  # reported below, whatever it is
-            outcome["error"] = error
-
-    if timeout is None or timeout <= 0:
-        body()
-    else:
-        thread = threading.Thread(target=body, name=f"mlpbench check {case.id} {dtype}", daemon=True)
-        thread.start()
-        thread.join(timeout)
-        if thread.is_alive():
-            result.verdict = FAIL
-            result.message = (
-                f"{case.id} [{dtype}]: timed out after {timeout:g} s: the implementation did not return "
-                f"(raise the limit with --timeout)"
-            )
-            result.comparisons = list(ctx.comparisons)
-            result.inputs = dict(ctx.inputs)
-            return
+    error: BaseException | None = None
+    try:
+        kind.run(ctx)
+    except BaseException as raised:  # reported below, whatever it is
+        error = raised
     result.comparisons = list(ctx.comparisons)
     result.inputs = dict(ctx.inputs)
     result.details.update(ctx.details)
-    error = outcome["error"]
     if isinstance(error, NotClaimed):
         result.verdict, result.message = NOT_CLAIMED, f"not claimed: {error}"
     elif isinstance(error, Skipped):
         result.verdict, result.message = SKIPPED, f"skipped: {error}"
     elif isinstance(error, CheckFailed):
         result.verdict, result.message = FAIL, f"{case.id} [{dtype}]: {error}"
+    elif isinstance(error, (SystemExit, KeyboardInterrupt)):
+        result.verdict = FAIL
+        result.message = f"{case.id} [{dtype}]: the implementation raised {type(error).__name__}({error})"
     elif error is not None:
         frames = traceback.extract_tb(error.__traceback__)
         where = f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
@@ -149,39 +112,52 @@ def _run_into(
             result.message = f"worst headroom {headroom:.3g}" if headroom is not None else "passed"
 
 
+def run_case(worker: Worker, case: Case, dtype: str, *, timeout: float | None = DEFAULT_TIMEOUT,
+             impl_name: str | None = None, report_dir: str | Path | None = None) -> CheckResult:
+    """One case in the implementation's supervised worker. A worker that exits, dies by a signal or times
+    out fails the check with what happened (the next case gets a fresh worker)."""
+    outcome = worker.run_case(case, dtype, timeout)
+    if isinstance(outcome, WorkerDied):
+        result = CheckResult(area=case.area, case_id=case.id, impl=impl_name or worker.label, dtype=dtype,
+                             verdict=FAIL, message=f"{case.id} [{dtype}]: {outcome.describe()}")
+        result.details["worker"] = {"message": outcome.message, "traceback": outcome.traceback,
+                                    "output_tail": outcome.output_tail}
+    else:
+        result = outcome
+    if result.failed:
+        result.repro_command = replay_command(worker.label, case.id, dtype, report_dir)
+        result.message += f"; reproduce: {result.repro_command}"
+    return result
+
+
 def run_checks(
-    impl: Implementation,
+    worker: Worker,
+    cases: Iterable[Case],
+    dtypes: Iterable[str],
     *,
-    areas: Iterable[str] | None = None,
-    pattern: str | None = None,
-    dtypes: Iterable[str] | None = None,
     timeout: float | None = DEFAULT_TIMEOUT,
-    impl_label: str | None = None,
+    impl_name: str | None = None,
     report_dir: str | Path | None = None,
-    quick_only: bool = False,
     on_result: Callable[[CheckResult], None] | None = None,
 ) -> list[CheckResult]:
-    """Every selected case in every selected dtype (default: the dtypes the implementation claims)."""
-    selected_dtypes = list(dtypes) if dtypes is not None else claimed_dtypes(impl)
+    """Every case in every dtype, each in the implementation's supervised worker, in order."""
     results = []
-    for case in select_cases(areas, pattern, quick_only=quick_only):
-        for dtype in selected_dtypes:
-            result = run_case(
-                impl, case, dtype, timeout=timeout, impl_label=impl_label, report_dir=report_dir
-            )
+    dtypes = list(dtypes)
+    for case in cases:
+        for dtype in dtypes:
+            result = run_case(worker, case, dtype, timeout=timeout, impl_name=impl_name, report_dir=report_dir)
             results.append(result)
             if on_result is not None:
                 on_result(result)
     return results
 
 
-def quick_check(
-    impl: Implementation, dtype: str, *, timeout: float | None = DEFAULT_TIMEOUT
-) -> list[CheckResult]:
+def quick_check(worker: Worker, caps: Capabilities, dtype: str, *, timeout: float | None = DEFAULT_TIMEOUT
+                ) -> list[CheckResult]:
     """The quick conformance check before timing: a few activations and losses, one network's forward and
     backward, each claimed optimizer without options, two training runs; well under a second for torch-cpu.
     Callers time only configurations whose results all have `passed` true."""
-    return run_checks(impl, dtypes=[dtype], timeout=timeout, quick_only=True)
+    return run_checks(worker, select_cases(quick_only=True, caps=caps), [dtype], timeout=timeout)
 
 
 def skipped_result(case: Case, impl_name: str, dtype: str, reason: str) -> CheckResult:

@@ -8,25 +8,18 @@ gradient with respect to the input.
 
 from __future__ import annotations
 
-from impls.interface import Capabilities
-from mlpbench.catalogue.conformance import Case
 from mlpbench.checks.base import CheckContext, check_kind
 from mlpbench.checks.common import (
     compare_model_result,
     draw_data,
     draw_params,
-    model_claims,
     spec_from,
     to_oracle,
 )
 from reference.model import loss_and_gradients
 
 
-def _claims(caps: Capabilities, case: Case) -> str | None:
-    return model_claims(caps, case.params)
-
-
-@check_kind("model", _claims)
+@check_kind("model")
 def check_model(ctx: CheckContext) -> None:
     p = ctx.case.params
     spec = spec_from(p)

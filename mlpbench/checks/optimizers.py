@@ -14,8 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from impls.interface import Capabilities
-from mlpbench.catalogue.conformance import Case
 from mlpbench.checks.base import CheckContext, CheckFailed, check_kind
 from mlpbench.compare import compare_arrays, compare_values
 from mlpbench.results import Comparison
@@ -85,15 +83,7 @@ def compare_optimizer_result(ctx: CheckContext, result: Any, expected: tuple[lis
     return comparisons
 
 
-def _claims(caps: Capabilities, case: Case) -> str | None:
-    name, options = case.params["optimizer"], case.params["options"]
-    if name not in caps.optimizers:
-        return f"optimizer {name!r}"
-    missing = [o for o in options if o not in caps.optimizers[name]]
-    return f"option {missing[0]!r} of optimizer {name!r}" if missing else None
-
-
-@check_kind("optimizer", _claims)
+@check_kind("optimizer")
 def check_optimizer(ctx: CheckContext) -> None:
     p = ctx.case.params
     name, hyper, steps = p["optimizer"], hyperparameters(p["optimizer"], **p["hyper"]), p["steps"]

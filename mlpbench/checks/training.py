@@ -15,43 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from impls.interface import Capabilities, TrainRequest
-from mlpbench.catalogue.conformance import Case
+from impls.interface import TrainRequest
 from mlpbench.checks.base import CheckContext, CheckFailed, check_kind
-from mlpbench.checks.common import draw_params, draw_target, model_claims, spec_from, to_oracle
+from mlpbench.checks.common import draw_params, draw_target, spec_from, to_oracle
 from reference.early_stopping import EarlyStopping
 from reference.optim import hyperparameters, make_hyper
 from reference.spec import MLPSpec
 from reference.training import TrainingResult, evaluate_loss, make_batch_orders, train
-
-
-def training_claims(caps: Capabilities, case: Case) -> str | None:
-    if not caps.training:
-        return "training (train)"
-    if case.params.get("dropout") and not caps.dropout:
-        return "dropout"
-    reason = model_claims(caps, case.params)
-    if reason and reason.startswith("model"):
-        reason = None  # train does not need forward_backward
-    if reason is None:
-        reason = _training_model_claims(caps, case.params)
-    if reason is not None:
-        return reason
-    name, options = case.params["optimizer"], case.params.get("options", ())
-    if name not in caps.optimizers:
-        return f"optimizer {name!r}"
-    missing = [o for o in options if o not in caps.optimizers[name]]
-    return f"option {missing[0]!r} of optimizer {name!r}" if missing else None
-
-
-def _training_model_claims(caps: Capabilities, params: Any) -> str | None:
-    # a plain dense output layer (identity) needs no activation claim; a hidden activation always does
-    output = params.get("output_activation", "identity")
-    needed = [params["activation"]] + ([] if output == "identity" else [output])
-    missing = [n for n in needed if n not in caps.activations]
-    if missing:
-        return f"activation {missing[0]!r}"
-    return None if params["loss"] in caps.losses else f"loss {params['loss']!r}"
 
 
 def build_request(ctx: CheckContext, p: Any, *, early_stopping: EarlyStopping | None = None) -> TrainRequest:
@@ -164,7 +134,7 @@ def check_dropout_training(ctx: CheckContext, request: TrainRequest) -> None:
                 ctx.tol("forward", expected, **sizes), check_dtype=False)
 
 
-@check_kind("training", training_claims)
+@check_kind("training")
 def check_training(ctx: CheckContext) -> None:
     request = build_request(ctx, ctx.case.params)
     save_request(ctx, request)

@@ -1,16 +1,20 @@
 """`mlpbench check --impl NAME`: the conformance gate.
 
-Exit 0: every check of what the implementation claims conforms. Exit 1: something it claims does not
-conform (reports are still written). Exit 2: usage error, one line on stderr: an unknown implementation, a
-bad option, an unwritable report directory, a --case/--area selection that matches nothing, or an
-implementation that is not available here (e.g. torch-cuda without a GPU): a gate that cannot run must not
-look green, so it is an error rather than a run of skipped checks.
+The implementation is loaded and checked in a supervised worker process (mlpbench.isolation); this process
+never imports it. Exit 0: at least one check ran and every check of what the implementation claims conforms.
+Exit 1: something it claims does not conform, including an implementation that crashes, exits, hangs or fails
+to load (reports are still written). Exit 2: usage error, one line on stderr: an unknown implementation, a
+claim with a name outside the vocabulary, a claim that selects nothing to check, a bad option, an unwritable
+report directory, a --case/--area selection that matches nothing, or an implementation that is not available
+here (e.g. torch-cuda without a GPU): a gate that cannot run must not look green. Exit 130: interrupted
+(Ctrl-C); the partial reports are written and marked interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import math
 import os
 import platform
 import sys
@@ -18,17 +22,21 @@ import tempfile
 import time
 from pathlib import Path
 
+from impls.capabilities import DEVICES
 from impls.interface import AREAS
 from mlpbench.catalogue.conformance import CONFORMANCE_DTYPES, select_cases
+from mlpbench.checks.engine import claimed_dtypes, run_checks
 from mlpbench.cli import UsageError
+from mlpbench.isolation.supervisor import Worker, WorkerDied
+from mlpbench.isolation.worker import ImplInfo
 from mlpbench.reports import area_verdict, summarize, write_reports
-from mlpbench.results import format_headroom
+from mlpbench.results import ERROR, FAIL, NOT_CLAIMED, PASS, SKIPPED, CheckResult, format_headroom
 
 EPILOG = """\
-exit status: 0 everything claimed conforms; 1 a claimed capability does not conform; 2 usage error
-(unknown implementation, bad option, unwritable --report-dir, nothing selected, or the implementation is not
-available here, e.g. torch-cuda without a CUDA device: reported as "implementation 'torch-cuda' is not
-available here: <reason>").
+exit status: 0 everything claimed conforms (at least one check ran); 1 a claimed capability does not conform
+(a crash, exit, hang or load failure of the implementation included); 2 usage error (unknown implementation,
+unknown claim name, nothing to check, bad option, unwritable --report-dir, or the implementation is not
+available here, e.g. torch-cuda without a CUDA device); 130 interrupted (partial reports, marked so).
 reports: DIR/conformance.md, DIR/conformance.json, DIR/conformance.junit.xml; the inputs of each failure in
 DIR/repro/*.npz with the command that replays it.
 """
@@ -47,18 +55,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only cases whose id (area/name) or name matches this glob, e.g. 'optimizers/adam*'")
     parser.add_argument("--dtype", action="append", choices=CONFORMANCE_DTYPES, metavar="D",
                         help=f"only this dtype (repeatable): {', '.join(CONFORMANCE_DTYPES)}; default: all claimed")
-    parser.add_argument("--timeout", type=_positive_float, default=60.0, metavar="S",
-                        help="seconds one check may take before it fails as hung (default 60)")
-    parser.add_argument("--quiet", action="store_true", help="print only the summary")
+    parser.add_argument("--timeout", type=positive_finite, default=60.0, metavar="S",
+                        help="seconds one check may take before its worker is killed and it fails (default 60)")
+    parser.add_argument("--quiet", action="store_true", help="no progress, only the summary")
 
 
-def _positive_float(text: str) -> float:
+def positive_finite(text: str) -> float:
+    """An argparse type: a finite number > 0."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
     return value
 
 
@@ -78,63 +87,152 @@ def ensure_writable(directory: Path) -> None:
         raise UsageError(f"report directory {str(directory)!r} is not writable: {reason}") from None
 
 
-def run(args: argparse.Namespace) -> int:
-    from impls.registry import UnknownImplementation, resolve
-    from mlpbench.checks.engine import run_checks
+def _load_failure(label: str, message: str) -> CheckResult:
+    """The one result of a run whose implementation could not be loaded or asked what it claims."""
+    return CheckResult(area="implementation", case_id="implementation/load", impl=label, dtype="-",
+                       verdict=FAIL, message=message)
 
+
+def load_implementation(worker: Worker) -> tuple[ImplInfo | None, CheckResult | None]:
+    """(info, None) for an implementation ready to check; (info or None, failed result) for one that failed
+    to load; UsageError for an unknown name, a claim outside the vocabulary, or one unavailable here."""
+    info = worker.load()
+    if isinstance(info, WorkerDied):
+        return None, _load_failure(worker.label, f"loading the implementation: {info.describe()}")
+    if info.unknown:
+        raise UsageError(info.unknown)
+    if info.load_error:
+        return info, _load_failure(worker.label, info.load_error)
+    if not info.available:
+        raise UsageError(f"implementation {info.name!r} is not available here: {info.reason}")
+    if info.capabilities is None:
+        return info, _load_failure(worker.label, info.capabilities_error)
+    problems = info.capabilities.problems()
+    if info.device not in DEVICES:
+        problems.append(f"unknown device {info.device!r}; known: {', '.join(DEVICES)}")
+    if problems:
+        raise UsageError(f"implementation {worker.label!r} claims names outside the vocabulary "
+                         f"(see `mlpbench list --names`): {'; '.join(problems)}")
+    return info, None
+
+
+class Progress:
+    """Area-by-area progress with counts on a terminal; nothing otherwise."""
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        self.enabled, self.total, self.done = enabled, total, 0
+        self.area: str | None = None
+        self.counts: dict[str, int] = {}
+
+    def __call__(self, result: CheckResult) -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        if result.area != self.area:
+            self.finish_area()
+            self.area, self.counts = result.area, {}
+        key = "failed" if result.failed else result.verdict
+        self.counts[key] = self.counts.get(key, 0) + 1
+        if result.failed:
+            sys.stdout.write(f"\r\033[K  FAIL {result.message}\n")
+        counts = ", ".join(f"{n} {k}" for k, n in self.counts.items())
+        sys.stdout.write(f"\r\033[K  {self.area:<15} {counts}  [{self.done}/{self.total}]")
+        sys.stdout.flush()
+
+    def finish_area(self) -> None:
+        if self.enabled and self.area is not None:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+
+
+def run(args: argparse.Namespace) -> int:
     started_wall = time.perf_counter()
-    cases = select_cases(args.area, args.case)
-    if not cases:
-        raise UsageError(f"no conformance case matches --case {args.case!r}"
-                         + (f" in area(s) {', '.join(args.area)}" if args.area else ""))
-    try:
-        impl = resolve(args.impl)
-    except UnknownImplementation as error:
-        raise UsageError(str(error)) from None
-    try:
-        available, reason = impl.availability()
-    except Exception as error:
-        available, reason = False, f"availability() raised {type(error).__name__}: {error}"
-    if not available:
-        raise UsageError(f"implementation {impl.name!r} is not available here: {' '.join(str(reason).split())}")
+    started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     report_dir = Path(args.report_dir) if args.report_dir else default_report_dir(args.impl)
     ensure_writable(report_dir)
+    results: list[CheckResult] = []
+    interrupted = False
+    info: ImplInfo | None = None
+    with Worker(args.impl) as worker:
+        try:
+            info, failure = load_implementation(worker)
+            if failure is not None:
+                results.append(failure)
+            else:
+                assert info is not None and info.capabilities is not None
+                caps = info.capabilities
+                cases = select_cases(args.area, args.case, caps=caps)
+                if not cases:
+                    raise UsageError(f"no conformance case matches --case {args.case!r}"
+                                     + (f" in area(s) {', '.join(args.area)}" if args.area else ""))
+                dtypes = args.dtype or claimed_dtypes(caps)
+                runnable = sum(caps.missing(c.needs) is None for c in cases) * len(
+                    [d for d in dtypes if d in caps.dtypes])
+                if runnable == 0:
+                    raise UsageError(
+                        f"nothing to check: what {args.impl!r} claims selects none of the {len(cases)} selected "
+                        f"case(s) in dtype(s) {', '.join(dtypes) or '-'} (claimed dtypes: "
+                        f"{', '.join(sorted(caps.dtypes)) or 'none'})")
+                progress = Progress(sys.stdout.isatty() and not args.quiet, len(cases) * len(dtypes))
+                try:
+                    run_checks(worker, cases, dtypes, timeout=args.timeout, impl_name=info.name,
+                               report_dir=report_dir, on_result=lambda r: (results.append(r), progress(r)))
+                finally:
+                    progress.finish_area()
+        except KeyboardInterrupt:
+            interrupted = True
+    return _finish(args, report_dir, results, info, started, started_wall, interrupted)
 
-    def progress(result) -> None:
-        if not args.quiet and result.failed:
-            print(f"FAIL {result.message}", flush=True)
 
-    started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    results = run_checks(impl, areas=args.area, pattern=args.case, dtypes=args.dtype, timeout=args.timeout,
-                         impl_label=args.impl, report_dir=report_dir, on_result=progress)
-    duration = time.perf_counter() - started_wall
+def _finish(args: argparse.Namespace, report_dir: Path, results: list[CheckResult], info: ImplInfo | None,
+            started: str, started_wall: float, interrupted: bool) -> int:
     meta = {
-        "impl": impl.name,
+        "impl": info.name if info else args.impl,
         "label": args.impl,
-        "kind": getattr(impl, "kind", "?"),
-        "device": getattr(impl, "device", "?"),
-        "precision": getattr(impl, "precision", "ieee"),
-        "conventions": impl.conventions.to_dict(),
-        "dtypes": sorted({r.dtype for r in results}),
+        "kind": info.kind if info else "?",
+        "device": info.device if info else "?",
+        "precision": info.precision if info else "?",
+        "conventions": info.conventions.to_dict() if info else {},
+        "dtypes": sorted({r.dtype for r in results if r.dtype != "-"}),
         "timeout": args.timeout,
         "areas": args.area or list(AREAS),
         "case_glob": args.case,
         "started": started,
-        "duration_s": round(duration, 3),
+        "duration_s": round(time.perf_counter() - started_wall, 3),
         "command": " ".join(["mlpbench", "check", *sys.argv[1:]]) if sys.argv else "",
         "python": platform.python_version(),
         "cwd": os.getcwd(),
+        "interrupted": interrupted,
     }
     try:
         paths = write_reports(report_dir, results, meta)
     except OSError as error:
         raise UsageError(f"could not write reports to {str(report_dir)!r}: {error.strerror or error}") from None
     failed = [r for r in results if r.failed]
-    print(f"mlpbench check {args.impl}: {len(results)} checks, dtypes {', '.join(meta['dtypes']) or '-'}")
+    ran = sum(r.verdict in (PASS, FAIL, ERROR) for r in results)
+    not_claimed = sum(r.verdict == NOT_CLAIMED for r in results)
+    skipped = sum(r.verdict == SKIPPED for r in results)
+    print(f"mlpbench check {args.impl}: {ran} checks ran ({ran - len(failed)} passed, {len(failed)} failed), "
+          f"{not_claimed} not claimed, {skipped} skipped; dtypes {', '.join(meta['dtypes']) or '-'}")
     for area, counts in summarize(results).items():
         print(f"  {area:<15} {area_verdict(counts):<12} passed {counts['passed']:>3}  failed {counts['failed']:>3}  "
               f"not claimed {counts['not_claimed']:>3}  skipped {counts['skipped']:>3}  "
               f"worst headroom {format_headroom(counts['worst_headroom'])}")
-    print(f"{'FAIL' if failed else 'PASS'}: {len(failed)} failing; reports in {report_dir}/ "
-          f"({', '.join(p.name for p in paths.values())}); total time {time.perf_counter() - started_wall:.2f} s")
-    return 1 if failed else 0
+    shown = 20
+    for result in failed[:shown]:
+        print(f"  FAIL {result.message}")
+    if len(failed) > shown:
+        print(f"  ... and {len(failed) - shown} more failures in the reports")
+    where = f"reports in {report_dir}/ ({', '.join(p.name for p in paths.values())})"
+    elapsed = f"total time {time.perf_counter() - started_wall:.2f} s"
+    if interrupted:
+        print(f"INTERRUPTED after {ran} checks: partial {where}; {elapsed}")
+        return 130
+    if failed:
+        print(f"FAIL: {len(failed)} failing; {where}; {elapsed}")
+        return 1
+    if ran == 0:
+        print(f"NOTHING CHECKED: no check ran; {where}; {elapsed}")
+        return 2
+    print(f"PASS: {ran} checks conform; {where}; {elapsed}")
+    return 0

@@ -74,7 +74,7 @@ def test_console_script_runs_in_a_subprocess(tmp_path: Path) -> None:
     [
         (["check", "--impl", "no-such-thing"], "no-such-thing"),
         (["check", "--impl", "reference", "--bogus-option"], "unrecognized arguments"),
-        (["check", "--impl", "reference", "--timeout", "-1"], "must be positive"),
+        (["check", "--impl", "reference", "--timeout", "-1"], "must be a finite number > 0"),
         (["check", "--impl", "reference", "--area", "nowhere"], "invalid choice"),
         (["check", "--impl", "reference", "--case", "no/such*case"], "no conformance case matches"),
         (["check"], "--impl"),

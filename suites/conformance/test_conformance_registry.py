@@ -132,10 +132,19 @@ def test_module_factory_errors_are_one_line(plugin_module: str, suffix: str, fra
     assert "\n" not in str(info.value)
 
 
-def test_missing_module_is_reported_in_one_line() -> None:
-    with pytest.raises(UnknownImplementation, match=r"cannot import module 'no_such_module_xyz'") as info:
+def test_missing_module_is_reported_in_one_line_as_not_found() -> None:
+    with pytest.raises(UnknownImplementation, match=r"no module named 'no_such_module_xyz'") as info:
         resolve("no_such_module_xyz:make")
     assert "\n" not in str(info.value)
+    assert info.value.not_found
+
+
+def test_a_module_that_exists_but_fails_to_import_is_not_a_missing_name(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "broken_dep_plugin.py").write_text("import no_such_dependency_xyz\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(UnknownImplementation, match=r"cannot import module 'broken_dep_plugin'") as info:
+        resolve("broken_dep_plugin:make")
+    assert not info.value.not_found
 
 
 def test_entry_point_plugin_is_listed_and_resolved(

@@ -1,0 +1,261 @@
+"""What an implementation claims, in one closed vocabulary, and the one place that answers claim questions.
+
+The vocabulary is the oracle's: every activation, loss (with its reductions, target kinds and parameters),
+initializer, optimizer (with its options), dtype and device the oracle can judge. `Capabilities.problems()`
+lists every name outside it, with the closest known names; the gate refuses such a claim (exit 2) instead of
+silently treating a misspelling as "not claimed". `Capabilities.missing(needs)` answers whether a case's
+`Needs` are within the claim: None when they are, else the first thing that is not claimed.
+
+A loss is claimed either by name alone (every reduction, target kind and parameter) or with a `LossClaim`
+narrowing it, e.g. `losses={"cross_entropy": LossClaim(reductions={"mean"}, targets={"index"})}`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from reference.activations import ACTIVATIONS
+from reference.init import INITIALIZERS
+from reference.losses import LOSSES, REDUCTIONS
+from reference.optim import OPTIMIZERS
+
+DTYPES = ("float32", "float64")
+"""The dtypes conformance runs in."""
+
+DEVICES = ("cpu", "cuda", "mps", "xpu")
+"""Device names an implementation may run on (`Implementation.device`)."""
+
+TARGET_KINDS: dict[str, tuple[str, ...]] = {
+    # target kind of the oracle's loss -> the kinds a claim can name
+    "real": ("real",),
+    "binary": ("binary", "probabilities"),
+    "index": ("index",),
+    "index_or_prob": ("index", "probabilities"),
+}
+"""real: any real numbers; binary: labels 0/1; probabilities: soft targets in [0, 1] (per element for BCE, a
+distribution per row for cross-entropy); index: class indices."""
+
+FEATURES = ("model", "training", "early_stopping", "dropout", "deterministic")
+"""The boolean capabilities (which interface methods and behaviours are claimed)."""
+
+
+def loss_targets(loss: str) -> tuple[str, ...]:
+    """The target kinds `loss` accepts."""
+    return TARGET_KINDS[LOSSES[loss].target_kind]
+
+
+def loss_parameters(loss: str) -> tuple[str, ...]:
+    """The parameters `loss` takes (e.g. Huber's delta)."""
+    return tuple(LOSSES[loss].default_params)
+
+
+def vocabulary() -> dict[str, list[str]]:
+    """Every name a claim can use, by kind (what `mlpbench list --names` prints and the README tabulates)."""
+    return {
+        "activations": list(ACTIVATIONS),
+        "losses": list(LOSSES),
+        "reductions": list(REDUCTIONS),
+        "target kinds": sorted({kind for kinds in TARGET_KINDS.values() for kind in kinds}),
+        "loss parameters": [f"{loss}.{param}" for loss in LOSSES for param in loss_parameters(loss)],
+        "initializers": list(INITIALIZERS),
+        "optimizers": list(OPTIMIZERS),
+        "optimizer options": [f"{name}.{option}" for name, entry in OPTIMIZERS.items() for option in entry.options],
+        "dtypes": list(DTYPES),
+        "devices": list(DEVICES),
+        "features": list(FEATURES),
+    }
+
+
+def _frozen(value: Any) -> frozenset:
+    if isinstance(value, (str, bytes)):
+        return frozenset({value})
+    return frozenset(value)
+
+
+@dataclass(frozen=True)
+class LossClaim:
+    """What of one loss is claimed; None means all of it."""
+
+    reductions: frozenset[str] | None = None
+    targets: frozenset[str] | None = None
+    params: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                object.__setattr__(self, f.name, _frozen(value))
+
+
+ALL = LossClaim()
+"""A loss claimed by name alone: every reduction, target kind and parameter."""
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a case needs claimed. ANY as optimizer or initializer: any one claimed (the check picks it)."""
+
+    features: tuple[str, ...] = ()
+    activations: tuple[str, ...] = ()
+    loss: str | None = None
+    reduction: str | None = None
+    target: str | None = None
+    loss_params: tuple[str, ...] = ()
+    initializer: str | None = None
+    optimizer: str | None = None
+    options: tuple[str, ...] = ()
+
+
+ANY = "*"
+RANDOM_INITIALIZER = "*random"
+"""An initializer that draws random numbers (not zeros or constant)."""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an implementation claims to support. Anything not listed is reported as "not claimed".
+
+    activations, initializers: names. losses: names, or a mapping name -> LossClaim. optimizers: name -> the
+    options it supports beyond the plain update (see reference.optim.OPTIMIZERS[...].options). dtypes: of
+    DTYPES. The booleans claim the interface methods and behaviours of FEATURES.
+    """
+
+    activations: frozenset[str] = frozenset()
+    losses: Mapping[str, LossClaim] = field(default_factory=dict)
+    initializers: frozenset[str] = frozenset()
+    optimizers: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    dtypes: frozenset[str] = frozenset({"float64"})
+    model: bool = False  # forward_backward
+    training: bool = False  # train (mini-batch)
+    early_stopping: bool = False
+    dropout: bool = False
+    deterministic: bool = True  # same inputs twice give bitwise identical results
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        for name in ("activations", "initializers", "dtypes"):
+            value = getattr(self, name)
+            if isinstance(value, Iterable):
+                set_(self, name, _frozen(value))
+        losses = self.losses
+        if isinstance(losses, Mapping):
+            set_(self, "losses", {k: (v if isinstance(v, LossClaim) else ALL if v is None else v)
+                                  for k, v in losses.items()})
+        elif isinstance(losses, Iterable):
+            set_(self, "losses", {name: ALL for name in _frozen(losses)})
+        if isinstance(self.optimizers, Mapping):
+            set_(self, "optimizers", {k: _frozen(v) if isinstance(v, Iterable) else v
+                                      for k, v in self.optimizers.items()})
+        elif isinstance(self.optimizers, Iterable):
+            set_(self, "optimizers", {name: frozenset() for name in _frozen(self.optimizers)})
+
+    # -- validation ---------------------------------------------------------------------------------------
+    def problems(self) -> list[str]:
+        """Every claim outside the vocabulary, one line each (empty when the claim is well-formed)."""
+        found: list[str] = []
+
+        def names(kind: str, value: Any, known: Iterable[str]) -> Iterable[str]:
+            if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+                found.append(f"{kind} must be a set of names, not {type(value).__name__}")
+                return ()
+            for name in value:
+                if name not in known:
+                    found.append(_unknown(kind, name, known))
+            return value
+
+        names("activation", self.activations, ACTIVATIONS)
+        names("initializer", self.initializers, INITIALIZERS)
+        names("dtype", self.dtypes, DTYPES)
+        if not isinstance(self.losses, Mapping):
+            found.append(f"losses must be a set of names or a mapping, not {type(self.losses).__name__}")
+        else:
+            for loss, claim in self.losses.items():
+                if loss not in LOSSES:
+                    found.append(_unknown("loss", loss, LOSSES))
+                    continue
+                if not isinstance(claim, LossClaim):
+                    found.append(f"loss {loss!r}: the claim must be a LossClaim, not {type(claim).__name__}")
+                    continue
+                names(f"reduction of loss {loss!r}", claim.reductions or (), REDUCTIONS)
+                names(f"target kind of loss {loss!r}", claim.targets or (), loss_targets(loss))
+                names(f"parameter of loss {loss!r}", claim.params or (), loss_parameters(loss))
+        if not isinstance(self.optimizers, Mapping):
+            found.append(f"optimizers must be a mapping name -> options, not {type(self.optimizers).__name__}")
+        else:
+            for optimizer, options in self.optimizers.items():
+                if optimizer not in OPTIMIZERS:
+                    found.append(_unknown("optimizer", optimizer, OPTIMIZERS))
+                    continue
+                names(f"option of optimizer {optimizer!r}", options, OPTIMIZERS[optimizer].options)
+        for feature in FEATURES:
+            if not isinstance(getattr(self, feature), bool):
+                found.append(f"{feature} must be True or False, not {getattr(self, feature)!r}")
+        return found
+
+    def selects_anything(self) -> bool:
+        """Whether any capability at all is claimed (a claim of nothing has nothing to check)."""
+        return bool(self.activations or self.losses or self.initializers or self.optimizers or self.model
+                    or self.training or self.dropout)
+
+    # -- claim questions ----------------------------------------------------------------------------------
+    def missing(self, needs: Needs) -> str | None:
+        """None when `needs` is within this claim; otherwise the first thing that is not claimed."""
+        for feature in needs.features:
+            if not getattr(self, feature):
+                return feature
+        for activation in needs.activations:
+            if activation not in self.activations:
+                return f"activation {activation!r}"
+        if needs.loss is not None:
+            claim = self.losses.get(needs.loss)
+            if claim is None:
+                return f"loss {needs.loss!r}"
+            for kind, wanted, claimed in (("reduction", (needs.reduction,), claim.reductions),
+                                          ("target kind", (needs.target,), claim.targets),
+                                          ("parameter", needs.loss_params, claim.params)):
+                for value in wanted:
+                    if value is not None and claimed is not None and value not in claimed:
+                        return f"{kind} {value!r} of loss {needs.loss!r}"
+        if needs.initializer == RANDOM_INITIALIZER:
+            if not set(self.initializers) - {"zeros", "constant"}:
+                return "a random initializer"
+        elif needs.initializer is not None and needs.initializer not in self.initializers:
+            return f"initializer {needs.initializer!r}"
+        if needs.optimizer == ANY:
+            if not self.optimizers:
+                return "any optimizer"
+        elif needs.optimizer is not None:
+            if needs.optimizer not in self.optimizers:
+                return f"optimizer {needs.optimizer!r}"
+            absent = [o for o in needs.options if o not in self.optimizers[needs.optimizer]]
+            if absent:
+                return f"option {absent[0]!r} of optimizer {needs.optimizer!r}"
+        return None
+
+    def claims(self, area: str) -> bool:
+        """Whether anything in `area` is claimed."""
+        return {
+            "activations": bool(self.activations),
+            "losses": bool(self.losses),
+            "init": bool(self.initializers),
+            "model": self.model,
+            "optimizers": bool(self.optimizers),
+            "training": self.training,
+            "early_stopping": self.early_stopping,
+            "dropout": self.dropout,
+            "determinism": self.deterministic,
+            "devices": False,
+        }[area]
+
+
+def _unknown(kind: str, name: Any, known: Iterable[str]) -> str:
+    known = list(known)
+    if not isinstance(name, str):
+        return f"{kind} {name!r} is not a name (a {type(name).__name__}); known: {', '.join(known)}"
+    lowered = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.5)
+    hint = f"did you mean {', '.join(repr(lowered[c]) for c in close)}?" if close else f"known: {', '.join(known)}"
+    return f"unknown {kind} {name!r}; {hint}"

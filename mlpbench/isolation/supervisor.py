@@ -1,0 +1,224 @@
+"""The gate's side of isolation: every call into an implementation runs in a supervised worker process.
+
+`Worker(label)` owns one worker process (a pebble `ProcessPool` of one, reused from call to call so that
+importing a framework is paid once). A call that returns gives its value; a call whose worker exits (with any
+code, 0 included), dies by a signal or outlives its time limit gives a `WorkerDied` naming what happened, with
+the worker's Python traceback (faulthandler) and the tail of its output when there are any. The worker is
+killed on a time-out, so a hang that holds the GIL is stopped too, and the next call gets a fresh worker.
+
+pebble is used rather than concurrent.futures or loky because it kills the worker of a timed-out task and
+reports the exit code of a worker that died, which is exactly the supervision a gate needs; loky's reusable
+executor treats a dead worker as a broken executor and has no per-task kill.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import CancelledError, TimeoutError
+from dataclasses import dataclass
+from typing import Any
+
+from pebble import ProcessExpired, ProcessPool
+
+from mlpbench.isolation import worker as worker_side
+
+START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+"""Workers start from a clean server process that has imported NumPy and the oracle but no framework, so a
+fresh worker after a crash costs only the implementation's own imports."""
+
+LOAD_TIMEOUT = 300.0
+"""Seconds loading an implementation (imports, factory, capabilities, availability) may take."""
+
+_context = multiprocessing.get_context(START_METHOD)
+if START_METHOD == "forkserver":
+    _context.set_forkserver_preload(["numpy", "mlpbench.isolation.worker", "mlpbench.checks.engine"])
+
+
+@dataclass
+class WorkerDied:
+    """A call that did not return: the worker exited, was killed by a signal, or timed out."""
+
+    message: str  # one line: what happened
+    traceback: str = ""  # the worker's Python traceback (faulthandler), if it left one
+    output_tail: str = ""  # the last lines the worker printed
+
+    def describe(self) -> str:
+        text = self.message
+        if self.traceback:
+            text += f"; traceback: {self.traceback}"
+        if self.output_tail:
+            text += f"; last output: {self.output_tail}"
+        return text
+
+
+class ImplementationRaised(Exception):
+    """A call into the implementation escaped with an exception the worker did not turn into a result."""
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def describe_exit(code: int | None) -> str:
+    """'exited with code 3' or 'was killed by SIGSEGV'."""
+    if code is None:
+        return "ended"
+    if code < 0:
+        return f"was killed by {_signal_name(-code)}"
+    return f"exited with code {code}"
+
+
+def _tail(text: str, lines: int = 6, limit: int = 600) -> str:
+    kept = " | ".join(line.strip() for line in text.strip().splitlines()[-lines:] if line.strip())
+    return kept if len(kept) <= limit else "..." + kept[-limit:]
+
+
+def _traceback_summary(text: str, limit: int = 1200) -> str:
+    """faulthandler's dump, innermost frame first for each thread, as one line."""
+    text = " ".join(line.strip() for line in text.strip().splitlines() if line.strip())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Worker:
+    """One supervised worker process for the implementation named `label`."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.log_dir = tempfile.mkdtemp(prefix="mlpbench-worker-")
+        self._pool: ProcessPool | None = None
+        self.restarts = 0
+
+    # -- life cycle -----------------------------------------------------------------------------------------
+    def _ensure_pool(self) -> ProcessPool:
+        if self._pool is None or not self._pool.active:
+            self._pool = ProcessPool(max_workers=1, context=_context)
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the worker (killing it if it is busy) and remove its log files."""
+        if self._pool is not None:
+            self._pool.stop()
+            try:
+                self._pool.join(timeout=10)
+            except Exception:
+                pass
+            self._pool = None
+        shutil.rmtree(self.log_dir, ignore_errors=True)
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- calls ----------------------------------------------------------------------------------------------
+    def call(self, function: Callable[..., Any], *args: Any, timeout: float | None) -> Any:
+        """function(*args) in the worker; its value, or a WorkerDied. An exception that escapes `function` in
+        the worker (which the worker-side functions do not let happen for the implementation's own errors)
+        is raised here as ImplementationRaised."""
+        pool = self._ensure_pool()
+        try:
+            future = pool.schedule(function, args=args, timeout=timeout)
+        except RuntimeError:  # the pool broke (a worker died while idle): start over
+            self._pool = None
+            future = self._ensure_pool().schedule(function, args=args, timeout=timeout)
+        try:
+            return future.result()
+        except TimeoutError:
+            died = self._died(f"timed out after {timeout:g} s and was killed")
+        except ProcessExpired as error:
+            died = self._died(describe_exit(error.exitcode))
+        except CancelledError:
+            died = self._died("was cancelled")
+        except BaseException as error:
+            if isinstance(error, KeyboardInterrupt) and not hasattr(error, "traceback"):
+                raise  # our own Ctrl-C, not the implementation's
+            raise ImplementationRaised(
+                f"{type(error).__name__}: {' '.join(str(error).split())}"
+                + (f"; worker traceback: {_tail(error.traceback, 4)}" if hasattr(error, "traceback") else "")
+            ) from None
+        return died
+
+    def _died(self, what: str) -> WorkerDied:
+        self.restarts += 1
+        traceback, output = self._collect_dead_logs()
+        return WorkerDied(f"the worker process running {self.label!r} {what}", traceback, output)
+
+    def _worker_pids(self) -> list[int]:
+        pids = []
+        for name in os.listdir(self.log_dir):
+            if name.startswith("worker-") and name.endswith(".out"):
+                try:
+                    pids.append(int(name[len("worker-"):-len(".out")]))
+                except ValueError:
+                    pass
+        return pids
+
+    def _collect_dead_logs(self) -> tuple[str, str]:
+        """Traceback and output tail of workers that are no longer alive; their files are removed."""
+        traceback, output = "", ""
+        for pid in self._worker_pids():
+            if _alive(pid) and not _is_zombie(pid):
+                continue
+            out_path, fault_path = worker_side.log_paths(self.log_dir, pid)
+            for path, kind in ((fault_path, "fault"), (out_path, "out")):
+                try:
+                    text = path.read_text(errors="replace")
+                except OSError:
+                    text = ""
+                if kind == "fault" and text.strip():
+                    traceback = _traceback_summary(text)
+                elif kind == "out" and text.strip():
+                    output = _tail(text)
+                try:
+                    path.unlink()
+                except OSError:
+                    pass
+        return traceback, output
+
+    # -- the calls the gate makes ---------------------------------------------------------------------------
+    def load(self, timeout: float | None = LOAD_TIMEOUT) -> worker_side.ImplInfo | WorkerDied:
+        """Resolve and build the implementation in the worker; what it claims and whether it is available."""
+        try:
+            return self.call(worker_side.load, self.label, self.log_dir, timeout=timeout)
+        except ImplementationRaised as error:
+            return WorkerDied(f"loading {self.label!r} failed: {error}")
+
+    def run_case(self, case: Any, dtype: str, timeout: float | None) -> Any:
+        """One case in the worker: its CheckResult, or a WorkerDied."""
+        hang_dump = None if timeout is None else max(timeout * 0.9, timeout - 1.0)
+        try:
+            return self.call(worker_side.run_case, self.label, case, dtype, self.log_dir, hang_dump,
+                             timeout=timeout)
+        except ImplementationRaised as error:
+            return WorkerDied(f"the check escaped the worker with {error}")
+
+    def apply(self, function: Callable[..., Any], *args: Any, timeout: float | None) -> Any:
+        """function(implementation, *args) in the worker (a top-level, picklable function)."""
+        return self.call(worker_side.call, self.label, self.log_dir, function, *args, timeout=timeout)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1].startswith("Z")
+    except (OSError, IndexError):
+        return False

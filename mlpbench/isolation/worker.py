@@ -1,0 +1,152 @@
+"""What runs inside a worker process: loading the implementation under test and running calls into it.
+
+These functions are executed by the supervisor's process pool (`mlpbench.isolation.supervisor`); they are
+never called in the gate's own process. The first call in a fresh worker sends the worker's standard output
+and error to a log file (so an implementation that floods its output cannot flood the gate's terminal) and
+arms `faulthandler` on a file of its own, so that a segfault or a hang leaves the Python traceback where the
+supervisor can read it. Implementations are loaded once per worker and cached by the name they were asked by.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from impls.capabilities import Capabilities
+from reference.conventions import PYTORCH, Conventions
+
+_LOADED: dict[str, Any] = {}
+_FAULT_FILE: Any = None
+
+
+def log_paths(log_dir: str | Path, pid: int) -> tuple[Path, Path]:
+    """(captured output, faulthandler traceback) of the worker with process id `pid`."""
+    return Path(log_dir) / f"worker-{pid}.out", Path(log_dir) / f"worker-{pid}.fault"
+
+
+def prepare(log_dir: str) -> None:
+    """Once per worker process: output to a log file, faulthandler armed. Idempotent."""
+    global _FAULT_FILE
+    if _FAULT_FILE is not None:
+        return
+    out_path, fault_path = log_paths(log_dir, os.getpid())
+    sys.stdout.flush()
+    sys.stderr.flush()
+    out = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.close(out)
+    _FAULT_FILE = open(fault_path, "w")  # noqa: SIM115  (kept open for the life of the process)
+    faulthandler.enable(file=_FAULT_FILE, all_threads=True)
+
+
+@dataclass
+class ImplInfo:
+    """What the gate learns about an implementation, from inside its worker."""
+
+    label: str
+    pid: int
+    name: str = ""
+    kind: str = "plug-in"
+    device: str = "cpu"
+    precision: str = "ieee"
+    description: str = ""
+    conventions: Conventions = PYTORCH
+    capabilities: Capabilities | None = None
+    capabilities_error: str = ""
+    available: bool = False
+    reason: str = ""
+    unknown: str = ""  # set when the name resolves to nothing (a usage error)
+    load_error: str = ""  # set when resolving or building it failed (a failure of the implementation)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _one_line(text: object, limit: int = 400) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _raised(error: BaseException) -> str:
+    if isinstance(error, SystemExit):
+        return f"called sys.exit({error.code!r})"
+    return f"raised {type(error).__name__}: {_one_line(error)}"
+
+
+def implementation(label: str) -> Any:
+    """The implementation `label` names, built once per worker."""
+    if label not in _LOADED:
+        from impls.registry import resolve
+
+        _LOADED[label] = resolve(label)
+    return _LOADED[label]
+
+
+def load(label: str, log_dir: str) -> ImplInfo:
+    """Resolve and build the implementation, then ask it for its capabilities and availability."""
+    prepare(log_dir)
+    from impls.registry import UnknownImplementation
+
+    info = ImplInfo(label=label, pid=os.getpid())
+    try:
+        impl = implementation(label)
+    except UnknownImplementation as error:
+        if getattr(error, "not_found", False):
+            info.unknown = str(error)
+        else:
+            info.load_error = str(error)
+        return info
+    except BaseException as error:  # an import-time sys.exit or any other escape of the implementation
+        info.load_error = f"loading {label!r} {_raised(error)}"
+        return info
+    for attribute in ("name", "kind", "device", "precision", "description", "conventions"):
+        try:
+            setattr(info, attribute, getattr(impl, attribute))
+        except BaseException as error:
+            info.load_error = f"reading {attribute} of {label!r} {_raised(error)}"
+            return info
+    if not isinstance(info.conventions, Conventions):
+        info.load_error = f"{label!r}: conventions is a {type(info.conventions).__name__}, not a Conventions"
+        return info
+    try:
+        caps = impl.capabilities()
+        if not isinstance(caps, Capabilities):
+            raise TypeError(f"returned a {type(caps).__name__}, not impls.interface.Capabilities")
+        info.capabilities = caps
+    except BaseException as error:
+        info.capabilities_error = f"capabilities() {_raised(error)}"
+    try:
+        available, reason = impl.availability()
+        info.available, info.reason = bool(available), _one_line(reason)
+    except BaseException as error:
+        info.available, info.reason = False, f"availability() {_raised(error)}"
+    return info
+
+
+def run_case(label: str, case: Any, dtype: str, log_dir: str, hang_dump_s: float | None) -> Any:
+    """One conformance case against the implementation, inside the worker; returns its CheckResult.
+
+    hang_dump_s: after this many seconds faulthandler writes every thread's traceback to the fault file (the
+    supervisor kills the worker shortly after, at the check's time limit), so a hang shows where it hung."""
+    prepare(log_dir)
+    from mlpbench.checks.engine import run_case_in_process
+
+    if hang_dump_s is not None:
+        faulthandler.dump_traceback_later(hang_dump_s, file=_FAULT_FILE)
+    try:
+        result = run_case_in_process(implementation(label), case, dtype)
+    finally:
+        if hang_dump_s is not None:
+            faulthandler.cancel_dump_traceback_later()
+    if result.passed:
+        result.inputs = {}  # inputs travel back only for the reproduction file of a failure
+    return result
+
+
+def call(label: str, log_dir: str, function: Any, *args: Any) -> Any:
+    """`function(implementation, *args)` inside the worker (the benchmark's measurements use this)."""
+    prepare(log_dir)
+    return function(implementation(label), *args)
