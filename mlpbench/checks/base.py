@@ -3,7 +3,8 @@
 A check kind is a function `check(ctx)`, registered under the name catalogue cases give as their `kind`;
 what a case needs claimed is the case's own `needs`, answered by `Capabilities.missing`. The context calls
 the implementation defensively (`ctx.call`): an exception (sys.exit included), a modified input or a
-malformed result becomes a failed check with a message naming the method, never a crash of the suite. Comparisons are recorded in order; the first that fails is "the first diverging quantity".
+malformed result becomes a failed check with a message naming the method, never a crash of the suite.
+Comparisons are recorded in order; the first that fails is "the first diverging quantity".
 """
 
 from __future__ import annotations
