@@ -256,6 +256,8 @@ def _unknown(kind: str, name: Any, known: Iterable[str]) -> str:
     if not isinstance(name, str):
         return f"{kind} {name!r} is not a name (a {type(name).__name__}); known: {', '.join(known)}"
     lowered = {k.lower(): k for k in known}
-    close = difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.5)
+    initials = [k for k in lowered if "".join(part[:1] for part in k.split("_")) == name.lower()]
+    close = initials + [c for c in difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.5)
+                        if c not in initials]
     hint = f"did you mean {', '.join(repr(lowered[c]) for c in close)}?" if close else f"known: {', '.join(known)}"
     return f"unknown {kind} {name!r}; {hint}"

@@ -1,7 +1,8 @@
 """The `mlpbench` command line: `list`, `check`, `bench`, `report`.
 
 Each command lives in its own module exposing `add_arguments(parser)` and `run(args) -> int`.
-Exit codes: 0 success, 1 a check or comparison failed, 2 usage error (one line on stderr).
+Exit codes: 0 success, 1 a check or comparison failed, 2 usage error (one line on stderr; a bare `mlpbench`
+prints its usage and exits 2), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -27,9 +28,21 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as distribution_version
+
+    try:
+        return distribution_version("mlpbench")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="mlpbench", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = _Parser(prog="mlpbench", description=__doc__.splitlines()[0],
+                     epilog="exit status: 0 success, 1 a check or comparison failed, 2 usage error, 130 interrupted")
+    parser.add_argument("--version", action="version", version=f"mlpbench {version()}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         module = importlib.import_module(module_name)
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
@@ -40,7 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:  # a bare `mlpbench`: say what it can do
+            parser.print_help()
+            return 2
         return int(args._run(args))
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)

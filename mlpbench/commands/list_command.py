@@ -1,36 +1,62 @@
-"""`mlpbench list`: one line per registered implementation: name, kind, device, dtypes, availability."""
+"""`mlpbench list`: one line per registered implementation: name, kind, device, dtypes, availability.
+
+Each implementation is built and asked about itself in a supervised worker process (one worker for the whole
+listing, replaced if an implementation kills it), so a plug-in that crashes, exits or hangs while loading is
+listed as unavailable with what happened, and never takes the listing down. `--names` prints the claim
+vocabulary instead: every name a `Capabilities` may use.
+"""
 
 from __future__ import annotations
 
 import argparse
 
+from mlpbench.commands.check_command import positive_finite
+
+PROBE_TIMEOUT = 120.0
+"""Default seconds one implementation may take to load and answer (imports included)."""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-mutants", action="store_true", help="leave out the mutants (kind 'mutant')")
+    parser.add_argument("--names", action="store_true",
+                        help="print the claim vocabulary (every name Capabilities may use) and exit")
+    parser.add_argument("--timeout", type=positive_finite, default=PROBE_TIMEOUT, metavar="S",
+                        help=f"seconds one implementation may take to load (default {PROBE_TIMEOUT:g})")
 
 
-def describe(entry) -> tuple[str, str, str, str, str]:
-    """(name, kind, device, dtypes, availability) of a registry entry; problems become 'unavailable: ...'."""
-    try:
-        impl = entry.factory()
-    except Exception as error:
-        return entry.name, entry.kind, "-", "-", f"unavailable: {type(error).__name__}: {' '.join(str(error).split())}"
-    try:
-        dtypes = ",".join(sorted(impl.capabilities().dtypes)) or "-"
-    except Exception as error:
-        dtypes = f"? ({type(error).__name__})"
-    try:
-        available, reason = impl.availability()
-    except Exception as error:
-        available, reason = False, f"availability() raised {type(error).__name__}: {error}"
-    status = "available" if available else f"unavailable: {' '.join(str(reason).split())}"
-    return entry.name, entry.kind, str(getattr(impl, "device", "-")), dtypes, status
+def describe(entry_name: str, kind: str, outcome) -> tuple[str, str, str, str, str]:
+    """(name, kind, device, dtypes, availability) from what the worker reported."""
+    from mlpbench.isolation.supervisor import WorkerDied
+
+    if isinstance(outcome, WorkerDied):
+        return entry_name, kind, "-", "-", f"unavailable: {outcome.describe()}"
+    if outcome.unknown or outcome.load_error:
+        return entry_name, kind, "-", "-", f"unavailable: {outcome.unknown or outcome.load_error}"
+    caps = outcome.capabilities
+    dtypes = ",".join(sorted(caps.dtypes)) or "-" if caps is not None else f"? ({outcome.capabilities_error})"
+    status = "available" if outcome.available else f"unavailable: {outcome.reason}"
+    return entry_name, kind, str(outcome.device), dtypes, status
+
+
+def print_vocabulary() -> None:
+    from impls.capabilities import vocabulary
+
+    for kind, names in vocabulary().items():
+        print(f"{kind}: {', '.join(names)}")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.names:
+        print_vocabulary()
+        return 0
     from impls.registry import entries
+    from mlpbench.isolation.supervisor import Worker
 
-    rows = [describe(entry) for entry in entries(include_mutants=not args.no_mutants)]
+    rows = []
+    with Worker("list") as worker:
+        for entry in entries(include_mutants=not args.no_mutants):
+            outcome = worker.probe(entry.name, timeout=args.timeout)
+            rows.append(describe(entry.name, entry.kind, outcome))
     widths = [max(len(row[i]) for row in rows) for i in range(4)] if rows else [0] * 4
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)) + "  " + row[4])

@@ -1,14 +1,17 @@
 """The gate's side of isolation: every call into an implementation runs in a supervised worker process.
 
-`Worker(label)` owns one worker process (a pebble `ProcessPool` of one, reused from call to call so that
-importing a framework is paid once). A call that returns gives its value; a call whose worker exits (with any
+`Worker(label)` owns one worker process, reused from call to call so that importing a framework is paid
+once. A call that returns gives its value; a call whose worker exits (with any
 code, 0 included), dies by a signal or outlives its time limit gives a `WorkerDied` naming what happened, with
 the worker's Python traceback (faulthandler) and the tail of its output when there are any. The worker is
 killed on a time-out, so a hang that holds the GIL is stopped too, and the next call gets a fresh worker.
 
-pebble is used rather than concurrent.futures or loky because it kills the worker of a timed-out task and
-reports the exit code of a worker that died, which is exactly the supervision a gate needs; loky's reusable
-executor treats a dead worker as a broken executor and has no per-task kill.
+The supervision is written on multiprocessing's own primitives (a Process, a Pipe, and `connection.wait` on
+the pipe and the process sentinel) rather than a pool library: pebble, the closest fit, treats a worker that
+exits with code 0 as a normal retirement (its pool ignores exit code 0), so a call whose implementation runs
+`os._exit(0)` would hang until its time-out instead of failing at once as "exited with code 0"; loky's
+reusable executor turns any dead worker into a broken executor and kills nothing on a per-call time-out.
+A worker is one process and one pipe; nothing more is needed.
 """
 
 from __future__ import annotations
@@ -17,13 +20,12 @@ import multiprocessing
 import os
 import shutil
 import signal
+import sys
 import tempfile
 from collections.abc import Callable
-from concurrent.futures import CancelledError, TimeoutError
 from dataclasses import dataclass
+from multiprocessing.connection import wait
 from typing import Any
-
-from pebble import ProcessExpired, ProcessPool
 
 from mlpbench.isolation import worker as worker_side
 
@@ -103,24 +105,35 @@ class Worker:
     def __init__(self, label: str) -> None:
         self.label = label
         self.log_dir = tempfile.mkdtemp(prefix="mlpbench-worker-")
-        self._pool: ProcessPool | None = None
+        self._process: Any = None
+        self._conn: Any = None
         self.restarts = 0
 
     # -- life cycle -----------------------------------------------------------------------------------------
-    def _ensure_pool(self) -> ProcessPool:
-        if self._pool is None or not self._pool.active:
-            self._pool = ProcessPool(max_workers=1, context=_context)
-        return self._pool
+    def _ensure_process(self) -> None:
+        if self._process is not None and self._process.is_alive():
+            return
+        self._stop_process()
+        parent, child = _context.Pipe()
+        process = _context.Process(target=worker_side.serve, args=(child,), name=f"mlpbench worker {self.label}",
+                                   daemon=True)
+        process.start()
+        child.close()
+        self._process, self._conn = process, parent
+
+    def _stop_process(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._process is not None:
+            if self._process.is_alive():
+                self._process.kill()
+            self._process.join(timeout=10)
+            self._process = None
 
     def close(self) -> None:
         """Stop the worker (killing it if it is busy) and remove its log files."""
-        if self._pool is not None:
-            self._pool.stop()
-            try:
-                self._pool.join(timeout=10)
-            except Exception:
-                pass
-            self._pool = None
+        self._stop_process()
         shutil.rmtree(self.log_dir, ignore_errors=True)
 
     def __enter__(self) -> Worker:
@@ -134,31 +147,32 @@ class Worker:
         """function(*args) in the worker; its value, or a WorkerDied. An exception that escapes `function` in
         the worker (which the worker-side functions do not let happen for the implementation's own errors)
         is raised here as ImplementationRaised."""
-        pool = self._ensure_pool()
+        self._ensure_process()
         try:
-            future = pool.schedule(function, args=args, timeout=timeout)
-        except RuntimeError:  # the pool broke (a worker died while idle): start over
-            self._pool = None
-            future = self._ensure_pool().schedule(function, args=args, timeout=timeout)
-        try:
-            return future.result()
-        except TimeoutError:
-            died = self._died(f"timed out after {timeout:g} s and was killed")
-        except ProcessExpired as error:
-            died = self._died(describe_exit(error.exitcode))
-        except CancelledError:
-            died = self._died("was cancelled")
-        except BaseException as error:
-            if isinstance(error, KeyboardInterrupt) and not hasattr(error, "traceback"):
-                raise  # our own Ctrl-C, not the implementation's
-            raise ImplementationRaised(
-                f"{type(error).__name__}: {' '.join(str(error).split())}"
-                + (f"; worker traceback: {_tail(error.traceback, 4)}" if hasattr(error, "traceback") else "")
-            ) from None
-        return died
+            self._conn.send((function, args))
+        except (BrokenPipeError, ConnectionResetError, EOFError):
+            self._process.join(timeout=10)
+            return self._died(describe_exit(self._process.exitcode))
+        ready = wait([self._conn, self._process.sentinel], timeout)
+        if self._conn in ready:
+            try:
+                status, value = self._conn.recv()
+            except (EOFError, ConnectionResetError):
+                self._process.join(timeout=10)
+                return self._died(describe_exit(self._process.exitcode))
+            if status == "ok":
+                return value
+            raise ImplementationRaised(value)
+        if self._process.sentinel in ready:
+            self._process.join(timeout=10)
+            return self._died(describe_exit(self._process.exitcode))
+        self._process.kill()  # SIGKILL: a hang that holds the GIL is stopped too
+        self._process.join(timeout=10)
+        return self._died(f"timed out after {timeout:g} s and was killed")
 
     def _died(self, what: str) -> WorkerDied:
         self.restarts += 1
+        self._stop_process()
         traceback, output = self._collect_dead_logs()
         return WorkerDied(f"the worker process running {self.label!r} {what}", traceback, output)
 
@@ -176,7 +190,7 @@ class Worker:
         """Traceback and output tail of workers that are no longer alive; their files are removed."""
         traceback, output = "", ""
         for pid in self._worker_pids():
-            if _alive(pid) and not _is_zombie(pid):
+            if _alive(pid) and not _is_zombie(pid) and self._process is not None and pid == self._process.pid:
                 continue
             out_path, fault_path = worker_side.log_paths(self.log_dir, pid)
             for path, kind in ((fault_path, "fault"), (out_path, "out")):
@@ -198,7 +212,7 @@ class Worker:
     def load(self, timeout: float | None = LOAD_TIMEOUT) -> worker_side.ImplInfo | WorkerDied:
         """Resolve and build the implementation in the worker; what it claims and whether it is available."""
         try:
-            return self.call(worker_side.load, self.label, self.log_dir, timeout=timeout)
+            return self.call(worker_side.load, self.label, self.log_dir, list(sys.path), timeout=timeout)
         except ImplementationRaised as error:
             return WorkerDied(f"loading {self.label!r} failed: {error}")
 
@@ -206,14 +220,22 @@ class Worker:
         """One case in the worker: its CheckResult, or a WorkerDied."""
         hang_dump = None if timeout is None else max(timeout * 0.9, timeout - 1.0)
         try:
-            return self.call(worker_side.run_case, self.label, case, dtype, self.log_dir, hang_dump,
-                             timeout=timeout)
+            return self.call(worker_side.run_case, self.label, case, dtype, self.log_dir, list(sys.path),
+                             hang_dump, timeout=timeout)
         except ImplementationRaised as error:
             return WorkerDied(f"the check escaped the worker with {error}")
 
     def apply(self, function: Callable[..., Any], *args: Any, timeout: float | None) -> Any:
         """function(implementation, *args) in the worker (a top-level, picklable function)."""
-        return self.call(worker_side.call, self.label, self.log_dir, function, *args, timeout=timeout)
+        return self.call(worker_side.call, self.label, self.log_dir, list(sys.path), function, *args,
+                         timeout=timeout)
+
+    def probe(self, label: str, timeout: float | None = LOAD_TIMEOUT) -> worker_side.ImplInfo | WorkerDied:
+        """Load another implementation, `label`, in this worker (`mlpbench list` probes every one in one)."""
+        try:
+            return self.call(worker_side.load, label, self.log_dir, list(sys.path), timeout=timeout)
+        except ImplementationRaised as error:
+            return WorkerDied(f"loading {label!r} failed: {error}")
 
 
 def _is_zombie(pid: int) -> bool:

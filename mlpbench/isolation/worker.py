@@ -1,7 +1,9 @@
 """What runs inside a worker process: loading the implementation under test and running calls into it.
 
-These functions are executed by the supervisor's process pool (`mlpbench.isolation.supervisor`); they are
-never called in the gate's own process. The first call in a fresh worker sends the worker's standard output
+`serve` is the worker process's main loop: it receives (function, args) from the supervisor
+(`mlpbench.isolation.supervisor`) over a pipe and sends back ("ok", value) or ("raised", text). The functions
+below are what the supervisor sends; they are never called in the gate's own process. The first call in a
+fresh worker sends the worker's standard output
 and error to a log file (so an implementation that floods its output cannot flood the gate's terminal) and
 arms `faulthandler` on a file of its own, so that a segfault or a hang leaves the Python traceback where the
 supervisor can read it. Implementations are loaded once per worker and cached by the name they were asked by.
@@ -11,7 +13,9 @@ from __future__ import annotations
 
 import faulthandler
 import os
+import signal
 import sys
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,9 +32,12 @@ def log_paths(log_dir: str | Path, pid: int) -> tuple[Path, Path]:
     return Path(log_dir) / f"worker-{pid}.out", Path(log_dir) / f"worker-{pid}.fault"
 
 
-def prepare(log_dir: str) -> None:
-    """Once per worker process: output to a log file, faulthandler armed. Idempotent."""
+def prepare(log_dir: str, sys_path: list[str]) -> None:
+    """Every call: the gate's import path (workers start from a server process that may predate changes to
+    it). Once per worker process: output to a log file, faulthandler armed."""
     global _FAULT_FILE
+    if sys.path != sys_path:
+        sys.path[:] = sys_path
     if _FAULT_FILE is not None:
         return
     out_path, fault_path = log_paths(log_dir, os.getpid())
@@ -42,6 +49,26 @@ def prepare(log_dir: str) -> None:
     os.close(out)
     _FAULT_FILE = open(fault_path, "w")  # noqa: SIM115  (kept open for the life of the process)
     faulthandler.enable(file=_FAULT_FILE, all_threads=True)
+
+
+def serve(conn: Any) -> None:
+    """The worker's loop: run what the supervisor sends until the pipe closes. Ctrl-C is the supervisor's to
+    handle (it stops this process), so the worker ignores SIGINT."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            function, args = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            message: tuple[str, Any] = ("ok", function(*args))
+        except BaseException as error:  # reported to the supervisor, whatever it is
+            message = ("raised", f"{type(error).__name__}: {_one_line(error)}; "
+                                 f"{_one_line(traceback.format_exc(limit=-3), 800)}")
+        try:
+            conn.send(message)
+        except Exception as error:  # e.g. a result that cannot be pickled
+            conn.send(("raised", f"the result could not be sent back: {type(error).__name__}: {_one_line(error)}"))
 
 
 @dataclass
@@ -85,9 +112,9 @@ def implementation(label: str) -> Any:
     return _LOADED[label]
 
 
-def load(label: str, log_dir: str) -> ImplInfo:
+def load(label: str, log_dir: str, sys_path: list[str]) -> ImplInfo:
     """Resolve and build the implementation, then ask it for its capabilities and availability."""
-    prepare(log_dir)
+    prepare(log_dir, sys_path)
     from impls.registry import UnknownImplementation
 
     info = ImplInfo(label=label, pid=os.getpid())
@@ -126,12 +153,13 @@ def load(label: str, log_dir: str) -> ImplInfo:
     return info
 
 
-def run_case(label: str, case: Any, dtype: str, log_dir: str, hang_dump_s: float | None) -> Any:
+def run_case(label: str, case: Any, dtype: str, log_dir: str, sys_path: list[str], hang_dump_s: float | None
+             ) -> Any:
     """One conformance case against the implementation, inside the worker; returns its CheckResult.
 
     hang_dump_s: after this many seconds faulthandler writes every thread's traceback to the fault file (the
     supervisor kills the worker shortly after, at the check's time limit), so a hang shows where it hung."""
-    prepare(log_dir)
+    prepare(log_dir, sys_path)
     from mlpbench.checks.engine import run_case_in_process
 
     if hang_dump_s is not None:
@@ -146,7 +174,7 @@ def run_case(label: str, case: Any, dtype: str, log_dir: str, hang_dump_s: float
     return result
 
 
-def call(label: str, log_dir: str, function: Any, *args: Any) -> Any:
+def call(label: str, log_dir: str, sys_path: list[str], function: Any, *args: Any) -> Any:
     """`function(implementation, *args)` inside the worker (the benchmark's measurements use this)."""
-    prepare(log_dir)
+    prepare(log_dir, sys_path)
     return function(implementation(label), *args)

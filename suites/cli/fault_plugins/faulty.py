@@ -1,0 +1,180 @@
+"""Misbehaving implementations for the gate's fault catalogue (suites/cli/test_cli_faults.py).
+
+Each factory builds a small NumPy adapter that claims sigmoid and tanh (float64) and misbehaves in one way.
+The well-behaved base passes `mlpbench check`; every fault below must be caught by the gate with its own exit
+code and message, and never take the gate down.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import sys
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from impls.interface import Capabilities, Implementation, LossClaim
+
+ACTIVATIONS = {
+    "sigmoid": (lambda x: 1.0 / (1.0 + np.exp(-x)), lambda x, y: y * (1.0 - y)),
+    "tanh": (np.tanh, lambda x, y: 1.0 - y * y),
+}
+
+
+class Good(Implementation):
+    """Sigmoid and tanh in float64, correct."""
+
+    name = "fault-base"
+    claims = Capabilities(activations=frozenset(ACTIVATIONS), dtypes=frozenset({"float64"}))
+
+    def capabilities(self) -> Capabilities:
+        return self.claims
+
+    def values(self, name: str, x: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            return ACTIVATIONS[name][0](x)
+
+    def activation(self, name, x, params):
+        return self.values(name, x)
+
+    def activation_grad(self, name, x, grad_y, params):
+        y = self.values(name, x)
+        return grad_y * ACTIVATIONS[name][1](x, y)
+
+
+def _fault(method: str, action):
+    """A subclass of Good whose `method` runs `action(self, result, *args)` for sigmoid (tanh stays correct)."""
+
+    class Faulty(Good):
+        pass
+
+    def faulty(self, name, x, *rest):
+        result = getattr(Good, method)(self, name, x, *rest)
+        if name == "sigmoid":
+            return action(self, result, x)
+        return result
+
+    setattr(Faulty, method, faulty)
+    return Faulty
+
+
+def _raise(error):
+    def action(self, result, x):
+        raise error
+
+    return action
+
+
+def _sleep(self, result, x):
+    time.sleep(3600)
+
+
+def _gil_hang(self, result, x):
+    re.match(r"(a+)+$", "a" * 64 + "b")  # catastrophic backtracking inside the regex engine, holding the GIL
+
+
+def _segfault(self, result, x):
+    ctypes.string_at(0)
+
+
+def _flood(self, result, x):
+    for _ in range(20_000):
+        print("x" * 500)
+    return result
+
+
+def _mutate(self, result, x):
+    x[...] = 0.0
+    return result
+
+
+def _nondeterministic(self, result, x):
+    return result + np.random.default_rng().normal(size=result.shape) * 1e-300
+
+
+good = Good
+raises = _fault("activation", _raise(RuntimeError("the sigmoid kernel is broken")))
+hangs = _fault("activation", _sleep)
+gil_hang = _fault("activation", _gil_hang)
+nan = _fault("activation", lambda self, r, x: np.full_like(r, np.nan))
+inf = _fault("activation", lambda self, r, x: np.full_like(r, np.inf))
+wrong_shape = _fault("activation", lambda self, r, x: r[:-1])
+wrong_dtype = _fault("activation", lambda self, r, x: r.astype(np.float32))
+mutates_input = _fault("activation", _mutate)
+returns_list = _fault("activation", lambda self, r, x: r.tolist())
+returns_none = _fault("activation", lambda self, r, x: None)
+os_exit_0 = _fault("activation", lambda self, r, x: os._exit(0))
+os_exit_3 = _fault("activation", lambda self, r, x: os._exit(3))
+sys_exit_in_method = _fault("activation", lambda self, r, x: sys.exit(0))
+segfault = _fault("activation", _segfault)
+memory_error = _fault("activation", _raise(MemoryError()))
+floods_output = _fault("activation", _flood)
+ansi_message = _fault("activation", _raise(ValueError("\x1b[31mred\x1b[0m \x00\x07\x1b]0;title\x07 <&> ]]>")))
+grad_exits = _fault("activation_grad", lambda self, r, x: os._exit(0))
+nondeterministic_activation = _fault("activation", _nondeterministic)
+
+
+def sys_exit_in_factory():
+    sys.exit(0)
+
+
+def factory_raises():
+    raise ImportError("a dependency of the adapter is missing")
+
+
+class CapabilitiesRaise(Good):
+    def capabilities(self):
+        raise RuntimeError("capabilities are computed from a config file that is missing")
+
+
+class AvailabilityRaises(Good):
+    def availability(self):
+        raise RuntimeError("probing the device crashed")
+
+
+def _claiming(**changes):
+    class Claims(Good):
+        claims = replace(Good.claims, **changes)
+
+    return Claims
+
+
+unknown_activation = _claiming(activations=frozenset({"Sigmoid"}))
+unknown_loss = _claiming(losses={"bce": LossClaim()})
+unknown_option = _claiming(optimizers={"adam": frozenset({"betas"})})
+unknown_dtype = _claiming(dtypes=frozenset({"f64"}))
+unknown_dtype_bfloat16 = _claiming(dtypes=frozenset({"bfloat16"}))
+unknown_reduction = _claiming(losses={"mse": LossClaim(reductions={"avg"})})
+unknown_optimizer = _claiming(optimizers={"adamm": frozenset()})
+empty_claims = _claiming(activations=frozenset())
+float32_only_claim = _claiming(dtypes=frozenset({"float32"}))
+
+
+class NondeterministicOptimizer(Good):
+    """Plain SGD whose result carries a tiny random perturbation: within tolerance, but not bitwise repeatable
+    although it claims determinism."""
+
+    claims = replace(Good.claims, optimizers={"sgd": frozenset()})
+
+    def optimizer_run(self, name, hyper, params, grads_per_step):
+        params = [p.copy() for p in params]
+        for grads in grads_per_step:
+            for p, g in zip(params, grads, strict=True):
+                p -= hyper["lr"] * g
+        noise = np.random.default_rng()
+        return [p * (1 + noise.uniform(-1, 1) * 1e-15) for p in params], {"step": len(grads_per_step)}
+
+
+class SlowEverywhere(Good):
+    """Correct but slow: each call takes two seconds (for interrupting a run)."""
+
+    def activation(self, name, x, params):
+        time.sleep(2.0)
+        return super().activation(name, x, params)
+
+    def activation_grad(self, name, x, grad_y, params):
+        time.sleep(2.0)
+        return super().activation_grad(name, x, grad_y, params)
