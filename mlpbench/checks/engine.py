@@ -30,7 +30,7 @@ from mlpbench.checks import (  # noqa: F401  (importing registers the check kind
     training,
 )
 from mlpbench.checks.base import CHECK_KINDS, CheckContext, CheckFailed, NotClaimed, Skipped, one_line
-from mlpbench.repro import replay_command, save_repro
+from mlpbench.repro import replay_command
 from mlpbench.results import ERROR, FAIL, NOT_CLAIMED, PASS, SKIPPED, CheckResult
 
 DEFAULT_TIMEOUT = 60.0
@@ -55,7 +55,8 @@ def run_case(
     """Run one catalogue case; never raises for anything the implementation does.
 
     impl_label: the name the implementation was asked for by (used in the replay command).
-    report_dir: where a failure's reproduction .npz goes (none written without it).
+    report_dir: the run's report directory (the replay command writes its own reports beside it; the
+    reports write a failure's inputs, `result.inputs`, as repro/*.npz).
     """
     label = impl_label or impl.name
     result = CheckResult(area=case.area, case_id=case.id, impl=impl.name, dtype=dtype, verdict=PASS)
@@ -66,11 +67,6 @@ def run_case(
         result.duration_s = time.perf_counter() - started
     if result.failed:
         result.repro_command = replay_command(label, case.id, dtype, report_dir)
-        if report_dir is not None and result.inputs:
-            try:
-                result.repro_path = str(save_repro(report_dir, case.to_dict(), dtype, result.inputs))
-            except OSError as error:
-                result.details["repro_error"] = one_line(error)
         result.message += f"; reproduce: {result.repro_command}"
     return result
 
