@@ -38,7 +38,7 @@ def replace_directory(target: str | os.PathLike[str], fill: Callable[[Path], Non
     owned: the names a set may hold at its top level; anything else in an existing `target` is refused.
     """
     real = Path(os.path.realpath(target))
-    _refuse_foreign(real, owned)
+    check_replaceable(real, owned)
     real.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{real.name}.new-", dir=real.parent))
     try:
@@ -52,12 +52,18 @@ def replace_directory(target: str | os.PathLike[str], fill: Callable[[Path], Non
     return real
 
 
-def _refuse_foreign(target: Path, owned: Collection[str]) -> None:
+def check_replaceable(target: str | os.PathLike[str], owned: Collection[str]) -> None:
+    """Raise `ReportDirError` if `target` exists and must not be replaced: not a directory, holding names
+    other than `owned`, or containing the working directory."""
+    target = Path(os.path.realpath(target))
     if not os.path.lexists(target):
         return
     if not target.is_dir():
         raise ReportDirError(errno.ENOTDIR, f"{str(target)!r} is not a directory", str(target))
-    cwd = Path.cwd()
+    try:
+        cwd = Path.cwd()
+    except FileNotFoundError:  # the working directory was removed: it cannot be inside `target`
+        cwd = Path("/")
     if cwd == target or target in cwd.parents:
         raise ReportDirError(errno.EBUSY, f"{str(target)!r} contains the working directory; it cannot be "
                                           f"replaced as a report set (choose a dedicated directory)", str(target))

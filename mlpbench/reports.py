@@ -24,7 +24,7 @@ from tabulate import tabulate
 
 from mlpbench.atomic import write_json_atomic, write_text_atomic
 from mlpbench.catalogue.conformance import AREA_ORDER
-from mlpbench.report_set import replace_directory
+from mlpbench.report_set import check_replaceable, replace_directory
 from mlpbench.report_text import clean_text
 from mlpbench.repro import REPRO_DIR, write_repro_files
 from mlpbench.results import ERROR, FAIL, NOT_CLAIMED, PASS, SKIPPED, CheckResult, format_headroom
@@ -224,6 +224,12 @@ def _mark_interrupted(root: ET.Element, ran: int) -> None:
     case = ET.SubElement(suite, "testcase", classname="mlpbench.run", name="completed", time="0.000")
     ET.SubElement(case, "error", message=message, type="interrupted").text = message
     root.insert(0, suite)
+
+
+def check_report_dir(report_dir: str | Path) -> None:
+    """Raise OSError now (before a run) if `write_reports` would refuse `report_dir`: it exists but is not a
+    directory, holds files that are not a report set's, or contains the working directory."""
+    check_replaceable(report_dir, SET_NAMES)
 
 
 def write_reports(report_dir: str | Path, results: Sequence[CheckResult], meta: dict[str, Any]) -> dict[str, Path]:

@@ -23,7 +23,7 @@ import mlpbench.report_set
 import mlpbench.reports
 from mlpbench.cli import main
 from mlpbench.compare import compare_arrays
-from mlpbench.reports import JSON_NAME, JUNIT_NAME, MARKDOWN_NAME, write_reports
+from mlpbench.reports import JSON_NAME, JUNIT_NAME, MARKDOWN_NAME, check_report_dir, write_reports
 from mlpbench.repro import load_repro, repro_file_name
 from mlpbench.results import FAIL, PASS, CheckResult
 from mlpbench.tolerances import Tolerance
@@ -144,9 +144,22 @@ def test_a_directory_holding_other_files_is_refused_and_left_alone(tmp_path: Pat
     (report_dir / "notes.txt").write_text("keep me")
     before = snapshot(report_dir)
     with pytest.raises(OSError, match="not part of a report set"):
+        check_report_dir(report_dir)
+    with pytest.raises(OSError, match="not part of a report set"):
         write_reports(report_dir, [passing()], META)
     assert snapshot(report_dir) == before
     assert os.listdir(tmp_path) == ["mixed"]
+
+
+def test_the_working_directory_is_never_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    report_dir = tmp_path / "reports"
+    write_reports(report_dir, [passing()], META)
+    before = snapshot(report_dir)
+    monkeypatch.chdir(report_dir)
+    with pytest.raises(OSError, match="working directory"):
+        write_reports(".", [failing()], META)
+    assert snapshot(report_dir) == before
+    check_report_dir(tmp_path / "not yet there")  # a directory still to be made is fine
 
 
 def test_a_symlinked_report_dir_stays_a_link_to_the_new_set(tmp_path: Path) -> None:
