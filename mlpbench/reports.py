@@ -136,6 +136,8 @@ def render_markdown(results: Sequence[CheckResult], meta: dict[str, Any]) -> str
             lines += ["", "| quantity | problem or error | tolerance | headroom |", "| --- | --- | --- | --- |"]
             for c in wrong[:20]:
                 error = c.problem or f"abs {c.worst_abs:.3g}, rel {c.worst_rel:.3g}"
+                worst = c.describe_worst()
+                error += f"; {worst}" if worst else ""
                 lines.append(f"| {c.quantity} | {_escape(error)} | rtol {c.rtol:.3g}, atol {c.atol:.3g} | "
                              f"{format_headroom(c.headroom)} |")
             if len(wrong) > 20:
