@@ -151,8 +151,12 @@ def compare_exact(quantity: str, actual: Any, expected: Any) -> Comparison:
     worst_index = tuple(int(i) for i in np.unravel_index(worst, diff.shape)) if diff.ndim else None
     worst_abs = float(diff.max()) if diff.size else 0.0
     problem = f"not identical (worst abs difference {worst_abs:.3g})"
-    return Comparison(quantity, False, worst_abs, float("inf"), 0.0, 0.0, float("inf"), tol.reason,
-                      problem=problem, worst_index=worst_index)
+    comparison = Comparison(quantity, False, worst_abs, float("inf"), 0.0, 0.0, float("inf"), tol.reason,
+                            problem=problem, worst_index=worst_index)
+    if diff.size and actual.dtype.kind in "fiub" and expected_array.dtype.kind in "fiub":
+        comparison.actual_at_worst = float(actual.flat[worst])
+        comparison.expected_at_worst = float(expected_array.flat[worst])
+    return comparison
 
 
 def compare_values(quantity: str, actual: Any, expected: Any) -> Comparison:

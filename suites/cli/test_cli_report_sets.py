@@ -22,7 +22,7 @@ import pytest
 import mlpbench.report_set
 import mlpbench.reports
 from mlpbench.cli import main
-from mlpbench.compare import compare_arrays
+from mlpbench.compare import compare_arrays, compare_exact
 from mlpbench.reports import JSON_NAME, JUNIT_NAME, MARKDOWN_NAME, check_report_dir, write_reports
 from mlpbench.repro import load_repro, repro_file_name
 from mlpbench.results import FAIL, PASS, CheckResult
@@ -273,6 +273,16 @@ def test_nan_where_the_oracle_is_finite_names_the_element_too() -> None:
     assert not comparison.passed and comparison.worst_index == (1,)
     assert np.isnan(comparison.actual_at_worst) and comparison.expected_at_worst == x[1]
     assert comparison.inputs_at_worst == {"x": x[1]}
+
+
+def test_a_bitwise_comparison_names_the_values_at_its_worst_element() -> None:
+    expected = np.array([1.0, 2.0, 3.0], dtype=np.float32)
+    actual = expected.copy()
+    actual[2] = np.nextafter(expected[2], np.float32(4.0))
+    comparison = compare_exact("dropout mask", actual, expected)
+    assert not comparison.passed and comparison.worst_index == (2,)
+    assert comparison.actual_at_worst == float(actual[2]) and comparison.expected_at_worst == float(expected[2])
+    assert f"at index (2,): actual {float(actual[2])!r}, expected {float(expected[2])!r}" in comparison.describe()
 
 
 BROKEN_RELU = '''
