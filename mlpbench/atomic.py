@@ -1,6 +1,7 @@
 """Atomic file writes: write to a temporary file in the same directory, then `os.replace` it into place.
 
-A reader never sees a half-written report, and an interrupted run leaves the previous file intact.
+A reader never sees a half-written report, and an interrupted run leaves the previous file intact. Files get
+the mode an ordinary `open()` would give them (0o666 less the process's umask), not the 0o600 of `mkstemp`.
 """
 
 from __future__ import annotations
@@ -9,8 +10,29 @@ import json
 import math
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting it and restoring it at once, under a lock)."""
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def default_file_mode() -> int:
+    """The mode `open(path, "w")` would create a file with: 0o666 less the umask."""
+    return 0o666 & ~current_umask()
+
+
+def default_dir_mode() -> int:
+    """The mode `os.mkdir(path)` would create a directory with: 0o777 less the umask."""
+    return 0o777 & ~current_umask()
 
 
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
@@ -20,6 +42,7 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), default_file_mode())
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

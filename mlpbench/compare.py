@@ -7,10 +7,13 @@ oracle's shape. The comparison is made in float64:
     headroom = max(abs_err / (atol + rtol * |expected|))      (passes when <= 1).
 
 Infinities compare equal when they agree in sign; NaN is accepted only where the oracle has NaN as well.
+A comparison records the element with the worst ratio: its index, the actual and expected values there and,
+for elementwise computations, the inputs at that element (`inputs=`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -47,8 +50,13 @@ def compare_arrays(
     tol: Tolerance,
     *,
     dtype: str | np.dtype | None = None,
+    inputs: Mapping[str, Any] | None = None,
 ) -> Comparison:
-    """Compare `actual` (implementation; an ndarray of `dtype` when given) with `expected` (oracle)."""
+    """Compare `actual` (implementation; an ndarray of `dtype` when given) with `expected` (oracle).
+
+    inputs: the arrays an elementwise result was computed from (name -> array); those of the result's shape
+    are reported at the worst element (`Comparison.inputs_at_worst`).
+    """
     expected = np.asarray(expected)
     if isinstance(actual, np.generic):
         actual = np.asarray(actual)
@@ -69,9 +77,10 @@ def compare_arrays(
     if bad_nan.any():
         index = tuple(int(i) for i in np.argwhere(bad_nan)[0])
         count = int(bad_nan.sum())
-        return structural_failure(
+        comparison = structural_failure(
             quantity, f"NaN where the oracle is finite ({count} of {a.size} elements, first at {index})", tol
         )
+        return _with_worst(comparison, a, e, index, inputs)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         same = (a == e) | (np.isnan(a) & np.isnan(e))
         abs_err = np.where(same, 0.0, np.abs(a - e))
@@ -86,8 +95,8 @@ def compare_arrays(
         return Comparison(quantity, True, 0.0, 0.0, tol.rtol, tol.atol, 0.0, tol.reason)
     worst = int(np.argmax(ratio))
     headroom = float(ratio.flat[worst])
-    worst_index = tuple(int(i) for i in np.unravel_index(worst, a.shape)) if a.ndim else None
-    return Comparison(
+    index = tuple(int(i) for i in np.unravel_index(worst, a.shape))
+    comparison = Comparison(
         quantity=quantity,
         passed=bool(headroom <= 1.0),
         worst_abs=float(abs_err.max()),
@@ -96,8 +105,26 @@ def compare_arrays(
         atol=tol.atol,
         headroom=headroom,
         tolerance_reason=tol.reason,
-        worst_index=worst_index,
     )
+    return _with_worst(comparison, a, e, index, inputs)
+
+
+def _with_worst(
+    comparison: Comparison,
+    actual: np.ndarray,
+    expected: np.ndarray,
+    index: tuple[int, ...],
+    inputs: Mapping[str, Any] | None,
+) -> Comparison:
+    """`comparison` with the worst element's index, values and (same-shaped) inputs filled in."""
+    comparison.worst_index = index if index else None
+    comparison.actual_at_worst = float(actual[index])
+    comparison.expected_at_worst = float(expected[index])
+    for name, value in (inputs or {}).items():
+        array = np.asarray(value)
+        if array.shape == actual.shape and array.dtype.kind in "fiub":
+            comparison.inputs_at_worst[name] = float(array[index])
+    return comparison
 
 
 def compare_exact(quantity: str, actual: Any, expected: Any) -> Comparison:
@@ -124,8 +151,12 @@ def compare_exact(quantity: str, actual: Any, expected: Any) -> Comparison:
     worst_index = tuple(int(i) for i in np.unravel_index(worst, diff.shape)) if diff.ndim else None
     worst_abs = float(diff.max()) if diff.size else 0.0
     problem = f"not identical (worst abs difference {worst_abs:.3g})"
-    return Comparison(quantity, False, worst_abs, float("inf"), 0.0, 0.0, float("inf"), tol.reason,
-                      problem=problem, worst_index=worst_index)
+    comparison = Comparison(quantity, False, worst_abs, float("inf"), 0.0, 0.0, float("inf"), tol.reason,
+                            problem=problem, worst_index=worst_index)
+    if diff.size and actual.dtype.kind in "fiub" and expected_array.dtype.kind in "fiub":
+        comparison.actual_at_worst = float(actual.flat[worst])
+        comparison.expected_at_worst = float(expected_array.flat[worst])
+    return comparison
 
 
 def compare_values(quantity: str, actual: Any, expected: Any) -> Comparison:

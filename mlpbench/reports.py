@@ -1,4 +1,4 @@
-"""Conformance reports: a Markdown matrix, JSON and JUnit XML, written atomically to one directory.
+"""Conformance reports: a Markdown matrix, JSON and JUnit XML, written to one directory as one whole set.
 
 - conformance.md: per area passed / failed / not claimed / skipped and the worst headroom; then per case a
   row with the verdict and headroom in every dtype; then every failure with its diagnostic and the command
@@ -6,6 +6,11 @@
 - conformance.json: the run's metadata, the per-area summary and every CheckResult (comparisons included).
 - conformance.junit.xml: one testsuite per area, one testcase per check; failures carry the diagnostic,
   "not claimed" and "skipped" checks are <skipped/> with the reason.
+- repro/<case>__<dtype>.npz: the inputs of each failure (see `mlpbench.repro`).
+
+The set replaces the directory's previous set as a whole (`mlpbench.report_set`): a reader sees the old
+set or the new one, never a mix, and a failed write leaves the old one intact. A run stopped early
+(``meta["interrupted"]``) is marked INTERRUPTED (partial) in all three reports, never PASS.
 """
 
 from __future__ import annotations
@@ -19,11 +24,27 @@ from tabulate import tabulate
 
 from mlpbench.atomic import write_json_atomic, write_text_atomic
 from mlpbench.catalogue.conformance import AREA_ORDER
+from mlpbench.report_set import check_replaceable, replace_directory
+from mlpbench.report_text import clean_text
+from mlpbench.repro import REPRO_DIR, write_repro_files
 from mlpbench.results import ERROR, FAIL, NOT_CLAIMED, PASS, SKIPPED, CheckResult, format_headroom
 
 MARKDOWN_NAME = "conformance.md"
 JSON_NAME = "conformance.json"
 JUNIT_NAME = "conformance.junit.xml"
+SET_NAMES = (MARKDOWN_NAME, JSON_NAME, JUNIT_NAME, REPRO_DIR)
+"""Everything a report set holds at its top level."""
+
+
+def is_interrupted(meta: dict[str, Any]) -> bool:
+    return bool(meta.get("interrupted"))
+
+
+def run_verdict(results: Sequence[CheckResult], meta: dict[str, Any]) -> str:
+    """"interrupted" for a run stopped early (whatever ran), else "fail" or "pass"."""
+    if is_interrupted(meta):
+        return "interrupted"
+    return "fail" if any(r.failed for r in results) else "pass"
 
 
 def summarize(results: Sequence[CheckResult]) -> dict[str, dict[str, Any]]:
@@ -57,10 +78,15 @@ def area_verdict(counts: dict[str, Any]) -> str:
 def render_markdown(results: Sequence[CheckResult], meta: dict[str, Any]) -> str:
     summary = summarize(results)
     failed = [r for r in results if r.failed]
+    interrupted = is_interrupted(meta)
+    verdict = f"**{run_verdict(results, meta).upper()}**"
+    counts = f"{len(failed)} failing of {len(results)} checks"
+    if interrupted:
+        verdict += " (partial: the run was stopped before every check ran; what ran is below)"
     lines = [
-        f"# Conformance of `{meta.get('impl', '?')}`",
+        f"# Conformance of `{meta.get('impl', '?')}`" + (": INTERRUPTED (partial)" if interrupted else ""),
         "",
-        f"- verdict: **{'FAIL' if failed else 'PASS'}** ({len(failed)} failing of {len(results)} checks)",
+        f"- verdict: {verdict} ({counts})",
         f"- implementation: {meta.get('impl')} ({meta.get('kind', '?')}, device {meta.get('device', '?')}, "
         f"precision {meta.get('precision', '?')}), asked for as `{meta.get('label', meta.get('impl'))}`",
         f"- convention profile: {meta.get('conventions', {}).get('name', '?')}",
@@ -110,12 +136,14 @@ def render_markdown(results: Sequence[CheckResult], meta: dict[str, Any]) -> str
             lines += ["", "| quantity | problem or error | tolerance | headroom |", "| --- | --- | --- | --- |"]
             for c in wrong[:20]:
                 error = c.problem or f"abs {c.worst_abs:.3g}, rel {c.worst_rel:.3g}"
+                worst = c.describe_worst()
+                error += f"; {worst}" if worst else ""
                 lines.append(f"| {c.quantity} | {_escape(error)} | rtol {c.rtol:.3g}, atol {c.atol:.3g} | "
                              f"{format_headroom(c.headroom)} |")
             if len(wrong) > 20:
                 lines.append(f"| ... {len(wrong) - 20} more | | | |")
         lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
+    return clean_text("\n".join(lines).rstrip() + "\n")
 
 
 def _cell(result: CheckResult | None) -> str:
@@ -137,7 +165,8 @@ def report_json(results: Sequence[CheckResult], meta: dict[str, Any]) -> dict[st
     return {
         "format": "mlpbench-conformance/1",
         "meta": meta,
-        "verdict": "fail" if failed else "pass",
+        "verdict": run_verdict(results, meta),
+        "interrupted": is_interrupted(meta),
         "counts": {"total": len(results), "failed": failed},
         "summary": summarize(results),
         "results": [r.to_dict() for r in results],
@@ -176,15 +205,55 @@ def render_junit(results: Sequence[CheckResult], meta: dict[str, Any]) -> str:
             if headroom is not None:
                 properties = ET.SubElement(case, "properties")
                 ET.SubElement(properties, "property", name="worst_headroom", value=format_headroom(headroom))
+    if is_interrupted(meta):
+        _mark_interrupted(root, len(results))
     ET.indent(root)
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    # every text and attribute passes through clean_text: control characters are not allowed in XML
+    return clean_text('<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n")
+
+
+def _mark_interrupted(root: ET.Element, ran: int) -> None:
+    """An interrupted run: attribute interrupted="true" and a "run" testsuite whose one testcase errs, so that
+    no CI system shows a partial run as green."""
+    message = f"the run was interrupted: the report is partial ({ran} checks ran)"
+    root.set("interrupted", "true")
+    root.set("tests", str(int(root.get("tests", "0")) + 1))
+    root.set("errors", str(int(root.get("errors", "0")) + 1))
+    suite = ET.Element("testsuite", name="run", tests="1", failures="0", errors="1", skipped="0", time="0.000",
+                       interrupted="true")
+    properties = ET.SubElement(suite, "properties")
+    ET.SubElement(properties, "property", name="interrupted", value="true")
+    case = ET.SubElement(suite, "testcase", classname="mlpbench.run", name="completed", time="0.000")
+    ET.SubElement(case, "error", message=message, type="interrupted").text = message
+    root.insert(0, suite)
+
+
+def check_report_dir(report_dir: str | Path) -> None:
+    """Raise OSError now (before a run) if `write_reports` would refuse `report_dir`: it exists but is not a
+    directory, holds files that are not a report set's, or contains the working directory."""
+    check_replaceable(report_dir, SET_NAMES)
 
 
 def write_reports(report_dir: str | Path, results: Sequence[CheckResult], meta: dict[str, Any]) -> dict[str, Path]:
-    """Write the three reports atomically; return {"markdown": path, "json": path, "junit": path}."""
+    """Write the report set (three reports and repro/*.npz of the failures) into `report_dir`, replacing
+    its previous set as a whole; return {"markdown": path, "json": path, "junit": path}.
+
+    Sets each failed result's `repro_path`. Raises OSError (the previous set intact, no temporary directory
+    left) when anything cannot be written, or when `report_dir` holds files that are not a report set's.
+    """
     directory = Path(report_dir)
-    return {
-        "markdown": write_text_atomic(directory / MARKDOWN_NAME, render_markdown(results, meta)),
-        "json": write_json_atomic(directory / JSON_NAME, report_json(results, meta)),
-        "junit": write_text_atomic(directory / JUNIT_NAME, render_junit(results, meta)),
-    }
+    previous = [r.repro_path for r in results]
+
+    def fill(staging: Path) -> None:
+        write_repro_files(staging, directory, results)
+        write_text_atomic(staging / MARKDOWN_NAME, render_markdown(results, meta))
+        write_json_atomic(staging / JSON_NAME, report_json(results, meta))
+        write_text_atomic(staging / JUNIT_NAME, render_junit(results, meta))
+
+    try:
+        replace_directory(directory, fill, SET_NAMES)
+    except BaseException:
+        for result, path in zip(results, previous):
+            result.repro_path = path
+        raise
+    return {"markdown": directory / MARKDOWN_NAME, "json": directory / JSON_NAME, "junit": directory / JUNIT_NAME}

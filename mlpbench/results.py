@@ -40,18 +40,33 @@ class Comparison:
     tolerance_reason: str = ""
     problem: str = ""
     worst_index: tuple[int, ...] | None = None
+    # the values at the element with the worst error/tolerance ratio (None when nothing was compared)
+    actual_at_worst: float | None = None
+    expected_at_worst: float | None = None
+    # the inputs of an elementwise computation at that same element, e.g. {"x": -1e-07}
+    inputs_at_worst: dict[str, float] = field(default_factory=dict)
 
     def describe(self) -> str:
-        """One line: what differs, by how much, against which tolerance."""
+        """One line: what differs, by how much, where, against which tolerance."""
+        where = self.describe_worst()
         if self.problem:
-            return f"{self.quantity}: {self.problem}"
-        where = f" at index {self.worst_index}" if self.worst_index else ""
+            return f"{self.quantity}: {self.problem}" + (f" ({where})" if where else "")
         return (
             f"{self.quantity}: worst abs error {self.worst_abs:.3g}, "
-            f"worst rel error {self.worst_rel:.3g}{where}; "
+            f"worst rel error {self.worst_rel:.3g}" + (f"; {where}" if where else "") + "; "
             f"tolerance rtol={self.rtol:.3g} atol={self.atol:.3g} ({self.tolerance_reason}); "
             f"headroom {self.headroom:.3g}"
         )
+
+    def describe_worst(self) -> str:
+        """'at index (3, 1): actual 0.5, expected 0.25, inputs x=-1e-07', or '' when no value is known."""
+        if self.actual_at_worst is None and self.expected_at_worst is None:
+            return f"at index {self.worst_index}" if self.worst_index else ""
+        parts = [f"actual {self.actual_at_worst!r}", f"expected {self.expected_at_worst!r}"]
+        if self.inputs_at_worst:
+            parts.append("inputs " + ", ".join(f"{k}={v!r}" for k, v in self.inputs_at_worst.items()))
+        prefix = f"at index {self.worst_index}: " if self.worst_index else ""
+        return prefix + ", ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +80,9 @@ class Comparison:
             "tolerance_reason": self.tolerance_reason,
             "problem": self.problem,
             "worst_index": list(self.worst_index) if self.worst_index else None,
+            "actual_at_worst": self.actual_at_worst,
+            "expected_at_worst": self.expected_at_worst,
+            "inputs_at_worst": dict(self.inputs_at_worst),
         }
 
 
@@ -83,7 +101,9 @@ class CheckResult:
     repro_path: str | None = None
     repro_command: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
-    # the inputs a failure is reproduced from; saved as .npz by the engine, not serialised into reports
+    # the inputs a failure is reproduced from (name -> array): `write_reports` saves them, with the case's
+    # description (`details["case"]` when given, else the catalogue's entry for `case_id`), as
+    # repro/<case>__<dtype>.npz and sets `repro_path`; they are not serialised into the reports themselves
     inputs: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from mlpbench.checks.base import CheckContext, check_kind
+from mlpbench.compare import compare_arrays
 from reference.activations import get_activation
 from reference.model import activation_backward
 
@@ -55,8 +56,10 @@ def check_activation(ctx: CheckContext) -> None:
     expected_grad = activation_backward(activation, kwargs, x64, expected, grad_y.astype(np.float64),
                                         ctx.conventions)
     y = ctx.call("activation", name, x, params)
-    ctx.compare(f"{name} value", y, expected, ctx.tol("elementwise"))
+    ctx.comparisons.append(compare_arrays(f"{name} value", y, expected, ctx.tol("elementwise"),
+                                          dtype=ctx.np_dtype, inputs={"x": x}))
     grad_x = ctx.call("activation_grad", name, x, grad_y, params)
     # grad_y * f'(x) errs by rounding of terms of size |grad_y| (f' is O(1) and cancels to ~0 in the tails)
     tol = ctx.tol("elementwise", scale=float(np.abs(grad_y).max()))
-    ctx.compare(f"{name} derivative (grad_y * f'(x))", grad_x, expected_grad, tol)
+    ctx.comparisons.append(compare_arrays(f"{name} derivative (grad_y * f'(x))", grad_x, expected_grad, tol,
+                                          dtype=ctx.np_dtype, inputs={"x": x, "grad_y": grad_y}))

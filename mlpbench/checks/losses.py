@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from mlpbench.checks.base import CheckContext, check_kind
+from mlpbench.compare import compare_arrays
 from reference.losses import get_loss, log_softmax
 from reference.model import loss_params_for
 
@@ -70,7 +71,11 @@ def check_loss(ctx: CheckContext) -> None:
     ctx.require(isinstance(result, tuple) and len(result) == 2,
                 f"loss returned {type(result).__name__}, expected a (value, gradient) tuple")
     value, grad = result
-    ctx.compare(f"{name} value ({reduction})", value, expected_value, ctx.tol("loss", n=pred.size, scale=1.0))
+    ctx.comparisons.append(compare_arrays(f"{name} value ({reduction})", value, expected_value,
+                                          ctx.tol("loss", n=pred.size, scale=1.0), dtype=ctx.np_dtype,
+                                          inputs={"pred": pred, "target": target}))
     # a mean divides every gradient element by the number of rows (or elements): that is its natural scale
     per_row = 1.0 / len(pred) if reduction == "mean" else 1.0
-    ctx.compare(f"{name} gradient ({reduction})", grad, expected_grad, ctx.tol("loss_grad", scale=per_row))
+    ctx.comparisons.append(compare_arrays(f"{name} gradient ({reduction})", grad, expected_grad,
+                                          ctx.tol("loss_grad", scale=per_row), dtype=ctx.np_dtype,
+                                          inputs={"pred": pred, "target": target}))

@@ -29,7 +29,7 @@ from mlpbench.checks.engine import claimed_dtypes, run_checks
 from mlpbench.cli import UsageError
 from mlpbench.isolation.supervisor import Worker, WorkerDied
 from mlpbench.isolation.worker import ImplInfo
-from mlpbench.reports import area_verdict, summarize, write_reports
+from mlpbench.reports import area_verdict, check_report_dir, summarize, write_reports
 from mlpbench.results import ERROR, FAIL, NOT_CLAIMED, PASS, SKIPPED, CheckResult, format_headroom
 
 EPILOG = """\
@@ -77,11 +77,13 @@ def default_report_dir(label: str) -> Path:
 
 
 def ensure_writable(directory: Path) -> None:
-    """Create the directory and prove a file can be written there; UsageError otherwise."""
+    """Create the directory, prove a file can be written there, and that the report set may replace what it
+    holds (only an earlier report set); UsageError otherwise, before anything runs."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-test-", delete=True):
             pass
+        check_report_dir(directory)
     except OSError as error:
         reason = error.strerror or type(error).__name__
         raise UsageError(f"report directory {str(directory)!r} is not writable: {reason}") from None

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -213,6 +216,13 @@ def plugin_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return "learner_plugin"
 
 
+def plugin_dir(module: str) -> str:
+    """The folder the plug-in module was written to (what a replay command's PYTHONPATH must name)."""
+    spec = importlib.util.find_spec(module)
+    assert spec is not None and spec.origin is not None
+    return str(Path(spec.origin).parent)
+
+
 def test_partial_plugin_conforms_and_the_rest_is_not_claimed(plugin_module: str, tmp_path: Path) -> None:
     report_dir = tmp_path / "reports"
     code = main(["check", "--impl", f"{plugin_module}:make", "--report-dir", str(report_dir), "--quiet"])
@@ -253,7 +263,10 @@ def test_broken_plugin_fails_with_a_message_naming_the_problem(
     failed = [r for r in report["results"] if r["verdict"] == "fail"]
     assert [r["case"] for r in failed] == ["activations/sigmoid"]
     assert expected in failed[0]["message"]
-    assert "reproduce: mlpbench check --impl" in failed[0]["message"]
+    replay = shlex.split(failed[0]["message"].split("; reproduce: ", 1)[1])
+    assert replay[0].startswith("PYTHONPATH=")
+    assert replay[0].split("=", 1)[1].split(os.pathsep)[0] == plugin_dir(plugin_module)
+    assert replay[1:5] == ["mlpbench", "check", "--impl", f"{plugin_module}:{factory}"]
     assert expected in (report_dir / "conformance.md").read_text()
     junit = ET.parse(report_dir / "conformance.junit.xml").getroot()
     assert junit.get("failures") == "1"
@@ -267,4 +280,6 @@ def test_failure_leaves_a_reproduction_file(plugin_module: str, tmp_path: Path) 
     case, arrays = load_repro(result["repro_path"])
     assert case["id"] == "activations/sigmoid" and case["dtype"] == "float64"
     assert arrays["x"].shape == (8, 8) and np.isfinite(arrays["x"]).all()
-    assert result["repro_command"].startswith(f"mlpbench check --impl {plugin_module}:nan --case activations/sigmoid")
+    replay = shlex.split(result["repro_command"])
+    assert replay[0].split("=", 1)[1].split(os.pathsep)[0] == plugin_dir(plugin_module)
+    assert replay[1:7] == ["mlpbench", "check", "--impl", f"{plugin_module}:nan", "--case", "activations/sigmoid"]
