@@ -31,7 +31,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Resolve --impl names before collection, so a wrong name is one usage error, not an error per module."""
+    """Resolve --impl names before collection, so a wrong name is one usage error, not an error per module.
+    The worker server preloads the frameworks of the built-ins (and mutants) the session will start."""
+    from mlpbench.isolation.supervisor import preload_for
+
+    preload_for(config.getoption("--impl", default=None) or ["torch-cpu", "mutant-"])
     if config.getoption("--impl", default=None):
         selected_implementations(config)
 

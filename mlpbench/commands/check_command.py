@@ -27,7 +27,7 @@ from impls.interface import AREAS
 from mlpbench.catalogue.conformance import CONFORMANCE_DTYPES, select_cases
 from mlpbench.checks.engine import claimed_dtypes, run_checks
 from mlpbench.cli import UsageError
-from mlpbench.isolation.supervisor import Worker, WorkerDied
+from mlpbench.isolation.supervisor import Worker, WorkerDied, preload_for
 from mlpbench.isolation.worker import ImplInfo
 from mlpbench.reports import area_verdict, check_report_dir, summarize, write_reports
 from mlpbench.results import ERROR, FAIL, NOT_CLAIMED, PASS, SKIPPED, CheckResult, format_headroom
@@ -85,7 +85,7 @@ def ensure_writable(directory: Path) -> None:
             pass
         check_report_dir(directory)
     except OSError as error:
-        reason = error.strerror or type(error).__name__
+        reason = error.strerror or str(error) or type(error).__name__
         raise UsageError(f"report directory {str(directory)!r} is not writable: {reason}") from None
 
 
@@ -155,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
     results: list[CheckResult] = []
     interrupted = False
     info: ImplInfo | None = None
+    preload_for([args.impl])
     with Worker(args.impl) as worker:
         try:
             info, failure = load_implementation(worker)

@@ -37,8 +37,27 @@ LOAD_TIMEOUT = 300.0
 """Seconds loading an implementation (imports, factory, capabilities, availability) may take."""
 
 _context = multiprocessing.get_context(START_METHOD)
+_PRELOAD = ["numpy", "mlpbench.isolation.worker", "mlpbench.checks.engine"]
 if START_METHOD == "forkserver":
-    _context.set_forkserver_preload(["numpy", "mlpbench.isolation.worker", "mlpbench.checks.engine"])
+    _context.set_forkserver_preload(_PRELOAD)
+
+FRAMEWORK_OF_PREFIX = {"torch-": "torch", "mutant-": "torch"}
+"""Built-in name prefix -> the framework its workers import; preloaded in the server (see `preload_for`)."""
+
+
+def preload_for(labels: list[str] | tuple[str, ...]) -> None:
+    """Have the worker server import the frameworks these built-ins use before it forks any worker, so that a
+    fresh worker (one per implementation, and one after every crash) does not pay the framework's import
+    again. Only the server imports them, never the gate; effective only before the first worker starts, and
+    only for frameworks installed here."""
+    import importlib.util
+
+    wanted = {framework for label in labels for prefix, framework in FRAMEWORK_OF_PREFIX.items()
+              if label.startswith(prefix)}
+    extra = sorted(m for m in wanted if m not in _PRELOAD and importlib.util.find_spec(m) is not None)
+    if extra and START_METHOD == "forkserver":
+        _PRELOAD.extend(extra)
+        _context.set_forkserver_preload(_PRELOAD)
 
 
 @dataclass
