@@ -261,3 +261,10 @@ def _unknown(kind: str, name: Any, known: Iterable[str]) -> str:
                         if c not in initials]
     hint = f"did you mean {', '.join(repr(lowered[c]) for c in close)}?" if close else f"known: {', '.join(known)}"
     return f"unknown {kind} {name!r}; {hint}"
+
+
+def vocabulary_markdown() -> str:
+    """The vocabulary as a Markdown table (the README shows it; a test keeps the two equal)."""
+    rows = ["| kind | names |", "| --- | --- |"]
+    rows += [f"| {kind} | {', '.join(f'`{name}`' for name in names)} |" for kind, names in vocabulary().items()]
+    return "\n".join(rows)
