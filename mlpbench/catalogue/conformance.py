@@ -16,7 +16,7 @@ import fnmatch
 import itertools
 import zlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from impls.capabilities import ANY, RANDOM_INITIALIZER, Capabilities, Needs
@@ -24,6 +24,7 @@ from impls.interface import AREAS
 from reference.activations import ACTIVATIONS
 from reference.losses import LOSSES
 from reference.optim import OPTIMIZERS, make_hyper
+from reference.spec import MLPSpec
 
 SEED_BASE = 20_240_611
 """Added to the CRC-32 of a case id to give the case's seed."""
@@ -63,6 +64,8 @@ class Case:
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, MLPSpec):
+        return _plain(asdict(value))
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -71,7 +74,17 @@ def _plain(value: Any) -> Any:
 
 
 def _case(case_id: str, kind: str, quick: bool = False, **params: Any) -> Case:
-    return Case(case_id, kind, dict(params), quick, NEEDS[kind](params))
+    """A case of `kind`; a network's sizes and activations become one typed `MLPSpec` under params["spec"]."""
+    if "sizes" in params:
+        dropout = params.pop("p" if kind == "dropout_exact" else "dropout", 0.0)
+        if kind == "dropout_exact":
+            params["p"] = dropout
+        params["spec"] = MLPSpec(
+            tuple(params.pop("sizes")), activation=params.pop("activation"),
+            output_activation=params.pop("output_activation", LOSS_OUTPUT[params["loss"]][0]),
+            activation_params=tuple(sorted(dict(params.pop("activation_params", {})).items())),
+            dropout=float(dropout))
+    return Case(case_id, kind, params, quick, NEEDS[kind](params))
 
 
 # -- what each kind of case needs claimed -------------------------------------------------------------------
@@ -83,9 +96,10 @@ def _target_of(loss: str, inputs: str = "typical") -> str:
 
 
 def _network_needs(p: Mapping[str, Any], *features: str) -> Needs:
-    output = p.get("output_activation", LOSS_OUTPUT[p["loss"]][0])
-    activations = (p["activation"],) + (() if output == "identity" else (output,))
-    return Needs(features=features + (("dropout",) if p.get("dropout") else ()),
+    spec: MLPSpec = p["spec"]
+    output = spec.output_activation
+    activations = (spec.activation,) + (() if output == "identity" else (output,))
+    return Needs(features=features + (("dropout",) if spec.dropout else ()),
                  activations=tuple(dict.fromkeys(activations)), loss=p["loss"],
                  reduction=p.get("reduction", "mean"), target=_target_of(p["loss"]),
                  loss_params=tuple(p.get("loss_params", {})))
@@ -116,7 +130,7 @@ NEEDS: dict[str, Callable[[Mapping[str, Any]], Needs]] = {
     "optimizer": lambda p: Needs(optimizer=p["optimizer"], options=tuple(p["options"])),
     "training": lambda p: _training_needs(p),
     "early_stopping": lambda p: _training_needs(p, "early_stopping"),
-    "dropout_exact": lambda p: _network_needs({**p, "dropout": p["p"]}, "model"),
+    "dropout_exact": lambda p: _network_needs(p, "model"),
     "dropout_stats": lambda p: Needs(features=("dropout",)),
     "determinism": _determinism_needs,
     "devices": lambda p: (_network_needs(p, "model") if p["target"] == "model"
@@ -474,12 +488,14 @@ def coverage_cases(caps: Capabilities) -> list[Case]:
     pairs: dict[tuple[str, str], None] = {}
     for activation in activations:
         for loss in losses:
-            if caps.missing(NEEDS["model"](_coverage_network(activation, loss))) in (None, "model"):
+            if caps.missing(_case("model/probe", "model", batch=1, reduction="mean", loss_params={},
+                                  **_coverage_network(activation, loss)).needs) in (None, "model"):
                 pairs.setdefault((activation, loss))
                 break
     for loss in losses:
         for activation in activations:
-            if caps.missing(NEEDS["model"](_coverage_network(activation, loss))) in (None, "model"):
+            if caps.missing(_case("model/probe", "model", batch=1, reduction="mean", loss_params={},
+                                  **_coverage_network(activation, loss)).needs) in (None, "model"):
                 pairs.setdefault((activation, loss))
                 break
     cases = []

@@ -17,21 +17,6 @@ TARGET_KIND: dict[str, str] = {loss: kind for loss, (_, kind) in LOSS_OUTPUT.ite
 """The kind of target each loss takes: real values, binary labels or class indices."""
 
 
-def spec_from(params: dict[str, Any] | Any, dropout: float = 0.0) -> MLPSpec:
-    """The MLPSpec a case describes (sizes, activation, output activation, activation params)."""
-    return MLPSpec(
-        tuple(params["sizes"]),
-        activation=params["activation"],
-        output_activation=params.get("output_activation", output_activation_for(params["loss"])),
-        activation_params=tuple(sorted(dict(params.get("activation_params", {})).items())),
-        dropout=dropout,
-    )
-
-
-def output_activation_for(loss: str) -> str:
-    return LOSS_OUTPUT[loss][0]
-
-
 def draw_params(ctx: CheckContext, spec: MLPSpec, stream: int = 1) -> list[np.ndarray]:
     """nn.Linear's default initialization drawn by the suite, in the dtype under test."""
     return [ctx.cast(p) for p in init_params(spec, ctx.rng(stream))]

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from mlpbench.checks.base import CheckContext, check_kind
-from mlpbench.checks.common import draw_data, draw_params, spec_from
+from mlpbench.checks.common import draw_data, draw_params
 from mlpbench.checks.optimizers import optimizer_inputs
 from mlpbench.checks.training import build_request
 from reference.optim import hyperparameters
@@ -39,7 +39,7 @@ def check_determinism(ctx: CheckContext) -> None:
     p, caps = ctx.case.params, ctx.capabilities
     target = p["target"]
     if target == "model":
-        spec = spec_from(p, dropout=p.get("dropout", 0.0))
+        spec = p["spec"]
         params = draw_params(ctx, spec)
         x, y = draw_data(ctx, spec, p["loss"], p["batch"])
         ctx.save(params=params, x=x, target=y)

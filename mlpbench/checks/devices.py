@@ -12,7 +12,7 @@ from typing import Any
 
 from impls.interface import Implementation
 from mlpbench.checks.base import CheckContext, NotClaimed, Skipped, check_kind
-from mlpbench.checks.common import compare_model_result, draw_data, draw_params, spec_from
+from mlpbench.checks.common import compare_model_result, draw_data, draw_params
 from mlpbench.checks.training import build_request, compare_training
 from reference.model import ModelGradients
 from reference.training import TrainingResult
@@ -39,7 +39,7 @@ def check_devices(ctx: CheckContext) -> None:
     cpu = cpu_counterpart(ctx.impl)
     p = ctx.case.params
     if p["target"] == "model":
-        spec = spec_from(p)
+        spec = p["spec"]
         params = draw_params(ctx, spec)
         x, y = draw_data(ctx, spec, p["loss"], p["batch"])
         ctx.save(params=params, x=x, target=y)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from mlpbench.checks.base import CheckContext, CheckFailed, check_kind
-from mlpbench.checks.common import compare_model_result, draw_data, draw_params, spec_from, to_oracle
+from mlpbench.checks.common import compare_model_result, draw_data, draw_params, to_oracle
 from mlpbench.checks.stats import FALSE_FAILURE, hoeffding_bound
 from reference.model import loss_and_gradients
 
@@ -48,7 +48,7 @@ def check_masks(ctx: CheckContext, masks: Any, shapes: list[tuple[int, int]], p:
 @check_kind("dropout_exact")
 def check_dropout_exact(ctx: CheckContext) -> None:
     p = ctx.case.params
-    spec = spec_from(p, dropout=p["p"])
+    spec = p["spec"]
     params = draw_params(ctx, spec)
     x, target = draw_data(ctx, spec, p["loss"], p["batch"])
     ctx.save(params=params, x=x, target=target)

@@ -16,7 +16,7 @@ import numpy as np
 
 from impls.interface import TrainRequest
 from mlpbench.checks.base import CheckContext, check_kind
-from mlpbench.checks.common import draw_params, spec_from
+from mlpbench.checks.common import draw_params
 from mlpbench.checks.training import (
     compare_training,
     curve_sizes,
@@ -35,7 +35,7 @@ MARGIN = 10.0
 def early_stopping_request(ctx: CheckContext) -> TrainRequest:
     """y = tanh(x w) + noise on a few training samples; noise-free validation samples."""
     p = ctx.case.params
-    spec = spec_from(p)
+    spec = p["spec"]
     params = draw_params(ctx, spec)
     rng = ctx.rng(2)
     w = rng.normal(size=(spec.sizes[0], spec.sizes[-1]))

@@ -13,7 +13,6 @@ from mlpbench.checks.common import (
     compare_model_result,
     draw_data,
     draw_params,
-    spec_from,
     to_oracle,
 )
 from reference.model import loss_and_gradients
@@ -22,7 +21,7 @@ from reference.model import loss_and_gradients
 @check_kind("model")
 def check_model(ctx: CheckContext) -> None:
     p = ctx.case.params
-    spec = spec_from(p)
+    spec = p["spec"]
     params = draw_params(ctx, spec)
     x, target = draw_data(ctx, spec, p["loss"], p["batch"])
     ctx.save(params=params, x=x, target=target)

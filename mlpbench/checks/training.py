@@ -17,7 +17,7 @@ import numpy as np
 
 from impls.interface import TrainRequest
 from mlpbench.checks.base import CheckContext, CheckFailed, check_kind
-from mlpbench.checks.common import draw_params, draw_target, spec_from, to_oracle
+from mlpbench.checks.common import draw_params, draw_target, to_oracle
 from reference.early_stopping import EarlyStopping
 from reference.optim import hyperparameters, make_hyper
 from reference.spec import MLPSpec
@@ -26,7 +26,7 @@ from reference.training import TrainingResult, evaluate_loss, make_batch_orders,
 
 def build_request(ctx: CheckContext, p: Any, *, early_stopping: EarlyStopping | None = None) -> TrainRequest:
     """The training run a case describes, every random input drawn by the suite."""
-    spec = spec_from(p, dropout=p.get("dropout", 0.0))
+    spec = p["spec"]
     params = draw_params(ctx, spec)
     rng = ctx.rng(2)
     n = p["n"]

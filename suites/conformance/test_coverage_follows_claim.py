@@ -153,7 +153,7 @@ def test_single_bug_variants_are_rejected(activation: str, bug: str) -> None:
 def test_coverage_cases_have_the_shapes_a_narrow_claim_needs() -> None:
     caps = LearnerMLP("sigmoid").capabilities()
     chosen = [c for c in select_cases(["model", "training"], caps=caps) if caps.missing(c.needs) is None]
-    sizes = [tuple(c.params["sizes"]) for c in chosen]
+    sizes = [c.params["spec"].sizes for c in chosen]
     batches = {c.params.get("batch", c.params.get("batch_size")) for c in chosen}
     assert any(any(a == b for a, b in zip(s[:-1], s[1:], strict=False)) for s in sizes), "a square layer"
     assert any(any(a != b for a, b in zip(s[:-1], s[1:], strict=False)) for s in sizes), "a non-square layer"
