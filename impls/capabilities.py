@@ -195,11 +195,6 @@ class Capabilities:
                 found.append(f"{feature} must be True or False, not {getattr(self, feature)!r}")
         return found
 
-    def selects_anything(self) -> bool:
-        """Whether any capability at all is claimed (a claim of nothing has nothing to check)."""
-        return bool(self.activations or self.losses or self.initializers or self.optimizers or self.model
-                    or self.training or self.dropout)
-
     # -- claim questions ----------------------------------------------------------------------------------
     def missing(self, needs: Needs) -> str | None:
         """None when `needs` is within this claim; otherwise the first thing that is not claimed."""
@@ -234,21 +229,6 @@ class Capabilities:
             if absent:
                 return f"option {absent[0]!r} of optimizer {needs.optimizer!r}"
         return None
-
-    def claims(self, area: str) -> bool:
-        """Whether anything in `area` is claimed."""
-        return {
-            "activations": bool(self.activations),
-            "losses": bool(self.losses),
-            "init": bool(self.initializers),
-            "model": self.model,
-            "optimizers": bool(self.optimizers),
-            "training": self.training,
-            "early_stopping": self.early_stopping,
-            "dropout": self.dropout,
-            "determinism": self.deterministic,
-            "devices": False,
-        }[area]
 
 
 def _unknown(kind: str, name: Any, known: Iterable[str]) -> str:

@@ -56,14 +56,6 @@ def repro_bytes(case: dict[str, Any], dtype: str, inputs: dict[str, Any]) -> byt
     return buffer.getvalue()
 
 
-def save_repro(
-    report_dir: str | Path, case: dict[str, Any], dtype: str, inputs: dict[str, np.ndarray]
-) -> Path:
-    """Write DIR/repro/<case>__<dtype>.npz with the inputs and the case description; return its path."""
-    path = Path(report_dir) / REPRO_DIR / repro_file_name(case["id"], dtype)
-    return write_bytes_atomic(path, repro_bytes(case, dtype, inputs))
-
-
 def case_description(result: CheckResult) -> dict[str, Any]:
     """The failed case's description: `details["case"]` when the check gave one, else the catalogue's entry."""
     given = result.details.get("case")

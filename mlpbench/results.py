@@ -121,14 +121,6 @@ class CheckResult:
         values = [c.headroom for c in self.comparisons]
         return max(values) if values else None
 
-    @property
-    def first_failure(self) -> Comparison | None:
-        return next((c for c in self.comparisons if not c.passed), None)
-
-    @property
-    def test_id(self) -> str:
-        return f"{self.case_id}[{self.dtype}]"
-
     def to_dict(self) -> dict[str, Any]:
         headroom = self.worst_headroom
         return {

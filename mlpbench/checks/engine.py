@@ -159,7 +159,3 @@ def quick_check(worker: Worker, caps: Capabilities, dtype: str, *, timeout: floa
     Callers time only configurations whose results all have `passed` true."""
     return run_checks(worker, select_cases(quick_only=True, caps=caps), [dtype], timeout=timeout)
 
-
-def skipped_result(case: Case, impl_name: str, dtype: str, reason: str) -> CheckResult:
-    """A result for a case that was not run at all (e.g. the implementation is unavailable here)."""
-    return CheckResult(case.area, case.id, impl_name, dtype, SKIPPED, f"skipped: {reason}")

@@ -126,7 +126,6 @@ class Worker:
         self.log_dir = tempfile.mkdtemp(prefix="mlpbench-worker-")
         self._process: Any = None
         self._conn: Any = None
-        self.restarts = 0
 
     # -- life cycle -----------------------------------------------------------------------------------------
     def _ensure_process(self) -> None:
@@ -190,7 +189,6 @@ class Worker:
         return self._died(f"timed out after {timeout:g} s and was killed")
 
     def _died(self, what: str) -> WorkerDied:
-        self.restarts += 1
         self._stop_process()
         traceback, output = self._collect_dead_logs()
         return WorkerDied(f"the worker process running {self.label!r} {what}", traceback, output)
