@@ -485,6 +485,8 @@ class Mutant(TorchImplementation):
     def __init__(self, spec: MutantSpec) -> None:
         if spec.swap not in globals():
             raise ValueError(f"mutant {spec.name!r}: impls.mutants has no {spec.swap!r}")
+        if spec.key is not None and not HOOKS[spec.hook].keyed:
+            raise ValueError(f"mutant {spec.name!r}: hook {spec.hook!r} takes no key, got {spec.key!r}")
         self.spec = spec
         self.name, self.description, self.breaks = spec.name, spec.description, spec.breaks
         super().__init__(device="cpu", precision="ieee", name=spec.name)

@@ -75,6 +75,16 @@ def test_every_hook_and_swap_exists() -> None:
         assert callable(getattr(TorchImplementation, hook.method))
     for spec in MUTANTS:
         assert callable(getattr(mutants, spec.swap, None)), f"{spec.name}: impls.mutants has no {spec.swap}"
+        assert spec.key is None or mutants.HOOKS[spec.hook].keyed, f"{spec.name}: hook {spec.hook} takes no key"
+
+
+def test_a_key_on_a_hook_without_names_is_refused() -> None:
+    pytest.importorskip("torch")
+    from impls.mutants import Mutant
+
+    spec = MutantSpec("mutant-x", "dropout", "x", hook="dropout", key="p", swap="UnscaledDropout")
+    with pytest.raises(ValueError, match="takes no key"):
+        Mutant(spec)
 
 
 def test_a_mutant_swaps_only_its_hook_for_its_key() -> None:
