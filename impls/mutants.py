@@ -1,16 +1,19 @@
 """Mutants: torch-cpu with exactly one realistic bug each, to prove the conformance checks can fail.
 
-Each mutant overrides one small part of TorchImplementation with real torch code (a custom autograd.Function,
-an optimizer subclass with its own step, a module) and still claims everything torch-cpu claims, including
-PyTorch's convention profile. `breaks` names the capability area (impls.interface.AREAS) whose checks must
-catch it; every mutant is deterministic.
+impls.mutant_table lists the mutants as data (MutantSpec: which extension point of TorchImplementation each
+one swaps, for which name, and for what). This module holds the torch side: the replacements themselves (real
+torch code: an optimizer subclass with its own step, a custom autograd.Function, a module, a tracker, or a
+small function that changes what one call passes on), HOOKS, which says how a swap is applied at each extension
+point, and `Mutant`, torch-cpu built from one MutantSpec. A mutant still claims everything torch-cpu claims,
+including PyTorch's convention profile; `breaks` names the capability area (impls.interface.AREAS) whose checks
+must catch it. Every mutant is deterministic.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -19,18 +22,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from impls.interface import TrainRequest
+from impls.mutant_table import MUTANTS, MutantSpec
 from impls.torch_impl import TorchImplementation
 from reference.early_stopping import EarlyStopping, EarlyStoppingTracker
 
-
-class Mutant(TorchImplementation):
-    """torch-cpu with one injected bug."""
-
-    kind = "mutant"
-    breaks: str = ""
-
-    def __init__(self) -> None:
-        super().__init__(device="cpu", precision="ieee")
+__all__ = ["HOOKS", "MUTANTS", "Hook", "Mutant", "MutantSpec"]
 
 
 # -- hand-written torch parts the mutants use ----------------------------------------------------------------
@@ -270,7 +266,6 @@ class LateEarlyStoppingTracker(EarlyStoppingTracker):
         return False
 
 
-# -- the mutants ---------------------------------------------------------------------------------------------
 class AdadeltaWithoutLr(torch.optim.Adadelta):
     """Adadelta exactly as Zeiler (2012) writes it: no learning rate (the update is applied with step 1)."""
 
@@ -297,327 +292,210 @@ class AdadeltaWithoutLr(torch.optim.Adadelta):
                 param.add_(delta, alpha=-1.0)
 
 
-class AdamNoBiasCorrectionMutant(Mutant):
-    name = "mutant-adam-no-bias-correction"
-    breaks = "optimizers"
-    description = "Adam without bias correction (bc1 = bc2 = 1): early steps too small"
+# -- replacements for single calls -----------------------------------------------------------------------------
+def relu_grad_one_at_zero(params: Mapping[str, Any]) -> nn.Module:
+    """ReLU with derivative 1 at 0."""
+    return FunctionModule(ReluGradOneAtZero)
+
+
+def sigmoid_grad_at_output(params: Mapping[str, Any]) -> nn.Module:
+    """Sigmoid whose derivative is evaluated at its output."""
+    return FunctionModule(SigmoidGradAtOutput)
+
+
+def softmax_without_max_shift(params: Mapping[str, Any]) -> nn.Module:
+    """Softmax over params["axis"] (default -1) without the max shift."""
+    return NaiveSoftmax(dim=dict(params).get("axis", -1))
+
+
+def mean_as_sum(
+    compute_loss: Callable[..., torch.Tensor],
+    name: str,
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    reduction: str,
+    params: Mapping[str, Any],
+) -> torch.Tensor:
+    """The loss with reduction "mean" computed as "sum"."""
+    return compute_loss(name, pred, target, "sum" if reduction == "mean" else reduction, params)
 
-    def make_optimizer(self, name: str, params: Sequence[torch.Tensor], hyper: Mapping[str, Any]) -> Any:
-        if name == "adam":
-            return AdamWithoutBiasCorrection(list(params), **self.optimizer_kwargs(name, hyper))
-        return super().make_optimizer(name, params, hyper)
 
+def bce_without_clamp(
+    compute_loss: Callable[..., torch.Tensor],
+    name: str,
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    reduction: str,
+    params: Mapping[str, Any],
+) -> torch.Tensor:
+    """Binary cross-entropy from the textbook formula, without clamping the logarithms at -100."""
+    losses = -(target * torch.log(pred) + (1 - target) * torch.log1p(-pred))
+    return {"mean": losses.mean, "sum": losses.sum}.get(reduction, lambda: losses)()
 
-class AdamEpsInsideSqrtMutant(Mutant):
-    name = "mutant-adam-eps-inside-sqrt"
-    breaks = "optimizers"
-    description = "Adam divides by sqrt(v_hat + eps) while claiming PyTorch's sqrt(v_hat) + eps"
 
-    def make_optimizer(self, name: str, params: Sequence[torch.Tensor], hyper: Mapping[str, Any]) -> Any:
-        if name == "adam":
-            return AdamEpsInsideSqrt(list(params), **self.optimizer_kwargs(name, hyper))
-        return super().make_optimizer(name, params, hyper)
+def kaiming_fan_out(
+    init_call: Callable[..., None], name: str, tensor: torch.Tensor, params: Mapping[str, Any], generator: Any
+) -> None:
+    """Kaiming init with mode "fan_out" whatever mode was asked for."""
+    init_call(name, tensor, {**params, "mode": "fan_out"}, generator)
 
 
-class ReluGradAtZeroMutant(Mutant):
-    name = "mutant-relu-grad-one-at-zero"
-    breaks = "activations"
-    description = "ReLU'(0) = 1 (backward uses x >= 0; PyTorch uses x > 0)"
+def xavier_uniform_without_gain(
+    init_call: Callable[..., None], name: str, tensor: torch.Tensor, params: Mapping[str, Any], generator: Any
+) -> None:
+    """Xavier uniform written out with bound sqrt(6 / (fan_in + fan_out)), ignoring params["gain"]."""
+    fan_out, fan_in = tensor.shape[0], tensor.shape[1]
+    bound = math.sqrt(6.0 / (fan_in + fan_out))
+    tensor.uniform_(-bound, bound, generator=generator)
 
-    def build_activation(self, name: str, params: Mapping[str, Any]) -> nn.Module:
-        if name == "relu":
-            return FunctionModule(ReluGradOneAtZero)
-        return super().build_activation(name, params)
 
+def kaiming_leaky_relu_gain(
+    init_call: Callable[..., None], name: str, tensor: torch.Tensor, params: Mapping[str, Any], generator: Any
+) -> None:
+    """Kaiming init written out with the leaky-ReLU gain sqrt(2 / (1 + a^2)), ignoring params["nonlinearity"]."""
+    a, mode = float(params.get("a", 0.0)), params.get("mode", "fan_in")
+    fan = tensor.shape[1] if mode == "fan_in" else tensor.shape[0]
+    std = math.sqrt(2.0 / (1.0 + a * a)) / math.sqrt(fan)
+    if name == "kaiming_uniform":
+        tensor.uniform_(-math.sqrt(3.0) * std, math.sqrt(3.0) * std, generator=generator)
+    else:
+        tensor.normal_(0.0, std, generator=generator)
 
-class SigmoidGradMutant(Mutant):
-    name = "mutant-sigmoid-grad-at-output"
-    breaks = "activations"
-    description = (
-        "sigmoid derivative evaluated at the output, sigma(y)(1 - sigma(y)), instead of at the input"
-    )
 
-    def build_activation(self, name: str, params: Mapping[str, Any]) -> nn.Module:
-        if name == "sigmoid":
-            return FunctionModule(SigmoidGradAtOutput)
-        return super().build_activation(name, params)
+def without_weight_decay(
+    optimizer_kwargs: Callable[..., dict[str, Any]], name: str, hyper: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The optimizer's keyword arguments with weight_decay left out."""
+    kwargs = optimizer_kwargs(name, hyper)
+    kwargs.pop("weight_decay", None)
+    return kwargs
+
+
+def without_centered(
+    optimizer_kwargs: Callable[..., dict[str, Any]], name: str, hyper: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The optimizer's keyword arguments with centered left out."""
+    kwargs = optimizer_kwargs(name, hyper)
+    kwargs.pop("centered", None)
+    return kwargs
 
 
-class SoftmaxNoMaxShiftMutant(Mutant):
-    name = "mutant-softmax-no-max-shift"
-    breaks = "activations"
-    description = "softmax without subtracting the row maximum: exp overflows to inf/NaN at large inputs"
+def tracker_without_min_delta(config: EarlyStopping) -> EarlyStoppingTracker:
+    """The correct tracker, given the configuration with min_delta = 0."""
+    return EarlyStoppingTracker(replace(config, min_delta=0.0))
 
-    def build_activation(self, name: str, params: Mapping[str, Any]) -> nn.Module:
-        if name == "softmax":
-            return NaiveSoftmax(dim=dict(params).get("axis", -1))
-        return super().build_activation(name, params)
 
+def keep_last_weights(model: nn.Module, best: list[torch.Tensor] | None, config: EarlyStopping) -> None:
+    """Leaves the last epoch's parameters in the model whatever restore_best_weights says."""
+    return None
 
-class LossSumMutant(Mutant):
-    name = "mutant-loss-sum-not-mean"
-    breaks = "losses"
-    description = "reduction 'mean' computed as a sum (loss and gradient N times too large)"
+
+def own_batch_order(request: TrainRequest, epoch: int) -> Iterator[np.ndarray]:
+    """Batches from torch.randperm seeded with the epoch number instead of request.batch_orders[epoch]."""
+    generator = torch.Generator().manual_seed(epoch)
+    order = torch.randperm(len(request.x), generator=generator).numpy()
+    for start in range(0, len(order), request.batch_size):
+        yield order[start : start + request.batch_size]
 
-    def compute_loss(
-        self, name: str, pred: torch.Tensor, target: torch.Tensor, reduction: str, params: Mapping[str, Any]
-    ) -> torch.Tensor:
-        return super().compute_loss(name, pred, target, "sum" if reduction == "mean" else reduction, params)
+
+def without_loss_params(forward_backward: Callable[..., Any], *args: Any, **options: Any) -> Any:
+    """forward_backward with loss_params not passed on."""
+    return forward_backward(*args, **{**options, "loss_params": None})
 
 
-class BceNoClampMutant(Mutant):
-    name = "mutant-bce-no-clamp"
-    breaks = "losses"
-    description = "binary cross-entropy as -(t log p + (1 - t) log(1 - p)) without PyTorch's clamp at -100"
+def dropout_seed_from_global_generator(forward_backward: Callable[..., Any], *args: Any, **options: Any) -> Any:
+    """forward_backward with the dropout seed drawn from torch's global generator, not options["dropout_seed"]."""
+    own_seed = int(torch.randint(0, 2**31 - 1, ()).item())
+    return forward_backward(*args, **{**options, "dropout_seed": own_seed})
 
-    def compute_loss(
-        self, name: str, pred: torch.Tensor, target: torch.Tensor, reduction: str, params: Mapping[str, Any]
-    ) -> torch.Tensor:
-        if name != "binary_cross_entropy":
-            return super().compute_loss(name, pred, target, reduction, params)
-        losses = -(target * torch.log(pred) + (1 - target) * torch.log1p(-pred))
-        return {"mean": losses.mean, "sum": losses.sum}.get(reduction, lambda: losses)()
 
+# -- how a swap is applied at each extension point -------------------------------------------------------------
+def _build_optimizer(impl: TorchImplementation, swap: Any, original: Any, name: str, params: Any, hyper: Any) -> Any:
+    return swap(list(params), **impl.optimizer_kwargs(name, hyper))
 
-class HeInitFanOutMutant(Mutant):
-    name = "mutant-he-init-fan-out"
-    breaks = "init"
-    description = "Kaiming (He) init scaled by fan_out instead of fan_in (the requested mode is ignored)"
 
-    def init_call(self, name: str, tensor: torch.Tensor, params: Mapping[str, Any], generator: Any) -> None:
-        if name in ("kaiming_uniform", "kaiming_normal"):
-            params = {**params, "mode": "fan_out"}
-        super().init_call(name, tensor, params, generator)
+def _build_activation(impl: TorchImplementation, swap: Any, original: Any, name: str, params: Any) -> nn.Module:
+    return swap(params)
 
 
-class BiasGradMeanMutant(Mutant):
-    name = "mutant-bias-grad-mean"
-    breaks = "model"
-    description = "dense layer backward averages the bias gradient over the batch instead of summing it"
+def _build_linear(
+    impl: TorchImplementation, swap: Any, original: Any, in_features: int, out_features: int, dtype: torch.dtype
+) -> nn.Module:
+    return swap(in_features, out_features, dtype=dtype, device=impl.device)
 
-    def make_linear(self, in_features: int, out_features: int, dtype: torch.dtype) -> nn.Module:
-        return BiasGradMeanLinear(in_features, out_features, dtype=dtype, device=self.device)
 
+def _call(impl: TorchImplementation, swap: Any, original: Any, *args: Any, **kwargs: Any) -> Any:
+    return swap(*args, **kwargs)
 
-class Float32AccumulationMutant(Mutant):
-    name = "mutant-float32-accumulation"
-    breaks = "model"
-    description = "dense layers compute in float32 even when float64 is claimed (results cast back)"
 
-    def make_linear(self, in_features: int, out_features: int, dtype: torch.dtype) -> nn.Module:
-        return Float32Linear(in_features, out_features, dtype=dtype, device=self.device)
+def _wrap(impl: TorchImplementation, swap: Any, original: Any, *args: Any, **kwargs: Any) -> Any:
+    return swap(original, *args, **kwargs)
 
 
-class SGDNesterovMutant(Mutant):
-    name = "mutant-sgd-nesterov-old-buffer"
-    breaks = "optimizers"
-    description = "Nesterov SGD steps along g + momentum * (buffer before this step's update)"
+@dataclass(frozen=True)
+class Hook:
+    """An extension point of TorchImplementation: the method a swap replaces, and how the swap is called.
 
-    def make_optimizer(self, name: str, params: Sequence[torch.Tensor], hyper: Mapping[str, Any]) -> Any:
-        if name == "sgd":
-            return SGDNesterovOldBuffer(list(params), **self.optimizer_kwargs(name, hyper))
-        return super().make_optimizer(name, params, hyper)
+    keyed: the method's first argument is an optimizer/activation/loss/initializer name, matched against
+    MutantSpec.key; calls for other names go to the original method. apply(impl, swap, original, *args,
+    **kwargs) computes the call with the swap in place (`original` is torch-cpu's bound method).
+    """
 
+    method: str
+    keyed: bool
+    apply: Callable[..., Any]
 
-class SGDDampeningMutant(Mutant):
-    name = "mutant-sgd-dampening-ignored"
-    breaks = "optimizers"
-    description = "SGD momentum buffer accumulates g instead of (1 - dampening) g"
 
-    def make_optimizer(self, name: str, params: Sequence[torch.Tensor], hyper: Mapping[str, Any]) -> Any:
-        if name == "sgd":
-            return SGDWithoutDampening(list(params), **self.optimizer_kwargs(name, hyper))
-        return super().make_optimizer(name, params, hyper)
+HOOKS: dict[str, Hook] = {
+    # swap: an optimizer class, built as swap(params, **optimizer_kwargs(name, hyper))
+    "optimizer": Hook("make_optimizer", True, _build_optimizer),
+    # swap(optimizer_kwargs, name, hyper) -> the keyword arguments
+    "optimizer_kwargs": Hook("optimizer_kwargs", True, _wrap),
+    # swap(params) -> the activation module
+    "activation": Hook("build_activation", True, _build_activation),
+    # swap(compute_loss, name, pred, target, reduction, params) -> the loss
+    "loss": Hook("compute_loss", True, _wrap),
+    # swap(init_call, name, tensor, params, generator) fills the tensor
+    "init": Hook("init_call", True, _wrap),
+    # swap: a dense-layer class, built as swap(in_features, out_features, dtype=..., device=...)
+    "linear": Hook("make_linear", False, _build_linear),
+    # swap(p) -> the dropout module
+    "dropout": Hook("make_dropout", False, _call),
+    # swap(config) -> the early-stopping tracker
+    "early_stopping_tracker": Hook("early_stopping_tracker", False, _call),
+    # swap(model, best, config) restores (or not) the best epoch's parameters
+    "restore_best_weights": Hook("restore_best_weights", False, _call),
+    # swap(request, epoch) -> the batches' row indices
+    "batch_iterator": Hook("batch_iterator", False, _call),
+    # swap(forward_backward, spec, params, x, target, loss, **options) -> the ModelResult
+    "forward_backward": Hook("forward_backward", False, _wrap),
+}
 
 
-class SGDWeightDecayMutant(Mutant):
-    name = "mutant-sgd-weight-decay-ignored"
-    breaks = "optimizers"
-    description = "SGD's weight_decay is accepted but never passed on to torch.optim.SGD"
+class Mutant(TorchImplementation):
+    """torch-cpu with one injected bug: the swap a MutantSpec names, in place of one extension point.
 
-    def optimizer_kwargs(self, name: str, hyper: Mapping[str, Any]) -> dict[str, Any]:
-        kwargs = super().optimizer_kwargs(name, hyper)
-        if name == "sgd":
-            kwargs.pop("weight_decay", None)
-        return kwargs
+    Only the hooked method differs from torch-cpu: the instance's own attribute of that name calls the swap for
+    the names the spec's key covers and torch-cpu's method for the others.
+    """
 
+    kind = "mutant"
+    breaks: str = ""
 
-class AdagradLrDecayMutant(Mutant):
-    name = "mutant-adagrad-lr-decay-ignored"
-    breaks = "optimizers"
-    description = "Adagrad's step size ignores lr_decay (clr = lr)"
+    def __init__(self, spec: MutantSpec) -> None:
+        if spec.swap not in globals():
+            raise ValueError(f"mutant {spec.name!r}: impls.mutants has no {spec.swap!r}")
+        if spec.key is not None and not HOOKS[spec.hook].keyed:
+            raise ValueError(f"mutant {spec.name!r}: hook {spec.hook!r} takes no key, got {spec.key!r}")
+        self.spec = spec
+        self.name, self.description, self.breaks = spec.name, spec.description, spec.breaks
+        super().__init__(device="cpu", precision="ieee", name=spec.name)
+        hook, swap = HOOKS[spec.hook], globals()[spec.swap]
+        original = getattr(self, hook.method)
 
-    def make_optimizer(self, name: str, params: Sequence[torch.Tensor], hyper: Mapping[str, Any]) -> Any:
-        if name == "adagrad":
-            return AdagradWithoutLrDecay(list(params), **self.optimizer_kwargs(name, hyper))
-        return super().make_optimizer(name, params, hyper)
+        def hooked(*args: Any, **kwargs: Any) -> Any:
+            if hook.keyed and not spec.applies_to(args[0] if args else kwargs["name"]):
+                return original(*args, **kwargs)
+            return hook.apply(self, swap, original, *args, **kwargs)
 
-
-class RMSpropCenteredMutant(Mutant):
-    name = "mutant-rmsprop-centered-ignored"
-    breaks = "optimizers"
-    description = "RMSprop's centered option is accepted but never passed on (no grad_avg subtraction)"
-
-    def optimizer_kwargs(self, name: str, hyper: Mapping[str, Any]) -> dict[str, Any]:
-        kwargs = super().optimizer_kwargs(name, hyper)
-        if name == "rmsprop":
-            kwargs.pop("centered", None)
-        return kwargs
-
-
-class DropoutNoScaleMutant(Mutant):
-    name = "mutant-dropout-no-scale"
-    breaks = "dropout"
-    description = "dropout zeroes units but does not scale kept ones by 1/(1-p)"
-
-    def make_dropout(self, p: float) -> nn.Module:
-        return UnscaledDropout(p)
-
-
-class DropoutInEvalMutant(Mutant):
-    name = "mutant-dropout-in-eval"
-    breaks = "dropout"
-    description = "dropout stays active in evaluation mode (F.dropout called with training=True)"
-
-    def make_dropout(self, p: float) -> nn.Module:
-        return AlwaysOnDropout(p)
-
-
-class EarlyStoppingLateMutant(Mutant):
-    name = "mutant-early-stopping-late"
-    breaks = "early_stopping"
-    description = "early stopping waits patience + 1 epochs without improvement (wait > patience)"
-
-    def early_stopping_tracker(self, config: EarlyStopping) -> EarlyStoppingTracker:
-        return LateEarlyStoppingTracker(config)
-
-
-class BestWeightsNotRestoredMutant(Mutant):
-    name = "mutant-best-weights-not-restored"
-    breaks = "early_stopping"
-    description = "restore_best_weights is ignored: the last epoch's parameters are returned"
-
-    def restore_best_weights(
-        self, model: nn.Module, best: list[torch.Tensor] | None, config: EarlyStopping
-    ) -> None:
-        return None
-
-
-class OwnBatchOrderMutant(Mutant):
-    name = "mutant-own-batch-order"
-    breaks = "training"
-    description = (
-        "mini-batches follow torch.randperm with the implementation's own seed, not the suite's order"
-    )
-
-    def batch_iterator(self, request: TrainRequest, epoch: int) -> Iterator[np.ndarray]:
-        generator = torch.Generator().manual_seed(epoch)
-        order = torch.randperm(len(request.x), generator=generator).numpy()
-        for start in range(0, len(order), request.batch_size):
-            yield order[start : start + request.batch_size]
-
-
-class XavierUniformGainIgnoredMutant(Mutant):
-    name = "mutant-xavier-uniform-gain-ignored"
-    breaks = "init"
-    description = "hand-written Xavier uniform: bound = sqrt(6 / (fan_in + fan_out)), the gain is dropped"
-
-    def init_call(self, name: str, tensor: torch.Tensor, params: Mapping[str, Any], generator: Any) -> None:
-        if name == "xavier_uniform":
-            fan_out, fan_in = tensor.shape[0], tensor.shape[1]
-            bound = math.sqrt(6.0 / (fan_in + fan_out))
-            tensor.uniform_(-bound, bound, generator=generator)
-            return
-        super().init_call(name, tensor, params, generator)
-
-
-class KaimingGainIgnoresNonlinearityMutant(Mutant):
-    name = "mutant-kaiming-gain-ignores-nonlinearity"
-    breaks = "init"
-    description = "He init with gain sqrt(2 / (1 + a^2)) whatever the nonlinearity (tanh, linear, ...)"
-
-    def init_call(self, name: str, tensor: torch.Tensor, params: Mapping[str, Any], generator: Any) -> None:
-        if name in ("kaiming_uniform", "kaiming_normal"):
-            a, mode = float(params.get("a", 0.0)), params.get("mode", "fan_in")
-            fan = tensor.shape[1] if mode == "fan_in" else tensor.shape[0]
-            std = math.sqrt(2.0 / (1.0 + a * a)) / math.sqrt(fan)
-            if name == "kaiming_uniform":
-                tensor.uniform_(-math.sqrt(3.0) * std, math.sqrt(3.0) * std, generator=generator)
-            else:
-                tensor.normal_(0.0, std, generator=generator)
-            return
-        super().init_call(name, tensor, params, generator)
-
-
-class AdadeltaLrIgnoredMutant(Mutant):
-    name = "mutant-adadelta-lr-ignored"
-    breaks = "optimizers"
-    description = "Adadelta as in Zeiler's paper: the lr hyperparameter is accepted but never applied"
-
-    def make_optimizer(self, name: str, params: Sequence[torch.Tensor], hyper: Mapping[str, Any]) -> Any:
-        if name == "adadelta":
-            return AdadeltaWithoutLr(list(params), **self.optimizer_kwargs(name, hyper))
-        return super().make_optimizer(name, params, hyper)
-
-
-class EarlyStoppingMinDeltaIgnoredMutant(Mutant):
-    name = "mutant-early-stopping-min-delta-ignored"
-    breaks = "early_stopping"
-    description = "early stopping counts any decrease as an improvement (min_delta ignored)"
-
-    def early_stopping_tracker(self, config: EarlyStopping) -> EarlyStoppingTracker:
-        return EarlyStoppingTracker(replace(config, min_delta=0.0))
-
-
-class LossParamsDroppedMutant(Mutant):
-    name = "mutant-model-loss-params-dropped"
-    breaks = "model"
-    description = "forward_backward does not pass loss_params on (Huber uses delta = 1 inside the model)"
-
-    def forward_backward(self, spec, params, x, target, loss, *, reduction="mean", loss_params=None,
-                         training=False, dropout_seed=None):
-        return super().forward_backward(spec, params, x, target, loss, reduction=reduction, loss_params=None,
-                                        training=training, dropout_seed=dropout_seed)
-
-
-class DropoutSeedIgnoredMutant(Mutant):
-    name = "mutant-dropout-seed-ignored"
-    breaks = "determinism"
-    description = "forward_backward seeds dropout from torch's global generator instead of dropout_seed"
-
-    def forward_backward(self, spec, params, x, target, loss, *, reduction="mean", loss_params=None,
-                         training=False, dropout_seed=None):
-        own_seed = int(torch.randint(0, 2**31 - 1, ()).item())
-        return super().forward_backward(spec, params, x, target, loss, reduction=reduction,
-                                        loss_params=loss_params, training=training, dropout_seed=own_seed)
-
-
-MUTANTS: tuple[type[Mutant], ...] = (
-    AdamNoBiasCorrectionMutant,
-    AdamEpsInsideSqrtMutant,
-    ReluGradAtZeroMutant,
-    SigmoidGradMutant,
-    SoftmaxNoMaxShiftMutant,
-    LossSumMutant,
-    BceNoClampMutant,
-    HeInitFanOutMutant,
-    BiasGradMeanMutant,
-    Float32AccumulationMutant,
-    SGDNesterovMutant,
-    SGDDampeningMutant,
-    SGDWeightDecayMutant,
-    AdagradLrDecayMutant,
-    RMSpropCenteredMutant,
-    DropoutNoScaleMutant,
-    DropoutInEvalMutant,
-    EarlyStoppingLateMutant,
-    BestWeightsNotRestoredMutant,
-    OwnBatchOrderMutant,
-    XavierUniformGainIgnoredMutant,
-    KaimingGainIgnoresNonlinearityMutant,
-    AdadeltaLrIgnoredMutant,
-    EarlyStoppingMinDeltaIgnoredMutant,
-    LossParamsDroppedMutant,
-    DropoutSeedIgnoredMutant,
-)
-"""Every mutant, in report order."""
+        setattr(self, hook.method, hooked)

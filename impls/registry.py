@@ -6,7 +6,8 @@ A name resolves, in this order, to
    `[project.entry-points."mlpbench.implementations"] myimpl = "mypkg.adapter:make"`);
 3. "package.module:factory": `factory` is an Implementation subclass, an Implementation instance, or a
    callable returning one (a dotted attribute path such as "pkg.mod:Class.create" works too);
-4. a mutant ("mutant-..."): torch-cpu with one injected bug, from impls.mutants.
+4. a mutant ("mutant-..."): torch-cpu with one injected bug, listed in impls.mutant_table and built by
+   impls.mutants.
 
 Factories are lazy: importing this module imports neither torch nor any implementation, so listing is fast and
 works without torch installed (torch-based entries then report themselves unavailable with the reason).
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from importlib import metadata
 
 from impls.interface import Implementation
+from impls.mutant_table import MUTANTS, MutantSpec
 
 ENTRY_POINT_GROUP = "mlpbench.implementations"
 
@@ -139,18 +141,23 @@ def plugin_entries() -> list[Entry]:
     return found
 
 
-_mutant_import_error: str | None = None
+def _mutant(spec: MutantSpec) -> Callable[[], Implementation]:
+    def factory() -> Implementation:
+        try:
+            from impls.mutants import Mutant
+        except ImportError as error:
+            raise UnknownImplementation(
+                f"mutant {spec.name!r} unavailable: importing impls.mutants failed "
+                f"({type(error).__name__}: {_one_line(error)})"
+            ) from error
+        return Mutant(spec)
+
+    return factory
 
 
 def mutant_entries() -> list[Entry]:
-    """The mutants of impls.mutants (empty where they cannot be imported, e.g. without torch)."""
-    global _mutant_import_error
-    try:
-        from impls.mutants import MUTANTS
-    except ImportError as error:
-        _mutant_import_error = f"{type(error).__name__}: {_one_line(error)}"
-        return []
-    return [Entry(cls.name, "mutant", cls, cls.description, cls.breaks) for cls in MUTANTS]
+    """The mutants of impls.mutant_table; each factory imports impls.mutants (and torch) only when called."""
+    return [Entry(spec.name, "mutant", _mutant(spec), spec.description, spec.breaks) for spec in MUTANTS]
 
 
 def entries(include_mutants: bool = True) -> list[Entry]:
@@ -205,10 +212,6 @@ def resolve(name: str) -> Implementation:
     for entry in mutants:
         if entry.name == name:
             return instantiate(entry.factory, name)
-    if name.startswith("mutant-") and _mutant_import_error is not None:
-        raise UnknownImplementation(
-            f"mutant {name!r} unavailable: importing impls.mutants failed ({_mutant_import_error})"
-        )
     known = ", ".join(entry.name for entry in entries(include_mutants=False)) + (
         ", " + ", ".join(entry.name for entry in mutants) if mutants else ""
     )
