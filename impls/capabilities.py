@@ -157,14 +157,13 @@ class Capabilities:
         """Every claim outside the vocabulary, one line each (empty when the claim is well-formed)."""
         found: list[str] = []
 
-        def names(kind: str, value: Any, known: Iterable[str]) -> Iterable[str]:
+        def names(kind: str, value: Any, known: Iterable[str], owner: str = "") -> None:
             if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-                found.append(f"{kind} must be a set of names, not {type(value).__name__}")
-                return ()
+                found.append(f"{kind}s{owner} must be a set of names, not {type(value).__name__}")
+                return
             for name in value:
                 if name not in known:
-                    found.append(_unknown(kind, name, known))
-            return value
+                    found.append(_unknown(kind, name, known, owner))
 
         names("activation", self.activations, ACTIVATIONS)
         names("initializer", self.initializers, INITIALIZERS)
@@ -179,9 +178,10 @@ class Capabilities:
                 if not isinstance(claim, LossClaim):
                     found.append(f"loss {loss!r}: the claim must be a LossClaim, not {type(claim).__name__}")
                     continue
-                names(f"reduction of loss {loss!r}", claim.reductions or (), REDUCTIONS)
-                names(f"target kind of loss {loss!r}", claim.targets or (), loss_targets(loss))
-                names(f"parameter of loss {loss!r}", claim.params or (), loss_parameters(loss))
+                owner = f" of loss {loss!r}"
+                names("reduction", claim.reductions or (), REDUCTIONS, owner)
+                names("target kind", claim.targets or (), loss_targets(loss), owner)
+                names("parameter", claim.params or (), loss_parameters(loss), owner)
         if not isinstance(self.optimizers, Mapping):
             found.append(f"optimizers must be a mapping name -> options, not {type(self.optimizers).__name__}")
         else:
@@ -189,7 +189,7 @@ class Capabilities:
                 if optimizer not in OPTIMIZERS:
                     found.append(_unknown("optimizer", optimizer, OPTIMIZERS))
                     continue
-                names(f"option of optimizer {optimizer!r}", options, OPTIMIZERS[optimizer].options)
+                names("option", options, OPTIMIZERS[optimizer].options, f" of optimizer {optimizer!r}")
         for feature in FEATURES:
             if not isinstance(getattr(self, feature), bool):
                 found.append(f"{feature} must be True or False, not {getattr(self, feature)!r}")
@@ -231,16 +231,16 @@ class Capabilities:
         return None
 
 
-def _unknown(kind: str, name: Any, known: Iterable[str]) -> str:
+def _unknown(kind: str, name: Any, known: Iterable[str], owner: str = "") -> str:
     known = list(known)
     if not isinstance(name, str):
-        return f"{kind} {name!r} is not a name (a {type(name).__name__}); known: {', '.join(known)}"
+        return f"{kind} {name!r}{owner} is not a name (a {type(name).__name__}); known: {', '.join(known)}"
     lowered = {k.lower(): k for k in known}
     initials = [k for k in lowered if "".join(part[:1] for part in k.split("_")) == name.lower()]
     close = initials + [c for c in difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.5)
                         if c not in initials]
     hint = f"did you mean {', '.join(repr(lowered[c]) for c in close)}?" if close else f"known: {', '.join(known)}"
-    return f"unknown {kind} {name!r}; {hint}"
+    return f"unknown {kind} {name!r}{owner}; {hint}"
 
 
 def vocabulary_markdown() -> str:
