@@ -29,6 +29,7 @@ from reference.model import (
     loss_and_gradients,
     loss_params_for,
     output_activation,
+    output_gradient,
     predict,
     resolve_loss,
 )
@@ -296,8 +297,10 @@ class TrainingStep:
             logits = ws.z[last]
             output = out_act.forward(logits, **out_kwargs)
             value = float(self.loss.value(output, target, **self.loss_kwargs))
-            grad_output = self.loss.gradient(output, target, **self.loss_kwargs)
-            delta[...] = activation_backward(
+            grad_output, fused = output_gradient(
+                self.loss, out_act.name, logits, output, target, "mean", self.loss_kwargs
+            )
+            delta[...] = grad_output if fused else activation_backward(
                 out_act, out_kwargs, logits, output, grad_output, self.conventions
             )
 
