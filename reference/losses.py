@@ -418,15 +418,18 @@ def sigmoid_binary_cross_entropy_grad(
     The chain rule (p - t) / (p (1 - p)) * p (1 - p) reduces to s(z) - t; computed so, it does not depend on
     how p = s(z) was rounded (at z = 30, 1 - p keeps only three digits). The guards, as in
     `binary_cross_entropy_grad`: grad_floor scales by d / max(d, grad_floor) with d = s(z) s(-z) (1 where
-    d >= grad_floor), clip_eps gives 0 where the clip is active.
+    d >= grad_floor; taken through log d, since d underflows long before the product does), clip_eps gives 0
+    where the clip is active.
     """
     _check_reduction(reduction)
     z, dtype = _prediction(z)
     t = _binary_targets("binary_cross_entropy", z, target)
     grad = _sigmoid_minus_target(z, t)
-    if grad_floor is not None:
-        d = _sigmoid(z) * _sigmoid(-z)
-        grad *= d / np.maximum(d, grad_floor)
+    if grad_floor is not None:                  # d / max(d, floor) = exp(min(log d - log floor, 0))
+        log_d = _softplus(-np.abs(z))           # log d = -|z| - 2 log(1 + exp(-|z|)): d itself may underflow
+        log_d *= -2.0
+        log_d -= np.abs(z)
+        grad *= np.exp(np.minimum(log_d - np.log(grad_floor), 0.0))
     if clip_eps is not None:
         p = _sigmoid(z).astype(dtype)
         grad[_clip_probabilities(p, clip_eps) != p] = 0.0
@@ -440,11 +443,17 @@ def sigmoid_binary_cross_entropy_grad(
 
 @_underflow_is_exact
 def log_softmax(x: ArrayLike, axis: int = -1) -> np.ndarray:
-    """log softmax(x)_i = (x_i - m) - log sum_j exp(x_j - m), m = max_j x_j: every exponent is <= 0."""
+    """log softmax(x)_i = (x_i - m) - log sum_j exp(x_j - m), m = max_j x_j: every exponent is <= 0.
+
+    The maximum's own term is exactly 1, so the sum is 1 + r with r the sum over the other entries, and
+    log(1 + r) is taken as log1p(r): a dominant class keeps its small loss (logits (40, 0): 4.2e-18, not 0).
+    """
     x, dtype = _prediction(x)
     shifted = x - np.max(x, axis=axis, keepdims=True)
     with np.errstate(under="ignore"):
-        shifted -= np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+        terms = np.exp(shifted)
+    np.put_along_axis(terms, np.argmax(shifted, axis=axis, keepdims=True), 0.0, axis=axis)
+    shifted -= np.log1p(np.sum(terms, axis=axis, keepdims=True))
     return shifted.astype(dtype, copy=False)
 
 
@@ -502,19 +511,32 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, reduction: str = "mean")
 
 @_underflow_is_exact
 def cross_entropy_grad(logits: ArrayLike, target: ArrayLike, reduction: str = "mean") -> np.ndarray:
-    """dl_n/dz_n = softmax(z_n) * sum_c q_c - q (= softmax(z_n) - onehot(y) for an index target)."""
+    """dl_n/dz_n = softmax(z_n) * sum_c q_c - q (= softmax(z_n) - onehot(y) for an index target).
+
+    Computed without cancelling 1 - softmax: for an index target the true class's entry softmax_y - 1 is
+    -sum_{c != y} softmax_c, which keeps its digits when softmax_y is close to 1; for probabilities see below.
+    """
     _check_reduction(reduction)
     z, dtype = _scores("cross_entropy", logits)
     target = np.asarray(target)
     with np.errstate(under="ignore"):
         grad = np.exp(log_softmax(z))
     if _is_probability_target(z, target):
+        # p sum(q) - q = p (sum(q) - q) - q (1 - p), with 1 - p_c = sum_{j != c} p_j summed directly for the
+        # largest p_c (where 1 - p_c would cancel); the others are at most 1/2 and subtract safely
         q = target.astype(z.dtype)
-        grad *= np.sum(q, axis=1, keepdims=True)
-        grad -= q
+        rest = np.sum(grad, axis=1, keepdims=True) - grad
+        top = np.argmax(grad, axis=1)[:, None]
+        others = grad.copy()
+        np.put_along_axis(others, top, 0.0, axis=1)
+        np.put_along_axis(rest, top, np.sum(others, axis=1, keepdims=True), axis=1)
+        with np.errstate(invalid="ignore"):
+            grad = _weighted(np.sum(q, axis=1, keepdims=True) - q, grad) - _weighted(q, rest)
     else:
         indices = _class_indices("cross_entropy", target, *z.shape)
-        grad[np.arange(z.shape[0]), indices] -= 1.0
+        rows = np.arange(z.shape[0])
+        grad[rows, indices] = 0.0
+        grad[rows, indices] = -np.sum(grad, axis=1)
     return _scale_gradient(grad, reduction, dtype, z.shape[0])
 
 

@@ -266,7 +266,8 @@ class TrainingStep:
         value = float(np.mean(np.log(ws.row_sum[:, 0]) - picked))
         ws.row_sum *= n
         np.divide(delta, ws.row_sum, out=delta)                  # softmax / N
-        delta[ws.rows, target] -= 1.0 / n
+        delta[ws.rows, target] = 0.0                             # (softmax_t - 1) / N = -sum_{c != t} softmax_c / N
+        delta[ws.rows, target] = -np.sum(delta, axis=1)
         return value
 
     def gradients(self, params: list[np.ndarray], x: np.ndarray, target: np.ndarray) -> float:

@@ -12,6 +12,7 @@ parameter), never part of the optimizer's mathematical state and never copied.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import fields, replace
 from typing import Any
@@ -159,6 +160,14 @@ def moving_average_of_squares(average: np.ndarray, g: np.ndarray, beta: float, w
     np.multiply(g, 1.0 - beta, out=work)
     work *= g
     average += work
+
+
+def bias_correction(beta: float, step: int) -> float:
+    """1 - beta^t, as -expm1(t log(beta)) with log(beta) = log1p(-(1 - beta)): 1 - beta is exact for beta in
+    [1/2, 1], so nothing cancels (1 - 0.999**2 computed directly keeps only 13 digits)."""
+    if beta == 0.0:
+        return 1.0
+    return -math.expm1(step * math.log1p(-(1.0 - beta)))
 
 
 def next_step(state: dict) -> int:

@@ -8,7 +8,7 @@ For step t = 1, 2, ... with gradient g (negated when maximize):
     m <- beta1 * m + (1 - beta1) * g                             (state "exp_avg")
     v <- beta2 * v + ((1 - beta2) * g) * g                       (state "exp_avg_sq")
     amsgrad:      v_max <- max(v_max, v); v is replaced by v_max below   (state "max_exp_avg_sq")
-    bc1 = 1 - beta1^t,  bc2 = 1 - beta2^t
+    bc1 = 1 - beta1^t,  bc2 = 1 - beta2^t      (as -expm1(t log beta), without PyTorch's cancellation)
     eps_placement "outside":  p <- p - (lr / bc1) * m / (sqrt(v / bc2 + eps_root) + eps)     (PyTorch, optax)
                   "inside":   p <- p - (lr / bc1) * m / sqrt(v / bc2 + eps)                  (textbook)
                   "hat":      p <- p - (lr * sqrt(bc2) / bc1) * m / (sqrt(v) + eps)          (Keras: "epsilon hat")
@@ -28,6 +28,7 @@ import numpy as np
 from reference.conventions import EPS_PLACEMENTS
 from reference.optim._buffers import (
     begin,
+    bias_correction,
     buffers,
     decay_weights,
     effective_grad,
@@ -112,8 +113,8 @@ def _adam_update(
 
     lr, eps, wd, eps_root = hyper.lr, hyper.eps, hyper.weight_decay, hyper.eps_root
     beta1, beta2 = hyper.betas
-    bias_correction1 = 1.0 - beta1**step
-    bias_correction2 = 1.0 - beta2**step
+    bias_correction1 = bias_correction(beta1, step)
+    bias_correction2 = bias_correction(beta2, step)
     placement = hyper.eps_placement
     step_size = lr / bias_correction1
     if placement == "hat":

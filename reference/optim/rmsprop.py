@@ -26,6 +26,7 @@ import numpy as np
 from reference.optim import _buffers as buf_util
 from reference.optim._buffers import (
     begin,
+    bias_correction,
     buffers,
     decay_weights,
     effective_grad,
@@ -82,7 +83,7 @@ def rmsprop(
     grad_avgs = buffers(state, "grad_avg", params) if hyper.centered else None
     pool = scratch_pool(state, params, inplace)
     alpha, decoupled = hyper.alpha, hyper.decoupled_weight_decay
-    correction = 1.0 - alpha**step if hyper.bias_correction else 1.0
+    correction = bias_correction(alpha, step) if hyper.bias_correction else 1.0
 
     for index, (param, grad) in enumerate(zip(params, grads, strict=True)):
         if decoupled:
