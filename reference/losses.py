@@ -191,8 +191,10 @@ def l1_grad(
     """dl/dpred = sign(pred - target), 0 where pred == target (PyTorch's abs backward, sgn)."""
     _check_reduction(reduction)
     pred, dtype = _prediction(pred)
-    grad = pred - _same_shape("l1", pred, target)
-    np.sign(grad, out=grad)
+    target = _same_shape("l1", pred, target)
+    with np.errstate(invalid="ignore"):
+        grad = np.sign(pred - target)
+    grad[pred == target] = 0.0  # also at pred = target = +-inf, where the difference is NaN
     return _scale_gradient(grad, reduction, dtype, pred.size, sample_axis)
 
 
@@ -447,9 +449,14 @@ def log_softmax(x: ArrayLike, axis: int = -1) -> np.ndarray:
 
     The maximum's own term is exactly 1, so the sum is 1 + r with r the sum over the other entries, and
     log(1 + r) is taken as log1p(r): a dominant class keeps its small loss (logits (40, 0): 4.2e-18, not 0).
+    With k logits at +inf, those have log-probability -log k and the others -inf (the limit).
     """
     x, dtype = _prediction(x)
-    shifted = x - np.max(x, axis=axis, keepdims=True)
+    m = np.max(x, axis=axis, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        shifted = x - m
+    # a +inf logit takes all the probability (shared among the k infinite ones): x - m is 0 there, -inf elsewhere
+    shifted = np.where(np.isposinf(m), np.where(x == np.inf, 0.0, -np.inf), shifted)
     with np.errstate(under="ignore"):
         terms = np.exp(shifted)
     np.put_along_axis(terms, np.argmax(shifted, axis=axis, keepdims=True), 0.0, axis=axis)
@@ -605,6 +612,15 @@ class Loss:
             known = sorted(self.default_params)
             raise ValueError(f"loss {self.name!r} has no parameter(s) {unknown}; known: {known}")
         return {**self.default_params, **overrides}
+
+    def draw_target(self, rng: np.random.Generator, n: int, outputs: int) -> np.ndarray:
+        """A target for n samples and `outputs` network outputs, drawn as `drawn_target` says (TARGET_DRAWS):
+        int64 class indices (n,), or float64 labels 0/1 or standard normal values (n, outputs)."""
+        if self.drawn_target == "index":
+            return rng.integers(0, outputs, n).astype(np.int64)
+        if self.drawn_target == "binary":
+            return rng.integers(0, 2, (n, outputs)).astype(np.float64)
+        return rng.normal(size=(n, outputs))
 
 
 def _params(**values: Any) -> Mapping[str, Any]:

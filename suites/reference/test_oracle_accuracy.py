@@ -438,3 +438,17 @@ def test_two_optimizer_steps_within_their_bound(name: str, options: dict) -> Non
                             assert abs(mp.mpf(got) - want) <= allowed + SUBNORMAL_SLACK, (
                                 f"{name} {options} state {key}, g = {g}: got {got!r}, exact {mp.nstr(want, 20)}")
                         exact_state[exact_key] = mp.mpf(got)  # continue from the oracle's rounded state
+
+
+def test_cross_entropy_with_infinite_logits_takes_the_limit() -> None:
+    """A +inf logit has all the probability (shared by k such logits); soft targets weight it exactly."""
+    z = np.array([[np.inf, 0.0, -np.inf], [np.inf, np.inf, 1.0], [3.0, -np.inf, 0.0]])
+    np.testing.assert_array_equal(L.log_softmax(z)[0], [0.0, -np.inf, -np.inf])
+    np.testing.assert_allclose(L.log_softmax(z)[1], [-math.log(2), -math.log(2), -np.inf])
+    q = np.array([[0.7, 0.3, 0.0], [0.5, 0.5, 0.0], [1.0, 0.0, 0.0]])
+    values = L.cross_entropy(z, q, "none")
+    assert values[0] == np.inf and values[1] == pytest.approx(math.log(2))
+    assert values[2] == pytest.approx(float(mp.log1p(mp.exp(-3))), rel=1e-15)
+    grads = L.cross_entropy_grad(z, q, "none")
+    np.testing.assert_allclose(grads[1], [0.0, 0.0, 0.0], atol=1e-300)
+    np.testing.assert_allclose(grads[0, :2], [0.3, -0.3], rtol=1e-15)
