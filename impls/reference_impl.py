@@ -21,8 +21,8 @@ from reference.losses import LOSSES, get_loss
 from reference.model import activation_backward, activation_params_for, loss_and_gradients, loss_params_for
 from reference.optim import OPTIMIZERS, get_optimizer, make_hyper, public_state
 from reference.spec import MLPSpec
-from reference.training import TrainingStep
 from reference.training import train as reference_train
+from reference.training_step import TrainingStep
 
 
 def _as(array: Any, dtype: np.dtype) -> np.ndarray:

@@ -294,15 +294,18 @@ def tanh_derivative(x: ArrayLike) -> np.ndarray:
 
 
 @_elementwise
-def relu(x: ArrayLike) -> np.ndarray:
-    """Rectified linear unit f(x) = max(x, 0)."""
+def relu(x: ArrayLike, grad_at_zero: float = 0.0) -> np.ndarray:
+    """Rectified linear unit f(x) = max(x, 0) (grad_at_zero concerns only the derivative)."""
     return np.maximum(x, 0.0)
 
 
 @_elementwise
-def relu_derivative(x: ArrayLike) -> np.ndarray:
-    """f'(x) = 1 if x > 0 else 0; relu'(0) = 0 as in PyTorch (threshold_backward: x <= 0 -> 0)."""
-    return (x > 0).astype(x.dtype)
+def relu_derivative(x: ArrayLike, grad_at_zero: float = 0.0) -> np.ndarray:
+    """f'(x) = 1 if x > 0 else 0; relu'(0) = grad_at_zero, 0 as in PyTorch (threshold_backward: x <= 0 -> 0)."""
+    d = (x > 0).astype(x.dtype)
+    if grad_at_zero != 0.0:
+        d[x == 0] = grad_at_zero
+    return d
 
 
 @_elementwise
@@ -573,7 +576,7 @@ ACTIVATIONS: dict[str, Activation] = _registry(
     Activation("step", step, step_derivative),
     Activation("sigmoid", sigmoid, sigmoid_derivative),
     Activation("tanh", tanh, tanh_derivative),
-    Activation("relu", relu, relu_derivative),
+    Activation("relu", relu, relu_derivative, MappingProxyType({"grad_at_zero": 0.0})),
     Activation("leaky_relu", leaky_relu, leaky_relu_derivative, MappingProxyType({"negative_slope": 0.01})),
     Activation("gelu", gelu, gelu_derivative, MappingProxyType({"approximate": "none"})),
     Activation("gelu_tanh", gelu_tanh, gelu_tanh_derivative),

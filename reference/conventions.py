@@ -155,7 +155,10 @@ _LOSS_FIELDS: dict[str, dict[str, _Field]] = {
         "grad_floor": _Field("bce_grad_floor"),
     },
 }
-_ACTIVATION_FIELDS: dict[str, dict[str, _Field]] = {"gelu": {"approximate": _Field("gelu_approximate")}}
+_ACTIVATION_FIELDS: dict[str, dict[str, _Field]] = {
+    "gelu": {"approximate": _Field("gelu_approximate")},
+    "relu": {"grad_at_zero": _Field("relu_grad_at_zero")},
+}
 
 
 PYTORCH = Conventions()

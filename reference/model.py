@@ -95,13 +95,9 @@ def activation_backward(
 ) -> np.ndarray:
     """dL/dz = f'(z) * dL/dy (the vector-Jacobian product for softmax).
 
-    ReLU's derivative at exactly z = 0 is the convention's `relu_grad_at_zero` (PyTorch: 0).
+    The profile's choices (ReLU's derivative at exactly 0, PyTorch: 0) fill what `params` leaves unset.
     """
-    grad_z = activation.backward(z, y, grad_y, **params)
-    if activation.name == "relu" and conventions.relu_grad_at_zero != 0.0:
-        at_zero = z == 0
-        grad_z = np.where(at_zero, grad_y * conventions.relu_grad_at_zero, grad_z)
-    return grad_z
+    return activation.backward(z, y, grad_y, **{**conventions.activation_defaults(activation.name), **params})
 
 
 def init_params(

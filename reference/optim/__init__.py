@@ -127,6 +127,12 @@ def apply_conventions(hyper: Any, conventions: Conventions) -> Any:
 _NAMES: dict[type, str] = {entry.hyper_class: entry.name for entry in OPTIMIZERS.values()}
 
 
+def resolve_optimizer(optimizer: str | Optimizer, hyper: Any, conventions: Conventions) -> tuple[Optimizer, Any]:
+    """The registry entry and its hyperparameters (defaults when None) with the profile applied."""
+    entry = get_optimizer(optimizer) if isinstance(optimizer, str) else optimizer
+    return entry, apply_conventions(entry.hyper_class() if hyper is None else hyper, conventions)
+
+
 __all__ = [
     "OPTIMIZERS",
     "SGD",
@@ -146,6 +152,7 @@ __all__ = [
     "hyperparameters",
     "make_hyper",
     "public_state",
+    "resolve_optimizer",
     "rmsprop",
     "sgd",
 ]
