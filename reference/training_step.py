@@ -102,7 +102,7 @@ class TrainingStep:
         ws.row_sum *= n
         np.divide(delta, ws.row_sum, out=delta)                  # softmax / N
         delta[ws.rows, target] = 0.0                             # (softmax_t - 1) / N = -sum_{c != t} softmax_c / N
-        delta[ws.rows, target] = -np.sum(delta, axis=1)
+        delta[ws.rows, target] = -delta.sum(axis=1)
         return value
 
     def gradients(self, params: list[np.ndarray], x: np.ndarray, target: np.ndarray) -> float:

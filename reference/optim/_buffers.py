@@ -127,13 +127,19 @@ def effective_grad(
 
 def with_defaults(hyper: Any) -> Any:
     """The hyperparameters with every profile-governed field still None (not chosen) set to PyTorch's choice."""
-    from reference.conventions import PYTORCH
-
-    unset = {f.name for f in fields(hyper) if getattr(hyper, f.name) is None}
+    names = _GOVERNED.get(type(hyper))
+    if names is None:
+        names = _GOVERNED[type(hyper)] = tuple(f.name for f in fields(hyper) if f.default is None)
+    unset = [name for name in names if getattr(hyper, name) is None]
     if not unset:
         return hyper
+    from reference.conventions import PYTORCH
+
     defaults = PYTORCH.optimizer_defaults(type(hyper).__name__.lower())
-    return replace(hyper, **{name: defaults[name] for name in unset if name in defaults})
+    return replace(hyper, **{name: defaults[name] for name in unset})
+
+
+_GOVERNED: dict[type, tuple[str, ...]] = {}
 
 
 def decay_weights(param: np.ndarray, lr: float, weight_decay: float) -> None:
