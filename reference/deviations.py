@@ -118,6 +118,14 @@ DEVIATIONS: tuple[Deviation, ...] = (
         "the oracle returns the limits (-0 and 0, inf and 1)",
     ),
     Deviation(
+        "softplus with a threshold beyond exp's range",
+        ("softplus",),
+        lambda x, beta=1.0, threshold=20.0, **_: (np.asarray(x, np.float64) * beta > 709.78)
+        & (np.asarray(x, np.float64) * beta <= threshold),
+        "below its threshold PyTorch computes log1p(exp(beta x)) / beta, and exp overflows for beta x > 709.78 "
+        "(inf where the value is about x); the oracle uses max(z, 0) + log1p(exp(-|z|))",
+    ),
+    Deviation(
         "tanh-approximated GELU derivative where x^2 overflows",
         ("gelu_tanh'",),
         _x(lambda x: np.abs(x) > 1.3e154),

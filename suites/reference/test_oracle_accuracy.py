@@ -25,6 +25,8 @@ from collections.abc import Callable
 import mpmath as mp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reference import activations as A
 from reference import losses as L
@@ -150,6 +152,15 @@ def test_activation_within_its_bound_across_the_float64_range(name: str) -> None
         kappa = condition(EXACT[name], [mp.mpf(x)])
         assert_within_bound(name, float(value), exact, BOUNDS[name], kappa, f"x = {x!r}")
     assert np.isnan(ORACLE[name](np.array([np.nan]))).all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(sorted(EXACT)), st.floats(allow_nan=False, allow_infinity=False))
+def test_activation_bound_on_arbitrary_floats(name: str, x: float) -> None:
+    """The same bound at any float64 hypothesis draws (it favours edges: 0, subnormals, huge values)."""
+    value = float(ORACLE[name](np.array([x]))[0])
+    exact = EXACT[name](mp.mpf(x))
+    assert_within_bound(name, value, exact, BOUNDS[name], condition(EXACT[name], [mp.mpf(x)]), f"x = {x!r}")
 
 
 def test_softplus_with_beta_keeps_the_linear_regime_finite() -> None:
