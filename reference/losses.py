@@ -259,7 +259,6 @@ def _weighted(weight: np.ndarray, value: np.ndarray) -> np.ndarray:
     return product
 
 
-_weighted_log = _weighted
 
 
 def _clip_probabilities(p: np.ndarray, clip_eps: float | None) -> np.ndarray:
@@ -509,7 +508,7 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, reduction: str = "mean")
     target = np.asarray(target)
     log_probs = log_softmax(z)
     if _is_probability_target(z, target):
-        losses = -np.sum(_weighted_log(target.astype(z.dtype), log_probs), axis=1)
+        losses = -np.sum(_weighted(target.astype(z.dtype), log_probs), axis=1)
     else:
         indices = _class_indices("cross_entropy", target, *z.shape)
         losses = -log_probs[np.arange(z.shape[0]), indices]

@@ -26,19 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from reference.conventions import EPS_PLACEMENTS
-from reference.optim._buffers import (
-    begin,
-    bias_correction,
-    buffers,
-    decay_weights,
-    effective_grad,
-    moving_average,
-    moving_average_of_squares,
-    next_step,
-    scratch,
-    scratch_pool,
-    with_defaults,
-)
+from reference.optim._buffers import begin, bias_correction, buffers, next_step, with_defaults
+from reference.optim.adam_inplace import adam_update_inplace
 
 
 def _validate(hyper: Adam | AdamW) -> None:
@@ -104,56 +93,37 @@ def _adam_update(
     decoupled: bool,
     inplace: bool,
 ) -> tuple[list[np.ndarray], dict]:
-    params, state = begin(params, grads, state, inplace)
-    step = next_step(state)
-    exp_avgs = buffers(state, "exp_avg", params)
-    exp_avg_sqs = buffers(state, "exp_avg_sq", params)
+    """The update of the module docstring, one parameter at a time; in place, the same arithmetic with
+    preallocated buffers (reference.optim.adam_inplace, tested bit-for-bit equal)."""
+    if inplace:
+        return adam_update_inplace(params, grads, state, hyper, decoupled)
+    params, state = begin(params, grads, state, inplace=False)
+    t = next_step(state)
+    exp_avgs, exp_avg_sqs = buffers(state, "exp_avg", params), buffers(state, "exp_avg_sq", params)
     max_exp_avg_sqs = buffers(state, "max_exp_avg_sq", params) if hyper.amsgrad else None
-    pool = scratch_pool(state, params, inplace)
-
     lr, eps, wd, eps_root = hyper.lr, hyper.eps, hyper.weight_decay, hyper.eps_root
     beta1, beta2 = hyper.betas
-    bias_correction1 = bias_correction(beta1, step)
-    bias_correction2 = bias_correction(beta2, step)
-    placement = hyper.eps_placement
-    step_size = lr / bias_correction1
-    if placement == "hat":
-        step_size *= bias_correction2**0.5
+    bc1, bc2 = bias_correction(beta1, t), bias_correction(beta2, t)
 
-    for index, (param, grad) in enumerate(zip(params, grads, strict=True)):
-        slots = pool[index]
-        if decoupled:
-            decay_weights(param, lr, wd)
-        g = effective_grad(grad, param, 0.0 if decoupled else wd, hyper.maximize, slots)
-        work = scratch(slots, 0, param)
-        exp_avg, exp_avg_sq = exp_avgs[index], exp_avg_sqs[index]
-
-        moving_average(exp_avg, g, beta1, work)                # m = beta1 m + (1 - beta1) g
-        moving_average_of_squares(exp_avg_sq, g, beta2, work)  # v = beta2 v + ((1 - beta2) g) g
-        second = exp_avg_sq
-        if max_exp_avg_sqs is not None:                        # amsgrad: v = max over steps
-            np.maximum(max_exp_avg_sqs[index], exp_avg_sq, out=max_exp_avg_sqs[index])
-            second = max_exp_avg_sqs[index]
-
-        if placement == "inside":                              # denom = sqrt(v / bc2 + eps)
-            np.divide(second, bias_correction2, out=work)
-            work += eps
-            np.sqrt(work, out=work)
-        elif placement == "hat":                               # denom = sqrt(v) + eps
-            np.sqrt(second, out=work)
-            work += eps
-        elif eps_root:                                         # denom = sqrt(v / bc2 + eps_root) + eps
-            np.divide(second, bias_correction2, out=work)
-            work += eps_root
-            np.sqrt(work, out=work)
-            work += eps
-        else:                                                  # denom = sqrt(v) / sqrt(bc2) + eps
-            np.sqrt(second, out=work)
-            work /= bias_correction2**0.5
-            work += eps
-        np.divide(exp_avg, work, out=work)                     # p -= step_size * m / denom
-        work *= step_size
-        param -= work
+    for i, grad in enumerate(grads):
+        p = params[i] * (1.0 - lr * wd) if decoupled and wd != 0 else params[i]
+        g = -grad if hyper.maximize else grad
+        if not decoupled and wd != 0:
+            g = g + wd * p
+        m = exp_avgs[i] = beta1 * exp_avgs[i] + (1.0 - beta1) * g
+        v = exp_avg_sqs[i] = beta2 * exp_avg_sqs[i] + ((1.0 - beta2) * g) * g
+        if max_exp_avg_sqs is not None:
+            v = max_exp_avg_sqs[i] = np.maximum(max_exp_avg_sqs[i], v)
+        if hyper.eps_placement == "hat":
+            params[i] = p - (lr / bc1 * bc2**0.5) * (m / (np.sqrt(v) + eps))
+            continue
+        if hyper.eps_placement == "inside":
+            denom = np.sqrt(v / bc2 + eps)
+        elif eps_root:
+            denom = np.sqrt(v / bc2 + eps_root) + eps
+        else:
+            denom = np.sqrt(v) / bc2**0.5 + eps
+        params[i] = p - (lr / bc1) * (m / denom)
     return params, state
 
 

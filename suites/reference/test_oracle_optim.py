@@ -450,9 +450,18 @@ def test_not_inplace_leaves_inputs_untouched(name: str) -> None:
         params, state = new_params, new_state
 
 
-@pytest.mark.parametrize("name", list(ALL_OPTIONS))
-def test_inplace_equals_not_inplace(name: str) -> None:
-    entry, hyper = get_optimizer(name), make_hyper(name, **ALL_OPTIONS[name])
+INPLACE_CASES = [(name, ALL_OPTIONS[name]) for name in ALL_OPTIONS] + [
+    (name, {**ALL_OPTIONS[name], **extra})
+    for name in ("adam", "adamw")
+    for extra in ({"eps_placement": "inside"}, {"eps_placement": "hat"}, {"eps_root": 1e-3},
+                  {"maximize": False, "weight_decay": 0.0})
+] + [("adam", {**ALL_OPTIONS["adam"], "decoupled_weight_decay": True})]
+
+
+@pytest.mark.parametrize(("name", "options"), INPLACE_CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(INPLACE_CASES)])
+def test_inplace_equals_not_inplace(name: str, options: dict) -> None:
+    """Bit for bit: the readable path (inplace=False) and the in-place sibling (Adam's in adam_inplace)."""
+    entry, hyper = get_optimizer(name), make_hyper(name, **options)
     pure_params, pure_state = _params(), {}
     live_params, live_state = _params(), {}
     for grads in _grad_sequence(4):
