@@ -5,8 +5,9 @@ in) for every activation and derivative, every loss and gradient, random optimiz
 every option over three steps, and random networks (forward, loss, backward). Two values agree when they are
 equal (the same infinity, both NaN) or within 1e-12 relative. Every disagreement must fall under one of the
 oracle's documented deviations from PyTorch (reference.deviations), where PyTorch's own float64 result is
-the inaccurate one; for activations and losses each such point is also settled against mpmath (the oracle
-must be the closer of the two). A disagreement outside them fails, naming the function and the input.
+the inaccurate one; for the activations and losses with an mpmath form here (sigmoid', tanh', GELU and its
+derivative, BCE with logits, cross-entropy) each such point is also settled against mpmath: the oracle must
+be the closer of the two. A disagreement outside them fails, naming the function and the input.
 """
 
 from __future__ import annotations
@@ -173,6 +174,37 @@ def test_losses_agree_with_torch_float64(name: str) -> None:
             f"{function} disagrees with torch outside the documented deviations at pred = {pred[unexplained][:3]}, "
             f"target = {target[unexplained][:3]}: oracle {ours[function][unexplained][:3]}, "
             f"torch {theirs[function][unexplained][:3]}")
+        if function in EXACT_LOSSES:
+            _settle_loss(function, pred[bad], target[bad], ours[function][bad], theirs[function][bad])
+
+
+def _softplus_mp(z):
+    return z + mp.log1p(mp.exp(-z)) if z > 0 else mp.log1p(mp.exp(z))
+
+
+EXACT_LOSSES: dict[str, Callable] = {
+    "binary_cross_entropy_with_logits": lambda z, t: t * _softplus_mp(-z) + (1 - t) * _softplus_mp(z),
+    "cross_entropy": lambda row, y: _log_sum_exp_minus_max(row) - (row[y] - max(row)),
+}
+
+
+def _log_sum_exp_minus_max(row):
+    """log sum_j exp(z_j - m) = log1p(sum over the non-maximal j): exact also when that sum is 1e-112."""
+    top = row.index(max(row))
+    return mp.log1p(mp.fsum(mp.exp(v - row[top]) for j, v in enumerate(row) if j != top))
+
+
+def _settle_loss(function: str, pred: np.ndarray, target: np.ndarray, ours: np.ndarray, theirs: np.ndarray) -> None:
+    """At a documented deviation with finite inputs, the oracle's loss is at least as close to the exact one."""
+    with mp.workdps(50):
+        for p, t, o, th in zip(pred[:40], target[:40], ours[:40], theirs[:40], strict=False):
+            if not np.all(np.isfinite(p)):
+                continue
+            args = ([mp.mpf(float(v)) for v in p], int(t)) if np.ndim(p) else (mp.mpf(float(p)), mp.mpf(float(t)))
+            exact = EXACT_LOSSES[function](*args)
+            error = abs(mp.mpf(float(o)) - exact)
+            assert not math.isfinite(th) or error <= abs(mp.mpf(float(th)) - exact), (
+                f"{function} at {p}, {t}: the oracle {o!r} is farther from {mp.nstr(exact, 17)} than torch {th!r}")
 
 
 # ---------------------------------------------------------------------------------------------------------
