@@ -589,7 +589,6 @@ class Loss:
         "index" (class indices (N,)), "index_or_prob" (class indices (N,) or probabilities (N, C)).
     output_activation: the output layer it is used with (sigmoid for BCE on probabilities, else identity).
     drawn_target: the kind of target the checks, the benchmarks and the tests draw for it (`TARGET_DRAWS`).
-    elementwise: one loss per element (the per-sample reduction axis applies), not one per sample.
     fused_gradient: d loss(output_activation(z)) / dz computed directly, where the output layer and the loss
         simplify together (sigmoid + BCE: s(z) - t); None where the chain rule is used as is.
     """
@@ -601,7 +600,6 @@ class Loss:
     default_params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     output_activation: str = "identity"
     drawn_target: str = "real"
-    elementwise: bool = True
     fused_gradient: Callable[..., np.ndarray] | None = None
 
     def params(self, **overrides: Any) -> dict[str, Any]:
@@ -650,9 +648,8 @@ LOSSES: dict[str, Loss] = {
             _params(sample_axis=None),
             drawn_target="binary",
         ),
-        Loss("cross_entropy", cross_entropy, cross_entropy_grad, "index_or_prob", drawn_target="index",
-             elementwise=False),
-        Loss("nll", nll_loss, nll_loss_grad, "index", drawn_target="index", elementwise=False),
+        Loss("cross_entropy", cross_entropy, cross_entropy_grad, "index_or_prob", drawn_target="index"),
+        Loss("nll", nll_loss, nll_loss_grad, "index", drawn_target="index"),
         Loss("l1", l1, l1_grad, "real", _params(sample_axis=None)),
         Loss("huber", huber, huber_grad, "real", _params(delta=1.0, sample_axis=None)),
     )

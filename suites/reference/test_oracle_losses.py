@@ -291,3 +291,23 @@ def test_registry() -> None:
     assert L.get_loss("binary_cross_entropy").default_params == {
         "log_clamp": -100.0, "clip_eps": None, "grad_floor": L.BCE_GRAD_EPS, "sample_axis": None
     }
+
+
+def test_loss_metadata_and_target_draws() -> None:
+    """Each loss's output layer and the target the suite draws for it live on the Loss (one home)."""
+    outputs = {name: loss.output_activation for name, loss in L.LOSSES.items()}
+    assert outputs["binary_cross_entropy"] == "sigmoid"
+    assert {v for k, v in outputs.items() if k != "binary_cross_entropy"} == {"identity"}
+    rng = np.random.default_rng(0)
+    for loss in L.LOSSES.values():
+        assert loss.drawn_target in L.TARGET_DRAWS
+        target = loss.draw_target(rng, 6, 3)
+        pred = rng.normal(size=(6, 3))
+        if loss.output_activation == "sigmoid":
+            pred = 1.0 / (1.0 + np.exp(-pred))
+        assert np.isfinite(loss.value(pred, target))  # the drawn target is one the loss accepts
+        if loss.drawn_target == "index":
+            assert target.dtype == np.int64 and target.shape == (6,) and set(target) <= {0, 1, 2}
+        elif loss.drawn_target == "binary":
+            assert set(np.unique(target)) <= {0.0, 1.0} and target.shape == (6, 3)
+    assert L.get_loss("binary_cross_entropy").fused_gradient is L.sigmoid_binary_cross_entropy_grad
