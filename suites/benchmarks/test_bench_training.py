@@ -16,7 +16,7 @@ import pytest
 
 from impls.registry import resolve
 from mlpbench.bench.pytest_timer import benchmark_trainer
-from mlpbench.bench.runner import make_trainer
+from mlpbench.bench.measure import make_trainer
 from mlpbench.bench.timing import synchronized_timer
 from mlpbench.catalogue.benchmark import OPTIMIZERS, BenchCase
 
