@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import textwrap
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from mlpbench.atomic import write_bytes_atomic
@@ -103,7 +104,7 @@ def _throughput_panel(ax, model: str, cells: list[CellResult]) -> None:
         colours[label] = line[0].get_color()
         lowest.append(min(low for low, _ in spread))
     floor = min(lowest) if lowest else 1.0
-    _mark_not_timed(ax, series, colours, floor)
+    _mark_not_timed(ax, cells, colours, floor)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("batch size")
@@ -113,46 +114,65 @@ def _throughput_panel(ax, model: str, cells: list[CellResult]) -> None:
     _below_legend(ax)
 
 
-def _mark_not_timed(ax, series: dict[str, list[CellResult]], colours: dict[str, str], floor: float) -> None:
-    """The strip below the data: one row per series with over-budget or failed cells, one row for the
-    implementations unavailable here; every mark at its cell's batch size."""
-    rows: list[tuple[str, list[CellResult]]] = []
-    unavailable: dict[str, str] = {}
-    unavailable_batches: set[int] = set()
-    for label, members in series.items():
-        marked = [c for c in members if _not_timed_kind(c) in ("budget", "failed")]
-        if marked:
-            rows.append((label, marked))
-        for c in members:
-            if _not_timed_kind(c) == "unavailable":
-                unavailable[c.impl] = c.reason
-                unavailable_batches.add(c.batch_size)
+@dataclass(frozen=True)
+class Mark:
+    """A cell that was not timed, drawn at its batch size in the strip below a panel's data."""
+
+    row: str  # the series label, or UNAVAILABLE_ROW for the implementations unavailable here
+    batch_size: int
+    kind: str  # "budget" | "failed" | "unavailable"
+
+
+UNAVAILABLE_ROW = "unavailable here"
+
+
+def not_timed_marks(cells: list[CellResult]) -> list[Mark]:
+    """The marks of one panel: over-budget and failed cells in their series' row, unavailable cells in one row
+    (their implementations are named in the legend); cells skipped as not claimed get no mark."""
+    marks = []
+    for cell in cells:
+        kind = _not_timed_kind(cell)
+        if kind is not None:
+            row = UNAVAILABLE_ROW if kind == "unavailable" else _series_label(cell)
+            marks.append(Mark(row, cell.batch_size, kind))
+    return sorted(set(marks), key=lambda m: (m.row == UNAVAILABLE_ROW, m.row, m.batch_size, m.kind))
+
+
+MARK_STYLE = {
+    "budget": ("x", "not timed: over the time or memory budget"),
+    "failed": ("X", "not timed: error or failed conformance check"),
+    "unavailable": ("s", "unavailable here"),
+}
+
+
+def _mark_not_timed(ax, cells: list[CellResult], colours: dict[str, str], floor: float) -> None:
+    """The strip below the data, one row of marks per series (and one for unavailable implementations)."""
+    marks = not_timed_marks(cells)
+    if not marks:
+        return
+    unavailable = sorted({c.impl for c in cells if _not_timed_kind(c) == "unavailable"})
+    reasons = sorted({c.reason.split(":")[0] for c in cells if _not_timed_kind(c) == "unavailable"})
     level = floor / 3.0
-    legend_done: set[str] = set()
-    for label, marked in rows:
-        colour = colours.get(label, "black")
-        for kind, marker, size in (("budget", "x", 7), ("failed", "X", 7)):
-            xs = [c.batch_size for c in marked if _not_timed_kind(c) == kind]
+    labelled: set[str] = set()
+    for row in dict.fromkeys(m.row for m in marks):
+        for kind, (marker, text) in MARK_STYLE.items():
+            xs = [m.batch_size for m in marks if m.row == row and m.kind == kind]
             if not xs:
                 continue
-            name = {"budget": "not timed: over the time or memory budget",
-                    "failed": "not timed: error or failed conformance check"}[kind]
-            shown = f"{name} ({label})" if label not in colours else name
-            ax.plot(xs, [level] * len(xs), linestyle="none", marker=marker, markersize=size,
-                    color=colour if kind == "budget" else "red",
-                    label=shown if shown not in legend_done else None)
-            legend_done.add(shown)
+            if kind == "unavailable":
+                text = f"{text}: {', '.join(unavailable)} ({textwrap.shorten(reasons[0], 40)})"
+                colour = "grey"
+            else:
+                colour = colours.get(row, "black") if kind == "budget" else "red"
+                if row not in colours:  # a series without any timed cell: name it
+                    text = f"{text} ({row})"
+            ax.plot(xs, [level] * len(xs), linestyle="none", marker=marker, markersize=7,
+                    markerfacecolor="none" if kind == "unavailable" else colour, color=colour,
+                    label=text if text not in labelled else None)
+            labelled.add(text)
         level /= 2.0
-    if unavailable:
-        names = ", ".join(sorted(unavailable))
-        reason = textwrap.shorten(sorted({r.split(":")[0] for r in unavailable.values()})[0], 40)
-        xs = sorted(unavailable_batches)
-        ax.plot(xs, [level] * len(xs), linestyle="none", marker="s", markersize=6, markerfacecolor="none",
-                color="grey", label=f"unavailable here: {names} ({reason})")
-        level /= 2.0
-    if rows or unavailable:
-        ax.axhline(floor / 1.7, color="grey", linewidth=0.6, linestyle=":")
-        ax.set_ylim(bottom=level * 1.2)
+    ax.axhline(floor / 1.7, color="grey", linewidth=0.6, linestyle=":")
+    ax.set_ylim(bottom=level * 1.2)
 
 
 def speedup_plot(results: BenchResults, path: Path) -> Path:

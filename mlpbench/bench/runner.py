@@ -93,7 +93,7 @@ class BenchRun:
     out_dir: Path
     resume: bool = False
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
-    progress: IO[str] = sys.stderr
+    progress: IO[str] | None = None  # default: sys.stderr at the time of the run
     conformance: Callable[[str, str], str | None] = conformance_failure
     measure: Measure = measure_cell
     command_line: str = ""
@@ -131,7 +131,7 @@ class BenchRun:
         )
 
     def _say(self, line: str) -> None:
-        print(line, file=self.progress, flush=True)
+        print(line, file=self.progress or sys.stderr, flush=True)
 
     def _store(self, cell: CellResult) -> None:
         self.cells[cell.id] = cell
