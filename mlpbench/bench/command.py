@@ -207,6 +207,7 @@ def summary_lines(results, out: Path) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from mlpbench.bench.plan import SettingsMismatch
     from mlpbench.bench.render import render_run
+    from mlpbench.bench.results import ResultsError
     from mlpbench.bench.runner import BenchRun
 
     grid = build_grid(args)
@@ -230,7 +231,7 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         results = bench.run()
-    except SettingsMismatch as error:
+    except (SettingsMismatch, ResultsError) as error:
         raise UsageError(f"{out}: {error}") from None
     for line in summary_lines(results, out):
         print(line)

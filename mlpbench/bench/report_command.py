@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from pathlib import Path
 
 from tabulate import tabulate
@@ -109,6 +108,5 @@ def run(args: argparse.Namespace) -> int:
         })
     slower = [c.id for c in comparisons if c.verdict == "slower"]
     compared = sum(c.verdict != "not compared" for c in comparisons)
-    print(f"{compared} cells compared; {len(slower)} slower" + (f": {', '.join(slower)}" if slower else ""),
-          file=sys.stderr)
+    print(f"{compared} cells compared; {len(slower)} slower" + (f": {', '.join(slower)}" if slower else ""))
     return 1 if slower else 0

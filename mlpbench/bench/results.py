@@ -61,6 +61,10 @@ def read_cells(run_dir: Path) -> dict[str, CellResult]:
     return cells
 
 
+def has_cell_files(run_dir: Path) -> bool:
+    return any((Path(run_dir) / CELLS_DIR).glob("*.json"))
+
+
 def write_peak(run_dir: Path, peak: Peak) -> Path:
     return write_json_atomic(Path(run_dir) / PEAKS_DIR / cell_file_name(peak.key), peak.to_dict())
 

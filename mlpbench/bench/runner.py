@@ -222,7 +222,7 @@ class BenchRun:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         if self.resume:
             finished = store.read_cells(self.out_dir)
-            check_resumable(store.read_settings(self.out_dir), self.settings, bool(finished))
+            check_resumable(store.read_settings(self.out_dir), self.settings, store.has_cell_files(self.out_dir))
             self.cells = finished
             self.peaks = store.read_peaks(self.out_dir)
         else:

@@ -124,6 +124,14 @@ def test_bench_resume_with_other_settings_exits_2_naming_the_difference(resumed_
     assert sorted(p.read_bytes() for p in (out / "cells").glob("*.json")) == cells_before
 
 
+def test_bench_resume_of_cells_without_recorded_settings_exits_2(tmp_path, capsys):
+    (tmp_path / "cells").mkdir()
+    (tmp_path / "cells" / B32).write_text(json.dumps({"id": "step/torch-cpu/seed-10-64-32-1/float32/sgd/b32"}))
+    assert main(["bench", *GRID, "--out", str(tmp_path), "--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no recorded settings" in err[0]
+
+
 def test_bench_prints_one_unavailable_line_per_implementation_and_the_summary_on_stdout(tmp_path, capfd):
     if not NO_GPU:
         pytest.skip("CUDA is available here: torch-cuda is not unavailable")
