@@ -16,11 +16,20 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from mlpbench.atomic import write_json_atomic, write_text_atomic
-from mlpbench.bench.records import BenchResults, CellResult, Peak, RecordError, RunSettings, csv_columns
+from mlpbench.bench.records import (
+    BenchResults,
+    CellResult,
+    ConformanceVerdict,
+    Peak,
+    RecordError,
+    RunSettings,
+    csv_columns,
+)
 
 SCHEMA = "mlpbench-bench/2"
 AGGREGATE = "bench.json"
 SETTINGS = "settings.json"
+CONFORMANCE = "conformance.json"
 CELLS_DIR = "cells"
 PEAKS_DIR = "peaks"
 SPREADSHEET_FORMULA_STARTS = ("=", "+", "-", "@")
@@ -96,12 +105,28 @@ def read_settings(run_dir: Path) -> RunSettings | None:
         raise ResultsError(f"cannot read {path}: {error}") from None
 
 
+def write_conformance(run_dir: Path, verdicts: Iterable[ConformanceVerdict]) -> Path:
+    return write_json_atomic(Path(run_dir) / CONFORMANCE, [
+        {"impl": v.impl, "dtype": v.dtype, "first_failure": v.first_failure} for v in verdicts])
+
+
+def read_conformance(run_dir: Path) -> list[ConformanceVerdict]:
+    """The quick-check verdicts of the run in run_dir (none when the file is missing or unreadable)."""
+    try:
+        data = json.loads((Path(run_dir) / CONFORMANCE).read_text())
+        return [ConformanceVerdict(str(v["impl"]), str(v["dtype"]), v["first_failure"]) for v in data]
+    except (OSError, ValueError, TypeError, KeyError):
+        return []
+
+
 def clear_run_files(run_dir: Path) -> None:
-    """Remove the cell, peak and settings files of an earlier run in `run_dir` (a fresh run, not --resume)."""
+    """Remove the cell, peak, settings and conformance files of an earlier run in `run_dir` (a fresh run, not
+    --resume)."""
     for sub in (CELLS_DIR, PEAKS_DIR):
         for path in (Path(run_dir) / sub).glob("*.json"):
             path.unlink()
-    (Path(run_dir) / SETTINGS).unlink(missing_ok=True)
+    for name in (SETTINGS, CONFORMANCE):
+        (Path(run_dir) / name).unlink(missing_ok=True)
 
 
 def write_aggregate(run_dir: Path, results: BenchResults) -> Path:

@@ -123,7 +123,7 @@ class BenchRun:
             flop_formula=TRAINING_STEP_FORMULA,
             gemm_formula=GEMM_FORMULA,
             environment=self.environment,
-            conformance=[ConformanceVerdict(impl, dtype, failure) for (impl, dtype), failure in self._verdicts.items()],
+            conformance=self._conformance_verdicts(),
             peaks=self.peaks,
             cells=cells,
             speedups=speedups(cells),
@@ -171,7 +171,11 @@ class BenchRun:
                 self._verdicts[key] = self.conformance(planned.impl.requested, planned.case.dtype)
             except Exception as error:
                 self._verdicts[key] = f"quick check raised {type(error).__name__}: {error}"
+            store.write_conformance(self.out_dir, self._conformance_verdicts())
         return self._verdicts[key]
+
+    def _conformance_verdicts(self) -> list[ConformanceVerdict]:
+        return [ConformanceVerdict(impl, dtype, failure) for (impl, dtype), failure in self._verdicts.items()]
 
     def _run_cell(self, planned: PlannedCell) -> CellResult:
         cell = planned_cell_record(planned, self.threads)
@@ -225,6 +229,7 @@ class BenchRun:
             check_resumable(store.read_settings(self.out_dir), self.settings, store.has_cell_files(self.out_dir))
             self.cells = finished
             self.peaks = store.read_peaks(self.out_dir)
+            self._verdicts = {(v.impl, v.dtype): v.first_failure for v in store.read_conformance(self.out_dir)}
         else:
             store.clear_run_files(self.out_dir)
         store.write_settings(self.out_dir, self.settings)

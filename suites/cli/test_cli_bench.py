@@ -111,6 +111,9 @@ def test_bench_resume_keeps_finished_cells_and_reruns_the_lost_one(resumed_run):
     after = json.loads((out / "cells" / B32).read_text())
     assert after["block_seconds"] == before["block_seconds"]  # not re-timed
     assert json.loads((out / "cells" / B256).read_text())["status"] == "ok"
+    results = json.loads((out / "bench.json").read_text())
+    assert results["conformance"] == [{"impl": "torch-cpu", "dtype": "float32", "conforming": True,
+                                       "first_failure": None}]
 
 
 def test_bench_resume_with_other_settings_exits_2_naming_the_difference(resumed_run, capsys):
