@@ -4,10 +4,11 @@ A pass times C = A @ B with square n x n operands in the benchmark dtype, on the
 implementation, at the run's thread count, for each n of a few sizes (a small product does not reach the
 machine's peak), by the same block timer as the training steps, with many blocks; a size's rate is
 2 n^3 / t_fastest, t_fastest being the fastest block's time per product. The run measures a pass before
-its first cell of that (backend, device, dtype, precision) and another after its last cell, and the peak is
-the best rate of all passes: background load can only lower a rate, so the best one seen is the closest to
-the machine's. The NumPy oracle is compared with numpy.matmul (its BLAS); every other implementation with
-torch.matmul on its device (TF32 enabled only for the labelled tf32 mode).
+its first cell of that (backend, device, dtype, precision), another after its last cell and, when a cell
+comes out faster than the peak allows, a recheck right after it; the peak is the best rate of all passes:
+background load can only lower a rate, so the best one seen is the closest to the machine's. The NumPy
+oracle is compared with numpy.matmul (its BLAS); every other implementation with torch.matmul on its device
+(TF32 enabled only for the labelled tf32 mode).
 efficiency = achieved FLOP/s / peak, and a value above 1 is flagged as a measurement problem.
 """
 

@@ -4,8 +4,9 @@ For every planned cell: implementation unavailable here -> unavailable (one line
 progress stream, not one per cell); not claimed -> skipped; quick conformance check failed -> not_conforming,
 not timed; estimated memory or time over the caps (budget.py) -> skipped; otherwise measured (measure.py:
 plain data in, timings out) and derived (derive.py). The GEMM peak of a (backend, device, dtype, precision)
-is measured before its first timed cell and again after the run's last cell; every efficiency is then
-computed against the best of all passes (peak.py).
+is measured before its first timed cell and again after the run's last cell (and, at most MAX_PEAK_RECHECKS
+times, right after a cell that came out faster than the peak allows: that pass ran under load); every
+efficiency is then computed against the best of all passes (peak.py), and one still above 1 is flagged.
 """
 
 from __future__ import annotations
@@ -34,11 +35,15 @@ from mlpbench.bench.records import (
     CellStatus,
     ConformanceVerdict,
     Peak,
+    PeakPass,
     RunSettings,
 )
 from mlpbench.bench.speedup import crossovers, speedups
 from mlpbench.bench.timing import TimingSettings
 from mlpbench.catalogue.benchmark import BenchCase, Grid
+
+MAX_PEAK_RECHECKS = 3
+"""Extra peak passes per peak in one run, each right after a cell came out faster than the peak allows."""
 
 Measure = Callable[[str, CellKind, BenchCase, TimingSettings, int], CellTiming]
 
@@ -96,6 +101,7 @@ class BenchRun:
     progress: IO[str] | None = None  # default: sys.stderr at the time of the run
     conformance: Callable[[str, str], str | None] = conformance_failure
     measure: Measure = measure_cell
+    measure_peak: Callable[[PeakTarget, tuple[int, ...], TimingSettings, str], PeakPass] = measure_peak_pass
     command_line: str = ""
     render: Callable[[Path, BenchResults], object] | None = None
 
@@ -108,6 +114,7 @@ class BenchRun:
         self._verdicts: dict[tuple[str, str], str | None] = {}
         self._budget = Budget(self.grid.max_seconds_per_cell, self.grid.min_blocks)
         self._peaks_used: set[str] = set()
+        self._rechecks: dict[str, int] = {}
         self._capabilities = {info.name: caps for info, caps in self.implementations}
 
     # -- results --------------------------------------------------------------------------------------------
@@ -146,7 +153,7 @@ class BenchRun:
                                                    target.precision, self.threads if target.device == "cpu" else None)
         sizes = self.grid.gemm_sizes_cpu if target.device == "cpu" else self.grid.gemm_sizes_gpu
         try:
-            measured = measure_peak_pass(target, sizes, peak_timing_settings(self.grid), label)
+            measured = self.measure_peak(target, sizes, peak_timing_settings(self.grid), label)
         except Exception as error:
             peak.error = f"{type(error).__name__}: {error}"
         else:
@@ -204,6 +211,11 @@ class BenchRun:
             return replace(cell, status=CellStatus.ERROR,
                            reason=f"{type(error).__name__}: {error} ({Path(last.filename).name}:{last.lineno})")
         cell = with_peak(with_timing(cell, timing), peak)
+        if cell.efficiency_problem and self._rechecks.get(peak.key, 0) < MAX_PEAK_RECHECKS:
+            # a step faster than the peak allows: the peak pass ran under load; measure it again now
+            self._rechecks[peak.key] = self._rechecks.get(peak.key, 0) + 1
+            self._measure_peak(self._target(planned), "recheck")
+            cell = with_peak(cell, self.peaks[peak.key])
         if planned.kind is CellKind.TRAIN_STEP:
             self._budget.record(planned.series, case.batch_size, cell.median_s)
         return cell
