@@ -153,24 +153,28 @@ def _mark_not_timed(ax, cells: list[CellResult], colours: dict[str, str], floor:
     unavailable = sorted({c.impl for c in cells if _not_timed_kind(c) == "unavailable"})
     reasons = sorted({c.reason.split(":")[0] for c in cells if _not_timed_kind(c) == "unavailable"})
     level = floor / 3.0
-    labelled: set[str] = set()
     for row in dict.fromkeys(m.row for m in marks):
-        for kind, (marker, text) in MARK_STYLE.items():
+        for kind, (marker, _) in MARK_STYLE.items():
             xs = [m.batch_size for m in marks if m.row == row and m.kind == kind]
             if not xs:
                 continue
-            if kind == "unavailable":
-                text = f"{text}: {', '.join(unavailable)} ({textwrap.shorten(reasons[0], 40)})"
-                colour = "grey"
-            else:
-                colour = colours.get(row, "black") if kind == "budget" else "red"
-                if row not in colours:  # a series without any timed cell: name it
-                    text = f"{text} ({row})"
-            ax.plot(xs, [level] * len(xs), linestyle="none", marker=marker, markersize=7,
-                    markerfacecolor="none" if kind == "unavailable" else colour, color=colour,
-                    label=text if text not in labelled else None)
-            labelled.add(text)
+            colour = {"budget": colours.get(row, "black"), "failed": "red", "unavailable": "grey"}[kind]
+            ax.plot(xs, [level] * len(xs), linestyle="none", marker=marker, markersize=7, color=colour,
+                    markerfacecolor="none" if kind == "unavailable" else colour)
         level /= 2.0
+    for kind, (marker, text) in MARK_STYLE.items():  # one legend entry per kind of mark
+        if not any(m.kind == kind for m in marks):
+            continue
+        if kind == "unavailable":
+            text = f"{text}: {', '.join(unavailable)} ({textwrap.shorten(reasons[0], 40)})"
+        elif kind == "budget":
+            text += " (colour: its series)"
+        untimed = sorted({m.row for m in marks if m.kind == kind and m.row not in colours} - {UNAVAILABLE_ROW})
+        if untimed:  # series without any timed cell have no line to lend a colour: name them
+            text += "; never timed: " + ", ".join(untimed)
+        colour = {"budget": "black", "failed": "red", "unavailable": "grey"}[kind]
+        ax.plot([], [], linestyle="none", marker=marker, markersize=7, color=colour,
+                markerfacecolor="none" if kind == "unavailable" else colour, label=text)
     ax.axhline(floor / 1.7, color="grey", linewidth=0.6, linestyle=":")
     ax.set_ylim(bottom=level * 1.2)
 
