@@ -238,7 +238,7 @@ def markdown_report(results: BenchResults, plots: Sequence[str] = ()) -> str:
         method_section(results),
         "## Quick conformance checks (only conforming configurations are timed)",
         conformance_table(results),
-        "## GEMM peak (same device, dtype and threads; start and end of the run)",
+        "## GEMM peak (same device, dtype and threads; passes at the start, at the end and rechecks)",
         peaks_table(results),
         "## Measurement warnings",
         warnings_section(results),
