@@ -1,15 +1,20 @@
 """`mlpbench bench`: time training steps over the catalogue's grid and write Markdown, JSON, CSV and PNG.
 
-Exit 0 when the run completes (cells that are unavailable, not conforming or skipped are reported, not
-failures); 1 when a cell failed with an error in the harness or the implementation; 2 on a usage error.
+Exit codes:
+  2  usage error: a bad option (every number must be finite and in range), an unwritable directory, none of
+     the requested implementations available here, or --resume under settings that differ from the recorded
+     run (the message names the differences);
+  1  a requested, available implementation fails its quick conformance check, or every cell of it that was
+     run ended in an error;
+  0  otherwise (cells that are unavailable, not claimed or over the budget are reported, not failures).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shlex
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,6 +22,10 @@ from mlpbench.catalogue.benchmark import DTYPES, FULL, OPTIMIZERS, QUICK, model_
 from mlpbench.cli import UsageError
 
 DEFAULT_OUT = Path("reports") / "bench"
+MAX_BATCH = 2**24
+MAX_SECONDS_PER_CELL = 3600.0
+MAX_BLOCK_SECONDS = 60.0
+MAX_BLOCKS = 1000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +57,13 @@ def _split(values) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
+def _bounded(option: str, value: float, low: float, high: float) -> float:
+    """value when it is finite and low < value <= high; UsageError naming the option otherwise."""
+    if not math.isfinite(value) or not low < value <= high:
+        raise UsageError(f"{option} must be a finite number above {low:g} and at most {high:g}, got {value}")
+    return value
+
+
 def build_grid(args: argparse.Namespace):
     grid = QUICK if args.quick else FULL
     changes = {}
@@ -68,8 +84,8 @@ def build_grid(args: argparse.Namespace):
             sizes = tuple(int(b) for b in _split(args.batch_sizes))
         except ValueError:
             raise UsageError(f"--batch-sizes must be integers, got {args.batch_sizes!r}") from None
-        if not sizes or any(b < 1 for b in sizes):
-            raise UsageError("--batch-sizes must be positive integers")
+        if not sizes or any(not 1 <= b <= MAX_BATCH for b in sizes):
+            raise UsageError(f"--batch-sizes must be integers from 1 to {MAX_BATCH}, got {args.batch_sizes!r}")
         changes["batch_sizes"] = sizes
     if args.dtypes:
         dtypes = tuple(_split(args.dtypes))
@@ -83,23 +99,23 @@ def build_grid(args: argparse.Namespace):
         if unknown:
             raise UsageError(f"unknown optimizer {unknown[0]!r}; known: {', '.join(OPTIMIZERS)}")
         changes["optimizers"] = optimizers
-    for name in ("max_seconds_per_cell", "min_block_seconds"):
-        value = getattr(args, name)
-        if value is not None:
-            if value <= 0:
-                raise UsageError(f"--{name.replace('_', '-')} must be positive")
-            changes[name] = value
+    if args.max_seconds_per_cell is not None:
+        changes["max_seconds_per_cell"] = _bounded("--max-seconds-per-cell", args.max_seconds_per_cell, 0.0,
+                                                   MAX_SECONDS_PER_CELL)
+    if args.min_block_seconds is not None:
+        changes["min_block_seconds"] = _bounded("--min-block-seconds", args.min_block_seconds, 0.0, MAX_BLOCK_SECONDS)
     if args.blocks is not None:
-        if args.blocks < 1:
-            raise UsageError("--blocks must be at least 1")
+        _bounded("--blocks", args.blocks, 0, MAX_BLOCKS)
         changes["blocks"] = args.blocks
         changes["min_blocks"] = min(grid.min_blocks, args.blocks)
     return replace(grid, **changes)
 
 
-def resolve_implementations(names, explicit: bool):
-    """(name, Implementation) pairs; a default name the registry does not know becomes (name, reason)."""
+def resolve_implementations(names, explicit: bool) -> list[tuple]:
+    """(ImplInfo, Capabilities or None) per name; an unknown explicit name is a usage error, an unknown default
+    name becomes an unavailable implementation with the reason."""
     from impls.registry import UnknownImplementation, resolve
+    from mlpbench.bench.plan import ImplInfo
 
     out = []
     for name in names:
@@ -108,14 +124,18 @@ def resolve_implementations(names, explicit: bool):
         except UnknownImplementation as error:
             if explicit:
                 raise UsageError(str(error)) from None
-            out.append((name, f"not registered: {error}"))
+            out.append((ImplInfo(name, name, "unknown", "ieee", f"not registered: {error}"), None))
             continue
         except Exception as error:
             if explicit:
                 raise UsageError(f"cannot load implementation {name!r}: {type(error).__name__}: {error}") from None
-            out.append((name, f"cannot load: {type(error).__name__}: {error}"))
+            out.append((ImplInfo(name, name, "unknown", "ieee", f"cannot load: {type(error).__name__}: {error}"),
+                        None))
             continue
-        out.append((getattr(impl, "name", name) or name, impl))
+        available, why = impl.availability()
+        info = ImplInfo(name, getattr(impl, "name", name) or name, getattr(impl, "device", "cpu"),
+                        getattr(impl, "precision", "ieee"), None if available else (why or "not available here"))
+        out.append((info, impl.capabilities() if available else None))
     return out
 
 
@@ -147,30 +167,72 @@ def command_line(args: argparse.Namespace) -> str:
     return shlex.join(words)
 
 
+def exit_code(results, implementations) -> int:
+    """1 when an available implementation fails its quick conformance check or errs in every cell it ran;
+    0 otherwise (see the module docstring)."""
+    from mlpbench.bench.records import CellStatus
+
+    for info, _ in implementations:
+        if info.unavailable is not None:
+            continue
+        statuses = [c.status for c in results.cells if c.impl == info.name]
+        if CellStatus.NOT_CONFORMING in statuses:
+            return 1
+        if CellStatus.ERROR in statuses and CellStatus.OK not in statuses:
+            return 1
+    return 0
+
+
+def summary_lines(results, out: Path) -> list[str]:
+    """The closing summary: counts per status, flagged efficiencies, where the report is."""
+    from mlpbench.bench.records import CellStatus
+
+    counts: dict[str, int] = {}
+    for cell in results.cells:
+        counts[cell.status.text] = counts.get(cell.status.text, 0) + 1
+    lines = [f"{len(results.cells)} cells (" + ", ".join(f"{n} {status}" for status, n in counts.items()) + ")"]
+    for key, peak in results.peaks.items():
+        rates = [f"{p.label} {p.flop_per_s / 1e9:.1f}" for p in peak.passes]
+        if rates:
+            lines.append(f"GEMM peak {key}: {peak.flop_per_s / 1e9:.1f} GFLOP/s (passes: {', '.join(rates)})")
+        else:
+            lines.append(f"GEMM peak {key}: not measured ({peak.error})")
+    flagged = [c for c in results.cells if c.status is CellStatus.OK and c.efficiency_problem]
+    if flagged:
+        lines.append(f"{len(flagged)} cells with efficiency above 1, a measurement problem (see bench.md)")
+    lines.append(f"report: {out / 'bench.md'}")
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
+    from mlpbench.bench.plan import SettingsMismatch
     from mlpbench.bench.render import render_run
+    from mlpbench.bench.results import ResultsError
     from mlpbench.bench.runner import BenchRun
 
     grid = build_grid(args)
-    if args.threads is not None and args.threads < 1:
-        raise UsageError("--threads must be at least 1")
+    cores = os.cpu_count() or 1
+    if args.threads is not None and not 1 <= args.threads <= cores:
+        raise UsageError(f"--threads must be from 1 to the {cores} logical cores of this machine, got {args.threads}")
     out = args.out if args.out is not None else DEFAULT_OUT
-    _check_writable(out)
     implementations = resolve_implementations(grid.implementations, explicit=bool(args.impl))
+    if all(info.unavailable is not None for info, _ in implementations):
+        reasons = "; ".join(f"{info.name}: {info.unavailable}" for info, _ in implementations)
+        raise UsageError(f"none of the requested implementations is available here ({reasons})")
+    _check_writable(out)
     bench = BenchRun(
         grid=grid,
         implementations=implementations,
         out_dir=out,
         resume=args.resume,
-        threads=args.threads or os.cpu_count() or 1,
+        threads=args.threads or cores,
         command_line=command_line(args),
         render=render_run,
     )
-    results = bench.run()
-    cells = results["cells"]
-    counts = {}
-    for cell in cells:
-        counts[cell["status"]] = counts.get(cell["status"], 0) + 1
-    summary = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in counts.items())
-    print(f"{len(cells)} cells ({summary}); report: {out / 'bench.md'}", file=sys.stderr)
-    return 1 if counts.get("error") else 0
+    try:
+        results = bench.run()
+    except (SettingsMismatch, ResultsError) as error:
+        raise UsageError(f"{out}: {error}") from None
+    for line in summary_lines(results, out):
+        print(line)
+    return exit_code(results, implementations)

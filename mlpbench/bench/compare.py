@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mlpbench.bench.records import BenchResults, CellResult, CellStatus
+
 DEFAULT_THRESHOLD = 1.10
 DEFAULT_ALPHA = 0.01
 
@@ -83,8 +85,8 @@ def mann_whitney_greater(new, base) -> float:
     return 0.5 * math.erfc(z / math.sqrt(2.0))
 
 
-def step_times(cell: dict) -> np.ndarray:
-    return np.asarray(cell.get("block_seconds") or [], dtype=np.float64) / max(cell.get("steps_per_block", 1), 1)
+def step_times(cell: CellResult) -> np.ndarray:
+    return np.asarray(cell.block_seconds, dtype=np.float64) / max(cell.steps_per_block or 1, 1)
 
 
 @dataclass
@@ -102,9 +104,9 @@ class CellComparison:
         return dict(self.__dict__)
 
 
-def compare_cells(base: dict, new: dict, threshold: float, alpha: float) -> CellComparison:
-    if base.get("status") != "ok" or new.get("status") != "ok":
-        return CellComparison(base["id"], "not compared", note=f"base {base['status']}, new {new['status']}")
+def compare_cells(base: CellResult, new: CellResult, threshold: float, alpha: float) -> CellComparison:
+    if not (base.status is CellStatus.OK and new.status is CellStatus.OK and base.timed and new.timed):
+        return CellComparison(base.id, "not compared", note=f"base {base.status.value}, new {new.status.value}")
     a, b = step_times(base), step_times(new)
     base_median, new_median = float(np.median(a)), float(np.median(b))
     ratio = new_median / base_median
@@ -115,13 +117,14 @@ def compare_cells(base: dict, new: dict, threshold: float, alpha: float) -> Cell
         verdict = "slower"
     elif ratio <= 1.0 / threshold and p_faster < alpha:
         verdict = "faster"
-    return CellComparison(base["id"], verdict, base_median, new_median, ratio, p_slower, p_faster)
+    return CellComparison(base.id, verdict, base_median, new_median, ratio, p_slower, p_faster)
 
 
-def compare_runs(base: dict, new: dict, threshold: float = DEFAULT_THRESHOLD, alpha: float = DEFAULT_ALPHA):
+def compare_runs(base: BenchResults, new: BenchResults, threshold: float = DEFAULT_THRESHOLD,
+                 alpha: float = DEFAULT_ALPHA) -> list[CellComparison]:
     """Comparisons of every cell id in either run, base order first."""
-    base_cells = {c["id"]: c for c in base["cells"]}
-    new_cells = {c["id"]: c for c in new["cells"]}
+    base_cells = {c.id: c for c in base.cells}
+    new_cells = {c.id: c for c in new.cells}
     out = []
     for ident, cell in base_cells.items():
         if ident in new_cells:
@@ -134,17 +137,8 @@ def compare_runs(base: dict, new: dict, threshold: float = DEFAULT_THRESHOLD, al
     return out
 
 
-def environment_differences(base: dict, new: dict) -> list[str]:
-    """Configuration that differs between the runs (the comparison is still made, but flagged)."""
-    def facts(run):
-        env = run.get("environment", {})
-        torch = env.get("torch", {})
-        gpu = torch.get("gpu") or {}
-        return {
-            "CPU": env.get("cpu_model"), "threads": run.get("threads"), "GPU": gpu.get("name"),
-            "torch": torch.get("version"), "numpy": env.get("numpy"),
-            "precision flags": torch.get("precision_flags"),
-        }
-
-    a, b = facts(base), facts(new)
-    return [f"{k}: {a[k]} -> {b[k]}" for k in a if a[k] != b[k]]
+def environment_differences(base: BenchResults, new: BenchResults) -> list[str]:
+    """Settings that differ between the runs apart from the grid's extent (the comparison is still made, but
+    flagged): threads, timing caps, library versions, device."""
+    extent = {"implementations", "models", "batch_sizes", "dtypes", "optimizers"}
+    return [d for d in base.settings.differences(new.settings) if d.split(":", 1)[0] not in extent]

@@ -1,21 +1,26 @@
 """The GEMM peak an implementation's achieved FLOP/s is compared with, measured in the same run.
 
-peak = max over a few sizes n of 2 n^3 / t_fastest for C = A @ B with square n x n operands in the benchmark
-dtype, on the device of the implementation, timed by the same block timer as the training steps; t_fastest is
-the fastest timed block's time per product (a peak is the best rate the device was seen to reach, and
-background load can only lower a rate). The NumPy oracle is compared with numpy.matmul (its BLAS); every
-other implementation with torch.matmul on its device (TF32 enabled only for the labelled tf32 mode).
-efficiency = achieved FLOP/s / peak.
+A pass times C = A @ B with square n x n operands in the benchmark dtype, on the device of the
+implementation, at the run's thread count, for each n of a few sizes (a small product does not reach the
+machine's peak), by the same block timer as the training steps, with many blocks; a size's rate is
+2 n^3 / t_fastest, t_fastest being the fastest block's time per product. The run measures a pass before
+its first cell of that (backend, device, dtype, precision), another after its last cell and, when a cell
+comes out faster than the peak allows, a recheck right after it; the peak is the best rate of all passes:
+background load can only lower a rate, so the best one seen is the closest to the machine's. The NumPy
+oracle is compared with numpy.matmul (its BLAS); every other implementation with torch.matmul on its device
+(TF32 enabled only for the labelled tf32 mode).
+efficiency = achieved FLOP/s / peak, and a value above 1 is flagged as a measurement problem.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from mlpbench.bench.flops import gemm_flops
-from mlpbench.bench.timing import time_blocks
+from mlpbench.bench.records import GemmRate, PeakPass
+from mlpbench.bench.timing import TimingSettings, time_blocks
 
 NUMPY_IMPLEMENTATIONS = frozenset({"reference"})
 
@@ -32,9 +37,9 @@ class PeakTarget:
         return f"{self.backend}-{self.device}-{self.dtype}-{self.precision}"
 
 
-def peak_target(impl, dtype: str) -> PeakTarget:
-    backend = "numpy" if impl.name in NUMPY_IMPLEMENTATIONS else "torch"
-    return PeakTarget(backend, impl.device, dtype, getattr(impl, "precision", "ieee"))
+def peak_target(impl_name: str, device: str, precision: str, dtype: str) -> PeakTarget:
+    backend = "numpy" if impl_name in NUMPY_IMPLEMENTATIONS else "torch"
+    return PeakTarget(backend, device, dtype, precision)
 
 
 def _numpy_gemm(n: int, dtype: str):
@@ -61,50 +66,27 @@ def _torch_gemm(n: int, dtype: str, device: str):
     return (lambda: torch.matmul(a, b, out=out)), sync
 
 
-def measure_gemm_rate(target: PeakTarget, n: int, **timing_options) -> dict:
-    """Time C = A @ B for one size n; FLOP/s = 2 n^3 / fastest block's time per product (and / median)."""
-    tf32 = target.precision == "tf32"
+def measure_gemm_rate(target: PeakTarget, n: int, timing: TimingSettings) -> GemmRate:
+    """Time C = A @ B for one size n."""
     restore = None
     if target.backend == "torch":
         import torch
 
         restore = torch.backends.cuda.matmul.allow_tf32
-        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cuda.matmul.allow_tf32 = target.precision == "tf32"
         step, sync = _torch_gemm(n, target.dtype, target.device)
     else:
         step, sync = _numpy_gemm(n, target.dtype)
     try:
-        timing = time_blocks(step, sync, **timing_options)
+        blocks = time_blocks(step, sync, **timing.options())
     finally:
         if restore is not None:
             torch.backends.cuda.matmul.allow_tf32 = restore
-    q1, q3 = timing.quartiles
-    fastest = float(timing.step_seconds.min())
-    return {
-        "n": n,
-        "flop": gemm_flops(n),
-        "median_s": timing.median,
-        "q1_s": q1,
-        "q3_s": q3,
-        "fastest_s": fastest,
-        "flop_per_s": gemm_flops(n) / fastest,
-        "median_flop_per_s": gemm_flops(n) / timing.median,
-        "steps_per_block": timing.steps_per_block,
-        "block_seconds": timing.block_seconds,
-    }
+    return GemmRate(n, float(blocks.step_seconds.min()), blocks.median, len(blocks.block_seconds))
 
 
-def measure_gemm_peak(target: PeakTarget, sizes: tuple[int, ...], **timing_options) -> dict:
-    """The fastest square-GEMM rate over `sizes` (a small GEMM does not reach the device's peak, so the peak
-    is the best of a few sizes); every size's measurement is kept under "sizes"."""
-    rates = [measure_gemm_rate(target, n, **timing_options) for n in sizes]
-    best = max(rates, key=lambda r: r["flop_per_s"])
-    return {
-        "key": target.key,
-        "backend": target.backend,
-        "device": target.device,
-        "dtype": target.dtype,
-        "precision": target.precision,
-        **best,
-        "sizes": [{k: r[k] for k in ("n", "median_s", "fastest_s", "flop_per_s", "median_flop_per_s")} for r in rates],
-    }
+def measure_peak_pass(target: PeakTarget, sizes: tuple[int, ...], timing: TimingSettings, label: str) -> PeakPass:
+    """One pass over `sizes`; the caller has set the thread count of the run. Plain data in and out, so it can
+    run in a worker process."""
+    utc = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return PeakPass(label, utc, tuple(measure_gemm_rate(target, n, timing) for n in sizes))

@@ -1,12 +1,26 @@
-"""PNG plots of a benchmark result (matplotlib, Agg backend): throughput and GPU/CPU speedup against batch
-size, one panel per model. Only measured cells are drawn; nothing is interpolated or extrapolated."""
+"""PNG plots of a benchmark result (matplotlib, Agg backend), from the typed records.
+
+throughput.png: samples/s against batch size, one panel per model, one line per (implementation, dtype,
+optimizer): batch / median step time, with interquartile bars (batch / third and first quartile). Cells
+that were not timed are marked in place, at their batch size in a strip below the data: x in the series'
+colour for a cell over the time or memory budget, a grey square for an implementation unavailable here, a
+red X for an error or a failed conformance check. Legends sit below the panels, never over the data.
+speedup.png: GPU/CPU speedup against batch size with the crossover marked; written only when an accelerator
+cell was timed (without one, bench.md says so instead of drawing empty frames).
+Only measured cells are drawn; nothing is interpolated or extrapolated.
+"""
 
 from __future__ import annotations
 
+import io
+import textwrap
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from mlpbench.atomic import write_bytes_atomic
+from mlpbench.bench.records import BenchResults, CellKind, CellResult, CellStatus
+from mlpbench.bench.speedup import has_accelerator_timings
 
 THROUGHPUT_PNG = "throughput.png"
 SPEEDUP_PNG = "speedup.png"
@@ -22,110 +36,188 @@ def _pyplot():
 
 
 def _save(fig, path: Path) -> None:
-    import io
-
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     write_bytes_atomic(path, buffer.getvalue())
 
 
 def _panels(plt, n: int):
-    fig, axes = plt.subplots(1, max(n, 1), figsize=(5.2 * max(n, 1), 4.0), squeeze=False)
+    fig, axes = plt.subplots(1, max(n, 1), figsize=(5.6 * max(n, 1), 4.4), squeeze=False)
     return fig, list(axes[0])
 
 
-def throughput_plot(results: dict, path: Path) -> Path:
+def _not_timed_kind(cell: CellResult) -> str | None:
+    if cell.status is CellStatus.SKIPPED and cell.reason.startswith(("budget", "memory")):
+        return "budget"
+    if cell.status is CellStatus.UNAVAILABLE:
+        return "unavailable"
+    if cell.status in (CellStatus.ERROR, CellStatus.NOT_CONFORMING):
+        return "failed"
+    return None  # not claimed: nothing to mark
+
+
+def _series_label(cell: CellResult) -> str:
+    precision = "" if cell.precision == "ieee" else f" [{cell.precision}]"
+    return f"{cell.impl}{precision} ({cell.device}) {cell.dtype} {cell.optimizer}"
+
+
+def _below_legend(ax) -> None:
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=7, ncol=1,
+                  frameon=False)
+
+
+def throughput_plot(results: BenchResults, path: Path) -> Path:
     plt = _pyplot()
-    by_model: dict[str, dict[tuple, list]] = defaultdict(lambda: defaultdict(list))
-    unavailable: dict[str, set[str]] = defaultdict(set)
-    for cell in results["cells"]:
-        if cell["kind"] != "train_step":
-            continue
-        label = (cell["impl"], cell["device"], cell["dtype"], cell["optimizer"])
-        if cell["status"] == "ok":
-            by_model[cell["model"]][label].append((cell["batch_size"], cell["samples_per_s"]))
-        else:
-            by_model[cell["model"]].setdefault(label, [])
-            if cell["status"] == "unavailable":
-                unavailable[cell["model"]].add(cell["impl"])
+    by_model: dict[str, list[CellResult]] = defaultdict(list)
+    for cell in results.cells:
+        if cell.kind is CellKind.TRAIN_STEP:
+            by_model[cell.model].append(cell)
     models = list(by_model)
     fig, axes = _panels(plt, len(models))
     for ax, model in zip(axes, models):
-        for (impl, device, dtype, optimizer), points in by_model[model].items():
-            if not points:
-                continue
-            points.sort()
-            style = "-" if device == "cpu" else "--"
-            ax.plot(*zip(*points), style, marker="o", label=f"{impl} ({device}) {dtype} {optimizer}")
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("batch size")
-        ax.set_ylabel("samples/s")
-        ax.set_title(model)
-        ax.grid(True, which="both", alpha=0.3)
-        if unavailable[model]:
-            ax.text(0.02, 0.02, "unavailable: " + ", ".join(sorted(unavailable[model])), transform=ax.transAxes,
-                    fontsize=8, color="gray")
-        if ax.lines:
-            ax.legend(fontsize=7)
-    fig.suptitle("training-step throughput")
+        _throughput_panel(ax, model, by_model[model])
+    fig.suptitle("training-step throughput: median samples/s, bars: interquartile range")
     _save(fig, path)
     plt.close(fig)
     return path
 
 
-def speedup_plot(results: dict, path: Path) -> Path:
+def _throughput_panel(ax, model: str, cells: list[CellResult]) -> None:
+    series: dict[str, list[CellResult]] = defaultdict(list)
+    for cell in cells:
+        series[_series_label(cell)].append(cell)
+    colours: dict[str, str] = {}
+    lowest = []
+    for label, members in series.items():
+        timed = sorted((c for c in members if c.timed), key=lambda c: c.batch_size)
+        if not timed:
+            continue
+        x = [c.batch_size for c in timed]
+        y = [c.batch_size / c.median_s for c in timed]
+        spread = [c.samples_per_s_interquartile or (v, v) for c, v in zip(timed, y)]
+        below = [max(v - low, 0.0) for v, (low, _) in zip(y, spread)]
+        above = [max(high - v, 0.0) for v, (_, high) in zip(y, spread)]
+        style = "-" if timed[0].device == "cpu" else "--"
+        line = ax.errorbar(x, y, yerr=[below, above], fmt=style, marker="o", markersize=4, capsize=3, label=label)
+        colours[label] = line[0].get_color()
+        lowest.append(min(low for low, _ in spread))
+    floor = min(lowest) if lowest else 1.0
+    _mark_not_timed(ax, cells, colours, floor)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("batch size")
+    ax.set_ylabel("samples/s")
+    ax.set_title(f"{model} ({cells[0].parameters:,} parameters)", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    _below_legend(ax)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A cell that was not timed, drawn at its batch size in the strip below a panel's data."""
+
+    row: str  # the series label, or UNAVAILABLE_ROW for the implementations unavailable here
+    batch_size: int
+    kind: str  # "budget" | "failed" | "unavailable"
+
+
+UNAVAILABLE_ROW = "unavailable here"
+
+
+def not_timed_marks(cells: list[CellResult]) -> list[Mark]:
+    """The marks of one panel: over-budget and failed cells in their series' row, unavailable cells in one row
+    (their implementations are named in the legend); cells skipped as not claimed get no mark."""
+    marks = []
+    for cell in cells:
+        kind = _not_timed_kind(cell)
+        if kind is not None:
+            row = UNAVAILABLE_ROW if kind == "unavailable" else _series_label(cell)
+            marks.append(Mark(row, cell.batch_size, kind))
+    return sorted(set(marks), key=lambda m: (m.row == UNAVAILABLE_ROW, m.row, m.batch_size, m.kind))
+
+
+MARK_STYLE = {
+    "budget": ("x", "not timed: over the time or memory budget"),
+    "failed": ("X", "not timed: error or failed conformance check"),
+    "unavailable": ("s", "unavailable here"),
+}
+
+
+def _mark_not_timed(ax, cells: list[CellResult], colours: dict[str, str], floor: float) -> None:
+    """The strip below the data, one row of marks per series (and one for unavailable implementations)."""
+    marks = not_timed_marks(cells)
+    if not marks:
+        return
+    unavailable = sorted({c.impl for c in cells if _not_timed_kind(c) == "unavailable"})
+    reasons = sorted({c.reason.split(":")[0] for c in cells if _not_timed_kind(c) == "unavailable"})
+    level = floor / 3.0
+    for row in dict.fromkeys(m.row for m in marks):
+        for kind, (marker, _) in MARK_STYLE.items():
+            xs = [m.batch_size for m in marks if m.row == row and m.kind == kind]
+            if not xs:
+                continue
+            colour = {"budget": colours.get(row, "black"), "failed": "red", "unavailable": "grey"}[kind]
+            ax.plot(xs, [level] * len(xs), linestyle="none", marker=marker, markersize=7, color=colour,
+                    markerfacecolor="none" if kind == "unavailable" else colour)
+        level /= 2.0
+    for kind, (marker, text) in MARK_STYLE.items():  # one legend entry per kind of mark
+        if not any(m.kind == kind for m in marks):
+            continue
+        if kind == "unavailable":
+            text = f"{text}: {', '.join(unavailable)} ({textwrap.shorten(reasons[0], 40)})"
+        elif kind == "budget":
+            text += " (colour: its series)"
+        untimed = sorted({m.row for m in marks if m.kind == kind and m.row not in colours} - {UNAVAILABLE_ROW})
+        if untimed:  # series without any timed cell have no line to lend a colour: name them
+            text += "; never timed: " + ", ".join(untimed)
+        colour = {"budget": "black", "failed": "red", "unavailable": "grey"}[kind]
+        ax.plot([], [], linestyle="none", marker=marker, markersize=7, color=colour,
+                markerfacecolor="none" if kind == "unavailable" else colour, label=text)
+    ax.axhline(floor / 1.7, color="grey", linewidth=0.6, linestyle=":")
+    ax.set_ylim(bottom=level * 1.2)
+
+
+def speedup_plot(results: BenchResults, path: Path) -> Path:
     plt = _pyplot()
     series: dict[str, dict[tuple, list]] = defaultdict(lambda: defaultdict(list))
-    reasons: dict[str, set[str]] = defaultdict(set)
-    for row in results.get("speedups", []):
-        key = (row["impl"], row["dtype"], row["optimizer"])
-        if row["speedup"] is not None:
-            series[row["model"]][key].append((row["batch_size"], row["speedup"]))
-        else:
-            series[row["model"]].setdefault(key, [])
-            reasons[row["model"]].add(f"{row['impl']}: {row['reason']}")
-    crossover = {(c["impl"], c["model"], c["dtype"], c["optimizer"]): c for c in results.get("crossovers", [])}
-    models = list(series) or ["(no accelerator implementation in this run)"]
+    for row in results.speedups:
+        if row.speedup is not None:
+            series[row.model][(row.impl, row.dtype, row.optimizer)].append((row.batch_size, row.speedup))
+    crossover = {(c.impl, c.model, c.dtype, c.optimizer): c for c in results.crossovers}
+    models = list(series)
     fig, axes = _panels(plt, len(models))
     for ax, model in zip(axes, models):
-        for (impl, dtype, optimizer), points in series.get(model, {}).items():
-            if not points:
-                continue
+        for (impl, dtype, optimizer), points in series[model].items():
             points.sort()
             (line,) = ax.plot(*zip(*points), marker="o", label=f"{impl} {dtype} {optimizer}")
-            c = crossover.get((impl, model, dtype, optimizer), {})
-            if c.get("crossover") is not None:
-                ax.axvline(c["crossover"], color=line.get_color(), linestyle=":",
-                           label=f"crossover at batch {c['crossover']}")
+            c = crossover.get((impl, model, dtype, optimizer))
+            if c is not None and c.crossover is not None:
+                ax.axvline(c.crossover, color=line.get_color(), linestyle=":",
+                           label=f"crossover at batch {c.crossover}")
         ax.axhline(1.0, color="black", linewidth=0.8)
         ax.set_xscale("log", base=2)
         ax.set_xlabel("batch size")
         ax.set_ylabel("speedup (accelerator / best CPU)")
-        ax.set_title(model)
+        ax.set_title(model, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
-        if not any(series.get(model, {}).values()):
-            text = "\n".join(sorted(reasons.get(model, []))) or "no accelerator timings"
-            ax.text(0.5, 0.5, "no GPU numbers\n" + _wrap(text), transform=ax.transAxes, ha="center",
-                    va="center", fontsize=8, color="gray")
-            ax.set_yticks([])
-        elif ax.lines:
-            ax.legend(fontsize=7)
+        _below_legend(ax)
     fig.suptitle("GPU/CPU speedup")
     _save(fig, path)
     plt.close(fig)
     return path
 
 
-def _wrap(text: str, width: int = 60) -> str:
-    import textwrap
-
-    return "\n".join(textwrap.fill(line, width) for line in text.splitlines())
-
-
-def write_plots(run_dir: Path, results: dict) -> list[str]:
-    """Write both PNGs into run_dir; returns their file names."""
+def write_plots(run_dir: Path, results: BenchResults) -> list[str]:
+    """throughput.png, and speedup.png when an accelerator cell was timed (a stale speedup.png of an earlier
+    render is removed otherwise); returns the names written."""
     run_dir = Path(run_dir)
     throughput_plot(results, run_dir / THROUGHPUT_PNG)
-    speedup_plot(results, run_dir / SPEEDUP_PNG)
-    return [THROUGHPUT_PNG, SPEEDUP_PNG]
+    written = [THROUGHPUT_PNG]
+    if has_accelerator_timings(results.speedups):
+        speedup_plot(results, run_dir / SPEEDUP_PNG)
+        written.append(SPEEDUP_PNG)
+    else:
+        (run_dir / SPEEDUP_PNG).unlink(missing_ok=True)
+    return written

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlpbench.atomic import write_text_atomic
+from mlpbench.bench.records import BenchResults
 from mlpbench.bench.results import write_csv
 from mlpbench.bench.tables import markdown_report
 
@@ -12,11 +13,11 @@ MARKDOWN = "bench.md"
 CSV = "bench.csv"
 
 
-def render_run(run_dir: Path, results: dict) -> list[Path]:
-    """bench.md, bench.csv, throughput.png and speedup.png in run_dir; returns the paths written."""
+def render_run(run_dir: Path, results: BenchResults) -> list[Path]:
+    """bench.md, bench.csv and the plots in run_dir; returns the paths written."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    written = [write_csv(run_dir / CSV, results["cells"])]
+    written = [write_csv(run_dir / CSV, results.cells)]
     try:
         from mlpbench.bench.plots import write_plots
 

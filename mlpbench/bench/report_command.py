@@ -1,6 +1,8 @@
 """`mlpbench report`: re-render saved benchmark results, or compare two runs.
 
-  mlpbench report RUN.json [--out DIR]                  Markdown, CSV and PNG from a saved bench.json
+  mlpbench report RUN.json [--out DIR]                  print the tables of a saved bench.json and write its
+                                                        Markdown, CSV and PNG into DIR (default: beside
+                                                        RUN.json; the files written are listed on stdout)
   mlpbench report BASE.json NEW.json [--threshold 1.10] compare; exit 1 when any cell is significantly slower
 
 A cell is slower when median(new)/median(base) >= threshold and a one-sided Mann-Whitney U test on the
@@ -11,13 +13,14 @@ invalid file, bad option).
 from __future__ import annotations
 
 import argparse
-import sys
+import math
 from pathlib import Path
 
 from tabulate import tabulate
 
 from mlpbench.atomic import write_json_atomic, write_text_atomic
 from mlpbench.bench.compare import DEFAULT_ALPHA, DEFAULT_THRESHOLD, compare_runs, environment_differences
+from mlpbench.bench.records import BenchResults
 from mlpbench.bench.results import ResultsError, load_results
 from mlpbench.cli import UsageError
 
@@ -33,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"significance level of the Mann-Whitney U test (default {DEFAULT_ALPHA})")
 
 
-def _load(path: Path) -> dict:
+def _load(path: Path) -> BenchResults:
     try:
         return load_results(path)
     except ResultsError as error:
@@ -76,18 +79,20 @@ def comparison_markdown(comparisons, threshold: float, alpha: float, notes: list
 def run(args: argparse.Namespace) -> int:
     if len(args.files) > 2:
         raise UsageError("report takes one results file (re-render) or two (BASE NEW, compare)")
-    if args.threshold < 1.0:
-        raise UsageError("--threshold must be >= 1.0 (a ratio of medians, new/base)")
+    if not (math.isfinite(args.threshold) and args.threshold >= 1.0):
+        raise UsageError(f"--threshold must be a finite ratio of medians (new/base) >= 1.0, got {args.threshold}")
     if not 0.0 < args.alpha < 1.0:
         raise UsageError("--alpha must be in (0, 1)")
     if len(args.files) == 1:
         from mlpbench.bench.render import render_run
+        from mlpbench.bench.tables import console_summary
 
         results = _load(args.files[0])
         source = args.files[0]
         out = args.out or (source if source.is_dir() else source.parent)
+        print(console_summary(results))
         written = render_run(out, results)
-        print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
+        print("wrote " + ", ".join(str(p) for p in written))
         return 0
     base, new = (_load(path) for path in args.files)
     comparisons = compare_runs(base, new, args.threshold, args.alpha)
@@ -103,6 +108,5 @@ def run(args: argparse.Namespace) -> int:
         })
     slower = [c.id for c in comparisons if c.verdict == "slower"]
     compared = sum(c.verdict != "not compared" for c in comparisons)
-    print(f"{compared} cells compared; {len(slower)} slower" + (f": {', '.join(slower)}" if slower else ""),
-          file=sys.stderr)
+    print(f"{compared} cells compared; {len(slower)} slower" + (f": {', '.join(slower)}" if slower else ""))
     return 1 if slower else 0

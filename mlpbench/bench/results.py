@@ -1,8 +1,9 @@
-"""The benchmark result schema (documented in reports/README.md) and its JSON and CSV files.
+"""The files of a benchmark run directory (schema documented in reports/README.md).
 
-A run directory holds `cells/<cell-file>.json` (one per finished grid cell, written atomically as the cell
-finishes, so an interrupted run keeps them and `--resume` skips them), `peaks/<key>.json`, and the aggregate
-`bench.json`, rendered to `bench.md`, `bench.csv` and PNG plots.
+A run directory holds `settings.json` (what the numbers depend on, written before the first cell),
+`cells/<cell-file>.json` (one per finished grid cell, written atomically as the cell finishes, so an
+interrupted run keeps them and `--resume` under the same settings skips them), `peaks/<key>.json`, and the
+aggregate `bench.json`, rendered to `bench.md`, `bench.csv` and PNG plots.
 """
 
 from __future__ import annotations
@@ -13,36 +14,29 @@ import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from mlpbench.atomic import write_json_atomic, write_text_atomic
+from mlpbench.bench.records import (
+    BenchResults,
+    CellResult,
+    ConformanceVerdict,
+    Peak,
+    RecordError,
+    RunSettings,
+    csv_columns,
+)
 
-SCHEMA = "mlpbench-bench/1"
+SCHEMA = "mlpbench-bench/2"
 AGGREGATE = "bench.json"
+SETTINGS = "settings.json"
+CONFORMANCE = "conformance.json"
 CELLS_DIR = "cells"
 PEAKS_DIR = "peaks"
-
-STATUSES = ("ok", "unavailable", "not_conforming", "skipped", "error")
-KINDS = ("train_step", "h2d_transfer")
-
-CSV_COLUMNS = (
-    "id", "kind", "impl", "device", "precision", "model", "sizes", "parameters", "batch_size", "dtype",
-    "optimizer", "loss", "threads", "status", "reason", "steps_per_block", "blocks", "median_s", "q1_s", "q3_s",
-    "iqr_fraction", "noisy", "samples_per_s", "flop_per_step", "flop_per_s", "peak_key", "peak_flop_per_s",
-    "efficiency", "bytes", "bytes_per_s",
-)
+SPREADSHEET_FORMULA_STARTS = ("=", "+", "-", "@")
 
 
 class ResultsError(ValueError):
     """A results file that cannot be read or is not a benchmark result."""
-
-
-def cell_id(kind: str, impl: str, model: str, dtype: str, optimizer: str | None, batch_size: int) -> str:
-    parts = ["h2d" if kind == "h2d_transfer" else "step", impl, model, dtype]
-    if optimizer is not None:
-        parts.append(optimizer)
-    parts.append(f"b{batch_size}")
-    return "/".join(parts)
 
 
 def cell_file_name(identifier: str) -> str:
@@ -50,51 +44,96 @@ def cell_file_name(identifier: str) -> str:
     return re.sub(r"[^A-Za-z0-9.+-]+", "_", identifier) + ".json"
 
 
-def write_cell(run_dir: Path, cell: dict) -> Path:
-    return write_json_atomic(Path(run_dir) / CELLS_DIR / cell_file_name(cell["id"]), cell)
+def write_cell(run_dir: Path, cell: CellResult) -> Path:
+    return write_json_atomic(Path(run_dir) / CELLS_DIR / cell_file_name(cell.id), cell.to_dict())
 
 
-def read_cells(run_dir: Path) -> dict[str, dict]:
-    """Finished cells of an interrupted or earlier run, by id (unreadable files are ignored)."""
-    cells = {}
-    for path in sorted((Path(run_dir) / CELLS_DIR).glob("*.json")):
+def _records(directory: Path) -> Iterable[dict]:
+    for path in sorted(directory.glob("*.json")):
         try:
-            cell = json.loads(path.read_text())
+            data = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        if isinstance(cell, dict) and "id" in cell and cell.get("status") in STATUSES:
-            cells[cell["id"]] = cell
+        if isinstance(data, dict):
+            yield data
+
+
+def read_cells(run_dir: Path) -> dict[str, CellResult]:
+    """Finished cells of an interrupted or earlier run, by id (unreadable files are ignored)."""
+    cells = {}
+    for data in _records(Path(run_dir) / CELLS_DIR):
+        try:
+            cell = CellResult.from_dict(data)
+        except RecordError:
+            continue
+        cells[cell.id] = cell
     return cells
 
 
-def clear_run_files(run_dir: Path) -> None:
-    """Remove the cell and peak files of an earlier run in `run_dir` (a fresh run, not --resume)."""
-    for sub in (CELLS_DIR, PEAKS_DIR):
-        for path in (Path(run_dir) / sub).glob("*.json"):
-            path.unlink()
+def has_cell_files(run_dir: Path) -> bool:
+    return any((Path(run_dir) / CELLS_DIR).glob("*.json"))
 
 
-def write_peak(run_dir: Path, peak: dict) -> Path:
-    return write_json_atomic(Path(run_dir) / PEAKS_DIR / cell_file_name(peak["key"]), peak)
+def write_peak(run_dir: Path, peak: Peak) -> Path:
+    return write_json_atomic(Path(run_dir) / PEAKS_DIR / cell_file_name(peak.key), peak.to_dict())
 
 
-def read_peaks(run_dir: Path) -> dict[str, dict]:
+def read_peaks(run_dir: Path) -> dict[str, Peak]:
     peaks = {}
-    for path in sorted((Path(run_dir) / PEAKS_DIR).glob("*.json")):
+    for data in _records(Path(run_dir) / PEAKS_DIR):
         try:
-            peak = json.loads(path.read_text())
-        except (OSError, ValueError):
+            peak = Peak.from_dict(data)
+        except RecordError:
             continue
-        if isinstance(peak, dict) and "key" in peak:
-            peaks[peak["key"]] = peak
+        peaks[peak.key] = peak
     return peaks
 
 
-def write_aggregate(run_dir: Path, results: dict) -> Path:
-    return write_json_atomic(Path(run_dir) / AGGREGATE, results)
+def write_settings(run_dir: Path, settings: RunSettings) -> Path:
+    return write_json_atomic(Path(run_dir) / SETTINGS, settings.to_dict())
 
 
-def load_results(path: str | Path) -> dict:
+def read_settings(run_dir: Path) -> RunSettings | None:
+    """The recorded settings of the run in run_dir; None when there is no settings file; ResultsError when it
+    cannot be read."""
+    path = Path(run_dir) / SETTINGS
+    if not path.exists():
+        return None
+    try:
+        return RunSettings.from_dict(json.loads(path.read_text()))
+    except (OSError, ValueError) as error:
+        raise ResultsError(f"cannot read {path}: {error}") from None
+
+
+def write_conformance(run_dir: Path, verdicts: Iterable[ConformanceVerdict]) -> Path:
+    return write_json_atomic(Path(run_dir) / CONFORMANCE, [
+        {"impl": v.impl, "dtype": v.dtype, "first_failure": v.first_failure} for v in verdicts])
+
+
+def read_conformance(run_dir: Path) -> list[ConformanceVerdict]:
+    """The quick-check verdicts of the run in run_dir (none when the file is missing or unreadable)."""
+    try:
+        data = json.loads((Path(run_dir) / CONFORMANCE).read_text())
+        return [ConformanceVerdict(str(v["impl"]), str(v["dtype"]), v["first_failure"]) for v in data]
+    except (OSError, ValueError, TypeError, KeyError):
+        return []
+
+
+def clear_run_files(run_dir: Path) -> None:
+    """Remove the cell, peak, settings and conformance files of an earlier run in `run_dir` (a fresh run, not
+    --resume)."""
+    for sub in (CELLS_DIR, PEAKS_DIR):
+        for path in (Path(run_dir) / sub).glob("*.json"):
+            path.unlink()
+    for name in (SETTINGS, CONFORMANCE):
+        (Path(run_dir) / name).unlink(missing_ok=True)
+
+
+def write_aggregate(run_dir: Path, results: BenchResults) -> Path:
+    return write_json_atomic(Path(run_dir) / AGGREGATE, results.to_dict())
+
+
+def load_results(path: str | Path) -> BenchResults:
     """Read a bench.json (or the bench.json inside a run directory); ResultsError with one line otherwise."""
     path = Path(path)
     if path.is_dir():
@@ -107,20 +146,30 @@ def load_results(path: str | Path) -> dict:
         raise ResultsError(f"cannot read {path}: {error}") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA or not isinstance(data.get("cells"), list):
         raise ResultsError(f"{path} is not a benchmark result (expected schema {SCHEMA!r})")
-    return data
+    try:
+        return BenchResults.from_dict(data)
+    except RecordError as error:
+        raise ResultsError(f"{path}: {error}") from None
 
 
-def csv_text(cells: Iterable[dict[str, Any]]) -> str:
+def spreadsheet_safe(value: object) -> object:
+    """Text that a spreadsheet would read as a formula (it begins with =, +, - or @) gets a leading '."""
+    if isinstance(value, str) and value.startswith(SPREADSHEET_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_text(cells: Iterable[CellResult]) -> str:
+    columns = csv_columns()
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for cell in cells:
-        row = dict(cell)
-        row["sizes"] = "-".join(str(s) for s in cell.get("sizes", []))
-        row["blocks"] = len(cell.get("block_seconds") or [])
-        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in CSV_COLUMNS})
+        row = cell.to_dict()
+        row["sizes"] = "-".join(str(s) for s in cell.sizes)
+        writer.writerow({k: spreadsheet_safe("" if row[k] is None else row[k]) for k in columns})
     return buffer.getvalue()
 
 
-def write_csv(path: Path, cells: Iterable[dict[str, Any]]) -> Path:
+def write_csv(path: Path, cells: Iterable[CellResult]) -> Path:
     return write_text_atomic(path, csv_text(cells))

@@ -1,11 +1,15 @@
-"""Markdown rendering of a benchmark result (tabulate, GitHub pipe tables)."""
+"""Markdown rendering of a benchmark result (tabulate, GitHub pipe tables), from the typed records."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from itertools import groupby
 
 from tabulate import tabulate
+
+from mlpbench.bench.records import BenchResults, CellKind, CellResult, CellStatus
+from mlpbench.bench.speedup import has_accelerator_timings
 
 
 def _table(rows, headers) -> str:
@@ -35,29 +39,44 @@ def percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
-def status_text(cell: dict) -> str:
-    status = cell["status"].replace("_", " ")
-    return status if status == "ok" else f"{status}: {cell['reason']}"
+def efficiency_text(cell: CellResult) -> str:
+    """The efficiency, or, above 1, a flag instead of a number that would read as a fact."""
+    if cell.efficiency_problem:
+        return f"MEASUREMENT PROBLEM ({cell.efficiency:.2f} x peak)"
+    return percent(cell.efficiency)
 
 
-def environment_section(results: dict) -> str:
-    env = results.get("environment", {})
+def status_text(cell: CellResult) -> str:
+    return cell.status.text if cell.status is CellStatus.OK else f"{cell.status.text}: {cell.reason}"
+
+
+def accelerator_note(results: BenchResults) -> str | None:
+    """Why there are no GPU/CPU numbers, or None when there are."""
+    if has_accelerator_timings(results.speedups):
+        return None
+    torch = results.environment.get("torch", {})
+    if torch.get("gpu") is None:
+        why = torch.get("gpu_unavailable_reason") or torch.get("reason") or "no GPU found"
+        return f"No accelerator on this machine ({why}): no GPU/CPU speedup, no crossover, no speedup plot."
+    return "No accelerator cell was timed in this run: no GPU/CPU speedup, no crossover, no speedup plot."
+
+
+def environment_section(results: BenchResults) -> str:
+    env = results.environment
     torch = env.get("torch", {})
     gpu = torch.get("gpu")
     if gpu:
-        gpu_text = (
-            f"{gpu['name']} (driver {gpu.get('driver') or 'unknown'}, CUDA {gpu.get('cuda_runtime')}, "
-            f"compute capability {gpu.get('capability')})"
-        )
+        gpu_text = (f"{gpu['name']} (driver {gpu.get('driver') or 'unknown'}, CUDA {gpu.get('cuda_runtime')}, "
+                    f"compute capability {gpu.get('capability')})")
     else:
         gpu_text = f"none — {torch.get('gpu_unavailable_reason', torch.get('reason', 'unknown'))}"
     git = env.get("git", {})
     flags = torch.get("precision_flags", {})
     rows = [
-        ("created (UTC)", results.get("created_utc", "")),
-        ("command", f"`{results.get('command', '')}`"),
+        ("created (UTC)", results.created_utc),
+        ("command", f"`{results.command}`"),
         ("CPU", f"{env.get('cpu_model')} ({env.get('cpu_cores')} logical cores)"),
-        ("CPU threads used", str(results.get("threads"))),
+        ("CPU threads used", str(results.threads)),
         ("GPU", gpu_text),
         ("torch", f"{torch.get('version', 'not installed')} (CUDA build: {torch.get('cuda_build')})"),
         ("numpy", env.get("numpy", "")),
@@ -68,145 +87,150 @@ def environment_section(results: dict) -> str:
     return _table(rows, ["environment", ""])
 
 
-def method_section(results: dict) -> str:
-    grid = results.get("grid", {})
-    return "\n".join(
-        [
-            f"- {results.get('flop_formula')}; achieved FLOP/s = FLOPs per step x steps / time.",
-            "- samples/s = total samples / total timed time (all timed blocks).",
-            f"- efficiency = achieved FLOP/s / GEMM peak of the same device and dtype measured in this run "
-            f"({results.get('gemm_formula')}; torch.matmul, numpy.matmul for the NumPy reference; the best rate over "
-            f"the sizes tried, each from its fastest timed block).",
-            f"- A step = forward, loss, backward and optimizer step on data already on the device. Each timed "
-            f"block is synchronize, k steps, synchronize; k grows until a block takes >= "
-            f"{grid.get('min_block_seconds')} s; up to {grid.get('blocks')} blocks per cell after "
-            f"{grid.get('warmup_seconds')} s of warm-up; median and IQR of the per-step times of the blocks; "
-            f"cells whose IQR exceeds 10% of the median are marked (noisy).",
-            f"- Cells estimated to need more than {grid.get('max_seconds_per_cell')} s are skipped (budget). "
-            f"Only configurations that pass the quick conformance check are timed. Host-to-device copies are "
-            f"timed separately.",
-        ]
-    )
+def method_section(results: BenchResults) -> str:
+    grid = results.grid
+    return "\n".join([
+        f"- {results.flop_formula}. Achieved FLOP/s = FLOPs per step x steps / time.",
+        "- samples/s = total samples / total timed time (all timed blocks); the interquartile range is that of "
+        "the per-step times of the blocks.",
+        f"- efficiency = achieved FLOP/s / GEMM peak of the same device, dtype and thread count, measured in this "
+        f"run before the first timed cell and again after the last, and again right after a cell that came out "
+        f"faster than the peak allows (recheck) ({results.gemm_formula}; torch.matmul, "
+        f"numpy.matmul for the NumPy reference; {grid.get('peak_blocks')} blocks per size, the fastest counts; "
+        f"the best of all passes is the peak). It cannot exceed 100%: a cell above it is flagged as a "
+        f"measurement problem, never reported as a result.",
+        f"- A step = forward, loss, backward and optimizer step on data already on the device. Each timed "
+        f"block is synchronize, k steps, synchronize; k grows until a block takes >= "
+        f"{grid.get('min_block_seconds')} s; up to {grid.get('blocks')} blocks per cell after "
+        f"{grid.get('warmup_seconds')} s of warm-up; median and IQR of the per-step times of the blocks; "
+        f"cells whose IQR exceeds 10% of the median are marked (noisy).",
+        f"- Cells estimated to need more than {grid.get('max_seconds_per_cell')} s are skipped (budget). "
+        f"Only configurations that pass the quick conformance check are timed. Host-to-device copies are "
+        f"timed separately.",
+    ])
 
 
-def peaks_table(results: dict) -> str:
+def peaks_table(results: BenchResults) -> str:
     rows = []
-    for peak in results.get("peaks", {}).values():
-        if peak.get("flop_per_s"):
-            tried = ", ".join(f"{s['n']}: {si(s['flop_per_s'], 'FLOP/s')}" for s in peak.get("sizes", []))
-            rows.append((peak["key"], str(peak["n"]), seconds(peak.get("fastest_s")), si(peak["flop_per_s"], "FLOP/s"),
-                         tried))
-        else:
-            rows.append((peak["key"], "-", "-", f"unavailable: {peak.get('error')}", ""))
-    return _table(rows, ["GEMM peak (backend-device-dtype-precision)", "best n", "fastest product", "peak",
-                         "sizes tried"])
+    for peak in results.peaks.values():
+        if not peak.passes:
+            rows.append((peak.key, str(peak.threads or "-"), "-", "-", "-", f"not measured: {peak.error}", ""))
+            continue
+        start, end = peak.pass_rate("start"), peak.pass_rate("end")
+        rechecks = ", ".join(si(p.flop_per_s, "FLOP/s") for p in peak.passes if p.label == "recheck") or "-"
+        best = max(peak.passes, key=lambda p: p.flop_per_s)
+        sizes = ", ".join(f"{r.n}: {si(r.flop_per_s, 'FLOP/s')}" for r in best.rates)
+        rows.append((peak.key, str(peak.threads or "-"), si(start, "FLOP/s"), si(end, "FLOP/s"), rechecks,
+                     si(peak.flop_per_s, "FLOP/s"), sizes))
+    return _table(rows, ["GEMM peak (backend-device-dtype-precision)", "threads", "start of run", "end of run",
+                         "rechecks", "peak (best)", "best pass per size"])
 
 
-def conformance_table(results: dict) -> str:
-    rows = [
-        (key, "conforming" if v["conforming"] else f"not conforming: {v['first_failure']}")
-        for key, v in results.get("conformance", {}).items()
-    ]
+def conformance_table(results: BenchResults) -> str:
+    rows = [(f"{v.impl}/{v.dtype}", "conforming" if v.conforming else f"not conforming: {v.first_failure}")
+            for v in results.conformance]
     return _table(rows, ["implementation/dtype", "quick conformance check"])
 
 
-def _series_rows(cells: list[dict], value_row) -> list[tuple]:
+def _series_rows(cells: Sequence[CellResult], value_row: Callable[[CellResult, str], tuple]) -> list[tuple]:
     """Rows per cell; a series whose cells all share one non-ok status collapses into one row."""
-    def key(c):
-        return (c["impl"], c["dtype"], c.get("optimizer"))
-
     rows = []
-    for _, group in groupby(cells, key=key):
+    for _, group in groupby(cells, key=lambda c: (c.impl, c.dtype, c.optimizer)):
         group = list(group)
-        statuses = {status_text(c) for c in group}
-        if len(statuses) == 1 and group[0]["status"] != "ok":
-            first = group[0]
-            batches = f"{group[0]['batch_size']}..{group[-1]['batch_size']}" if len(group) > 1 else "all"
-            rows.append(value_row(first, batches, collapsed=True))
+        if len({status_text(c) for c in group}) == 1 and group[0].status is not CellStatus.OK:
+            batches = f"{group[0].batch_size}..{group[-1].batch_size}" if len(group) > 1 else str(group[0].batch_size)
+            rows.append(value_row(group[0], batches))
         else:
-            rows.extend(value_row(c, str(c["batch_size"]), collapsed=False) for c in group)
+            rows.extend(value_row(c, str(c.batch_size)) for c in group)
     return rows
 
 
-def throughput_tables(results: dict) -> str:
-    by_model = defaultdict(list)
-    for cell in results["cells"]:
-        if cell["kind"] == "train_step":
-            by_model[cell["model"]].append(cell)
+def throughput_tables(results: BenchResults) -> str:
+    by_model: dict[str, list[CellResult]] = defaultdict(list)
+    for cell in results.cells:
+        if cell.kind is CellKind.TRAIN_STEP:
+            by_model[cell.model].append(cell)
 
-    def row(c, batch, collapsed):
-        label = c["impl"] + ("" if c.get("precision", "ieee") == "ieee" else f" [{c['precision']}]")
-        if c["status"] != "ok":
-            return (label, c["dtype"], c["optimizer"], batch, status_text(c), "", "", "", "")
-        iqr = percent(c["iqr_fraction"]) + (" (noisy)" if c["noisy"] else "")
-        return (
-            label, c["dtype"], c["optimizer"], batch, si(c["samples_per_s"]), seconds(c["median_s"]), iqr,
-            si(c["flop_per_s"], "FLOP/s"), percent(c.get("efficiency")),
-        )
+    def row(c: CellResult, batch: str) -> tuple:
+        label = c.impl + ("" if c.precision == "ieee" else f" [{c.precision}]")
+        if c.status is not CellStatus.OK:
+            return (label, c.dtype, c.optimizer, batch, status_text(c), "", "", "", "")
+        low, high = c.samples_per_s_interquartile or (None, None)
+        iqr = percent(c.iqr_fraction) + (" (noisy)" if c.noisy else "")
+        return (label, c.dtype, c.optimizer, batch, si(c.samples_per_s), f"{si(low)} to {si(high)}",
+                seconds(c.median_s), iqr, si(c.flop_per_s, "FLOP/s"), efficiency_text(c))
 
     parts = []
-    headers = ["impl", "dtype", "optimizer", "batch", "samples/s", "median step", "IQR", "FLOP/s", "efficiency"]
+    headers = ["impl", "dtype", "optimizer", "batch", "samples/s", "samples/s IQR", "median step", "IQR",
+               "FLOP/s", "efficiency"]
     for model, cells in by_model.items():
         first = cells[0]
-        sizes = "-".join(map(str, first["sizes"]))
-        parts.append(f"### {model} ({sizes}, {first['parameters']:,} parameters, loss {first['loss']})\n")
+        sizes = "-".join(map(str, first.sizes))
+        parts.append(f"### {model} ({sizes}, {first.parameters:,} parameters, loss {first.loss})\n")
         parts.append(_table(_series_rows(cells, row), headers))
     return "\n\n".join(parts)
 
 
-def transfer_table(results: dict) -> str:
-    cells = [c for c in results["cells"] if c["kind"] == "h2d_transfer"]
+def transfer_table(results: BenchResults) -> str:
+    cells = [c for c in results.cells if c.kind is CellKind.H2D_TRANSFER]
     if not cells:
         return "No accelerator implementation in this run."
 
-    def row(c, batch, collapsed):
-        if c["status"] != "ok":
-            return (c["impl"], c["model"], c["dtype"], batch, status_text(c), "", "")
-        return (c["impl"], c["model"], c["dtype"], batch, si(c["bytes"], "B"), seconds(c["median_s"]),
-                si(c["bytes_per_s"], "B/s"))
+    def row(c: CellResult, batch: str) -> tuple:
+        if c.status is not CellStatus.OK:
+            return (c.impl, c.model, c.dtype, batch, status_text(c), "", "")
+        return (c.impl, c.model, c.dtype, batch, si(c.bytes, "B"), seconds(c.median_s), si(c.bytes_per_s, "B/s"))
 
     rows = []
-    for _, group in groupby(cells, key=lambda c: c["model"]):
+    for _, group in groupby(cells, key=lambda c: c.model):
         rows.extend(_series_rows(list(group), row))
     return _table(rows, ["impl", "model", "dtype", "batch", "bytes", "median copy", "bandwidth"])
 
 
-def speedup_tables(results: dict) -> str:
-    speed = results.get("speedups", [])
-    if not speed:
-        return "No accelerator implementation in this run."
+def speedup_tables(results: BenchResults) -> str:
+    note = accelerator_note(results)
+    if note:
+        unavailable = sorted({f"{r.impl}: {r.reason}" for r in results.speedups})
+        return note + "".join(f"\n- {line}" for line in unavailable)
     rows = []
-    for _, group in groupby(speed, key=lambda r: (r["impl"], r["model"], r["dtype"], r["optimizer"])):
+    for _, group in groupby(results.speedups, key=lambda r: (r.impl, r.model, r.dtype, r.optimizer)):
         group = list(group)
-        reasons = {r["reason"] for r in group}
-        if all(r["speedup"] is None for r in group) and len(reasons) == 1:
+        if all(r.speedup is None for r in group) and len({r.reason for r in group}) == 1:
             r = group[0]
-            rows.append((r["impl"], r["model"], r["dtype"], r["optimizer"], "all", "-", r["reason"]))
+            rows.append((r.impl, r.model, r.dtype, r.optimizer, "all", "-", r.reason))
             continue
         for r in group:
-            value = f"{r['speedup']:.3g}x" if r["speedup"] is not None else "-"
-            rows.append((r["impl"], r["model"], r["dtype"], r["optimizer"], str(r["batch_size"]), value,
-                         r["reason"] or f"vs {r['cpu_impl']}"))
+            value = f"{r.speedup:.3g}x" if r.speedup is not None else "-"
+            rows.append((r.impl, r.model, r.dtype, r.optimizer, str(r.batch_size), value,
+                         r.reason or f"vs {r.cpu_impl}"))
     return _table(rows, ["accelerator", "model", "dtype", "optimizer", "batch", "speedup", "note"])
 
 
-def crossover_table(results: dict) -> str:
-    rows = [
-        (r["impl"], r["model"], r["dtype"], r["optimizer"], r["text"]) for r in results.get("crossovers", [])
-    ]
-    if not rows:
-        return "No accelerator implementation in this run."
+def crossover_table(results: BenchResults) -> str:
+    note = accelerator_note(results)
+    if note:
+        return note
+    rows = [(r.impl, r.model, r.dtype, r.optimizer, r.text) for r in results.crossovers]
     return _table(rows, ["accelerator", "model", "dtype", "optimizer", "crossover batch size (GPU faster from)"])
 
 
-def warnings_section(results: dict) -> str:
-    noisy = [c for c in results["cells"] if c["status"] == "ok" and c.get("noisy")]
-    if not noisy:
-        return "None: every timed cell has IQR <= 10% of its median."
-    return "\n".join(f"- {c['id']}: IQR {percent(c['iqr_fraction'])} of the median" for c in noisy)
+def warnings_section(results: BenchResults) -> str:
+    lines = [f"- {c.id}: {c.efficiency_problem}" for c in results.cells
+             if c.status is CellStatus.OK and c.efficiency_problem]
+    lines += [f"- {c.id}: IQR {percent(c.iqr_fraction)} of the median" for c in results.cells
+              if c.status is CellStatus.OK and c.noisy]
+    for peak in results.peaks.values():
+        start, end = peak.pass_rate("start"), peak.pass_rate("end")
+        if start and end and abs(end / start - 1.0) > 0.10:
+            lines.append(f"- GEMM peak {peak.key}: start {si(start, 'FLOP/s')} and end {si(end, 'FLOP/s')} "
+                         f"differ by more than 10% (load changed during the run)")
+    if not lines:
+        return ("None: every efficiency is at most 100%, every timed cell has IQR <= 10% of its median, and the "
+                "start and end peaks agree within 10%.")
+    return "\n".join(lines)
 
 
-def markdown_report(results: dict, plots: list[str] | None = None) -> str:
+def markdown_report(results: BenchResults, plots: Sequence[str] = ()) -> str:
     sections = [
         "# mlpbench training-step benchmark",
         environment_section(results),
@@ -214,8 +238,10 @@ def markdown_report(results: dict, plots: list[str] | None = None) -> str:
         method_section(results),
         "## Quick conformance checks (only conforming configurations are timed)",
         conformance_table(results),
-        "## GEMM peak (same device, same run)",
+        "## GEMM peak (same device, dtype and threads; passes at the start, at the end and rechecks)",
         peaks_table(results),
+        "## Measurement warnings",
+        warnings_section(results),
         "## Training-step throughput",
         throughput_tables(results),
         "## Host-to-device transfer (timed separately)",
@@ -224,9 +250,13 @@ def markdown_report(results: dict, plots: list[str] | None = None) -> str:
         speedup_tables(results),
         "## Crossover batch size per model",
         crossover_table(results),
-        "## Spread warnings",
-        warnings_section(results),
     ]
     if plots:
         sections += ["## Plots", "\n".join(f"![{name}]({name})" for name in plots)]
     return "\n\n".join(sections) + "\n"
+
+
+def console_summary(results: BenchResults) -> str:
+    """What `mlpbench report FILE` prints: the peaks, the warnings and the throughput tables."""
+    return "\n\n".join([peaks_table(results), "Measurement warnings:\n" + warnings_section(results),
+                        throughput_tables(results), crossover_table(results)]) + "\n"

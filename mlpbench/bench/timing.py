@@ -64,6 +64,21 @@ class BlockTiming:
         return self.iqr > SPREAD_WARNING * self.median
 
 
+@dataclass(frozen=True)
+class TimingSettings:
+    """How a cell (or a GEMM size of the peak) is timed; plain data, recorded with the run."""
+
+    min_block_seconds: float = 0.015
+    blocks: int = 15
+    min_blocks: int = 5
+    max_seconds: float = 3.0
+    warmup_seconds: float = 0.05
+
+    def options(self) -> dict[str, float | int]:
+        return {"min_block_seconds": self.min_block_seconds, "blocks": self.blocks, "min_blocks": self.min_blocks,
+                "max_seconds": self.max_seconds, "warmup_seconds": self.warmup_seconds}
+
+
 def time_block(step: Callable[[], object], synchronize: Callable[[], object], k: int) -> float:
     """Seconds for `synchronize(); k x step(); synchronize()`, the clock read after each synchronize."""
     synchronize()

@@ -42,9 +42,12 @@ class Grid:
     blocks: int = 15  # timed blocks per cell (fewer when the budget runs out, never fewer than min_blocks)
     min_blocks: int = 5
     warmup_seconds: float = 0.05
-    # square GEMM sizes tried for the peak; the fastest rate counts
+    # square GEMM sizes tried for the peak (at the start and at the end of the run); the fastest rate counts
     gemm_sizes_cpu: tuple[int, ...] = (512, 1024, 2048)
     gemm_sizes_gpu: tuple[int, ...] = (4096, 8192)
+    peak_blocks: int = 12  # timed blocks per GEMM size; the fastest block gives the rate
+    peak_min_block_seconds: float = 0.02
+    peak_seconds_per_size: float = 2.0
     hyper: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: dict(OPTIMIZERS))
 
     def to_dict(self) -> dict[str, Any]:
@@ -61,6 +64,9 @@ class Grid:
             "warmup_seconds": self.warmup_seconds,
             "gemm_sizes_cpu": list(self.gemm_sizes_cpu),
             "gemm_sizes_gpu": list(self.gemm_sizes_gpu),
+            "peak_blocks": self.peak_blocks,
+            "peak_min_block_seconds": self.peak_min_block_seconds,
+            "peak_seconds_per_size": self.peak_seconds_per_size,
             "hyper": {k: dict(v) for k, v in self.hyper.items()},
         }
 
@@ -77,8 +83,10 @@ QUICK = Grid(
     blocks=9,
     min_blocks=5,
     warmup_seconds=0.02,
-    gemm_sizes_cpu=(512, 1024, 2048),
+    gemm_sizes_cpu=(1024, 2048),
     gemm_sizes_gpu=(4096, 8192),
+    peak_blocks=8,
+    peak_seconds_per_size=1.0,
 )
 """A grid that finishes in well under a minute on a 2-core CPU, torch import and conformance checks included."""
 

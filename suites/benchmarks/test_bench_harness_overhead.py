@@ -19,8 +19,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from impls.registry import resolve  # noqa: E402
+from mlpbench.bench.measure import batch_data, initial_params, make_trainer  # noqa: E402
 from mlpbench.bench.pytest_timer import benchmark_trainer  # noqa: E402
-from mlpbench.bench.runner import batch_data, initial_params, make_trainer  # noqa: E402
 from mlpbench.bench.timing import calibrate_block, time_block  # noqa: E402
 from mlpbench.catalogue.benchmark import OPTIMIZERS, BenchCase  # noqa: E402
 

@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 benchmark_utils = pytest.importorskip("torch.utils.benchmark")
 
 from impls.registry import resolve  # noqa: E402
-from mlpbench.bench.runner import make_trainer  # noqa: E402
+from mlpbench.bench.measure import make_trainer  # noqa: E402
 from mlpbench.bench.timing import time_trainer  # noqa: E402
 from mlpbench.catalogue.benchmark import OPTIMIZERS, BenchCase  # noqa: E402
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import pytest
 
 from impls.registry import resolve
+from mlpbench.bench.measure import make_trainer
 from mlpbench.bench.pytest_timer import benchmark_trainer
-from mlpbench.bench.runner import make_trainer
 from mlpbench.bench.timing import synchronized_timer
 from mlpbench.catalogue.benchmark import OPTIMIZERS, BenchCase
 

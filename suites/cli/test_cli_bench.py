@@ -1,81 +1,149 @@
-"""`mlpbench bench` on a tiny grid: the files it writes, what the Markdown shows, --resume, usage errors."""
+"""`mlpbench bench` on a tiny grid: the files it writes, what the Markdown shows, the peaks, --resume (same
+settings: continues; other settings: exit 2 naming the difference), exit codes, usage errors."""
 
 from __future__ import annotations
 
 import csv
 import json
+import math
 
 import pytest
 
+from impls.registry import resolve
+from mlpbench.bench.budget import estimated_step_seconds
+from mlpbench.bench.flops import training_step_flops
+from mlpbench.bench.records import csv_columns
 from mlpbench.bench.results import SCHEMA
-from mlpbench.bench.runner import estimated_step_seconds
 from mlpbench.bench.timing import time_blocks
+from mlpbench.catalogue.models import MODELS
 from mlpbench.cli import main
 
 # The per-cell cap is generous so that a loaded machine does not skip a cell (budget); --blocks bounds the time.
 # One thread: on a shared machine a multi-thread OpenMP pool can stall for tens of ms when a core is taken.
 TINY = ["--quick", "--models", "seed-10-64-32-1", "--dtypes", "float32", "--optimizers", "sgd",
         "--max-seconds-per-cell", "2", "--min-block-seconds", "0.005", "--blocks", "6", "--threads", "1"]
+GRID = ["--impl", "torch-cpu", "--impl", "torch-cuda", "--batch-sizes", "32,256", *TINY]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+B256 = "step_torch-cpu_seed-10-64-32-1_float32_sgd_b256.json"
+B32 = "step_torch-cpu_seed-10-64-32-1_float32_sgd_b32.json"
+NO_GPU = not resolve("torch-cuda").availability()[0]
 
 
 @pytest.fixture(scope="module")
 def resumed_run(tmp_path_factory):
-    """A first run with batch 32, then --resume with batches 32 and 256 (only 256 is new)."""
+    """A run of batches 32 and 256 whose batch-256 cell is then lost (as if the run had been interrupted
+    before it), resumed with the same settings."""
     out = tmp_path_factory.mktemp("bench")
-    first = main(["bench", "--impl", "torch-cpu", "--impl", "torch-cuda", "--batch-sizes", "32", *TINY,
-                  "--out", str(out)])
-    before = json.loads((out / "cells" / "step_torch-cpu_seed-10-64-32-1_float32_sgd_b32.json").read_text())
-    second = main(["bench", "--impl", "torch-cpu", "--impl", "torch-cuda", "--batch-sizes", "32,256", *TINY,
-                   "--out", str(out), "--resume"])
-    return out, first, second, before
+    first = main(["bench", *GRID, "--out", str(out)])
+    before = json.loads((out / "cells" / B32).read_text())
+    peaks_before = json.loads((out / "peaks" / "torch-cpu-float32-ieee.json").read_text())
+    (out / "cells" / B256).unlink()
+    second = main(["bench", *GRID, "--out", str(out), "--resume"])
+    return out, first, second, before, peaks_before
 
 
 def test_bench_writes_markdown_json_csv_png(resumed_run):
-    out, first, second, _ = resumed_run
+    out, first, second, _, _ = resumed_run
     assert (first, second) == (0, 0)
     results = json.loads((out / "bench.json").read_text())
     assert results["schema"] == SCHEMA
-    assert "6 * batch * parameters" in results["flop_formula"]
+    assert "2*B*in_l*out_l (input gradient, every layer but the first)" in results["flop_formula"]
     assert "hostname" not in json.dumps(results["environment"]).lower()
-    for name in ("throughput.png", "speedup.png"):
-        assert (out / name).read_bytes().startswith(PNG_MAGIC)
+    assert (out / "throughput.png").read_bytes().startswith(PNG_MAGIC)
+    if NO_GPU:  # no empty speedup frames without an accelerator
+        assert not (out / "speedup.png").exists()
     rows = list(csv.DictReader((out / "bench.csv").open()))
+    assert tuple(rows[0]) == csv_columns()
     assert {r["id"] for r in rows} == {c["id"] for c in results["cells"]}
     timed = [c for c in results["cells"] if c["impl"] == "torch-cpu"]
     assert [c["batch_size"] for c in timed] == [32, 256]
+    spec = MODELS["seed-10-64-32-1"]
     for cell in timed:
         assert cell["status"] == "ok", cell["reason"]
-        assert len(cell["block_seconds"]) >= 5
-        steps = cell["steps_per_block"] * len(cell["block_seconds"])
-        assert cell["samples_per_s"] == pytest.approx(32 * steps / sum(cell["block_seconds"]) if
-                                                      cell["batch_size"] == 32 else
-                                                      256 * steps / sum(cell["block_seconds"]))
-        assert cell["flop_per_s"] == pytest.approx(6 * cell["parameters"] * cell["samples_per_s"])
+        assert cell["blocks"] == len(cell["block_seconds"]) >= 5
+        steps = cell["steps_per_block"] * cell["blocks"]
+        assert cell["samples_per_s"] == pytest.approx(cell["batch_size"] * steps / sum(cell["block_seconds"]))
+        assert cell["flop_per_step"] == training_step_flops(spec, cell["batch_size"])
+        assert cell["flop_per_s"] == pytest.approx(cell["flop_per_step"] * cell["samples_per_s"] / cell["batch_size"])
         assert cell["efficiency"] == pytest.approx(cell["flop_per_s"] / cell["peak_flop_per_s"])
+        assert cell["efficiency"] <= 1.0 or cell["efficiency_problem"].startswith("measurement problem")
         assert cell["threads"] == 1
+
+
+def test_bench_peak_is_the_best_of_a_start_and_an_end_pass_at_the_run_threads(resumed_run):
+    out, _, _, _, peaks_before = resumed_run
+    assert [p["label"] for p in peaks_before["passes"]] == ["start", "end"]
+    results = json.loads((out / "bench.json").read_text())
+    peak = results["peaks"]["torch-cpu-float32-ieee"]
+    assert peak["threads"] == 1
+    # the resumed run timed one cell, so it measured its own start and end passes; earlier passes are kept
+    assert [p["label"] for p in peak["passes"]] == ["start", "end", "start", "end"]
+    assert peak["flop_per_s"] == max(p["flop_per_s"] for p in peak["passes"])
+    for p in peak["passes"]:
+        assert p["flop_per_s"] == max(r["flop_per_s"] for r in p["rates"])
+        for r in p["rates"]:
+            assert r["flop_per_s"] == pytest.approx(2 * r["n"] ** 3 / r["fastest_s"])
+    for cell in results["cells"]:
+        if cell["status"] == "ok":
+            assert cell["peak_flop_per_s"] == peak["flop_per_s"]  # every efficiency against the final peak
 
 
 def test_bench_markdown_shows_throughput_flops_efficiency_and_unavailable_cuda(resumed_run):
     out = resumed_run[0]
     text = (out / "bench.md").read_text()
-    for heading in ("samples/s", "FLOP/s", "efficiency", "GEMM peak", "Crossover", "6 * batch * parameters"):
+    for heading in ("samples/s", "FLOP/s", "efficiency", "GEMM peak", "start of run", "end of run", "Crossover",
+                    "input gradient, every layer but the first"):
         assert heading in text
     results = json.loads((out / "bench.json").read_text())
     cuda = [c for c in results["cells"] if c["impl"] == "torch-cuda"]
     assert cuda
-    if results["environment"]["torch"].get("gpu") is None:
+    if NO_GPU:
         assert all(c["status"] == "unavailable" and c["reason"] for c in cuda)
-        assert "unavailable: CUDA" in text or f"unavailable: {cuda[0]['reason']}" in text
+        assert f"unavailable: {cuda[0]['reason']}" in text
+        assert "No accelerator on this machine" in text
+        assert "speedup.png" not in text
         assert all(r["speedup"] is None for r in results["speedups"])
         assert all(r["text"].startswith("unavailable: ") for r in results["crossovers"])
 
 
-def test_bench_resume_keeps_finished_cells(resumed_run):
-    out, _, _, before = resumed_run
-    after = json.loads((out / "cells" / "step_torch-cpu_seed-10-64-32-1_float32_sgd_b32.json").read_text())
+def test_bench_resume_keeps_finished_cells_and_reruns_the_lost_one(resumed_run):
+    out, _, _, before, _ = resumed_run
+    after = json.loads((out / "cells" / B32).read_text())
     assert after["block_seconds"] == before["block_seconds"]  # not re-timed
-    assert (out / "cells" / "step_torch-cpu_seed-10-64-32-1_float32_sgd_b256.json").exists()
+    assert json.loads((out / "cells" / B256).read_text())["status"] == "ok"
+    results = json.loads((out / "bench.json").read_text())
+    assert results["conformance"] == [{"impl": "torch-cpu", "dtype": "float32", "conforming": True,
+                                       "first_failure": None}]
+
+
+def test_bench_resume_with_other_settings_exits_2_naming_the_difference(resumed_run, capsys):
+    out = resumed_run[0]
+    cells_before = sorted(p.read_bytes() for p in (out / "cells").glob("*.json"))
+    changed = [a if a != "6" else "7" for a in GRID]  # --blocks 6 -> 7
+    assert main(["bench", *changed, "--out", str(out), "--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:")
+    assert "blocks: 6 -> 7" in err[0]
+    assert sorted(p.read_bytes() for p in (out / "cells").glob("*.json")) == cells_before
+
+
+def test_bench_resume_of_cells_without_recorded_settings_exits_2(tmp_path, capsys):
+    (tmp_path / "cells").mkdir()
+    (tmp_path / "cells" / B32).write_text(json.dumps({"id": "step/torch-cpu/seed-10-64-32-1/float32/sgd/b32"}))
+    assert main(["bench", *GRID, "--out", str(tmp_path), "--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no recorded settings" in err[0]
+
+
+def test_bench_prints_one_unavailable_line_per_implementation_and_the_summary_on_stdout(tmp_path, capfd):
+    if not NO_GPU:
+        pytest.skip("CUDA is available here: torch-cuda is not unavailable")
+    code = main(["bench", *GRID, "--out", str(tmp_path)])
+    captured = capfd.readouterr()
+    assert code == 0
+    assert sum("torch-cuda: unavailable here" in line for line in captured.err.splitlines()) == 1
+    assert not any(line.startswith("[") and "torch-cuda" in line for line in captured.err.splitlines())
+    assert "cells (" in captured.out and f"report: {tmp_path / 'bench.md'}" in captured.out
 
 
 @pytest.mark.parametrize(
@@ -84,25 +152,65 @@ def test_bench_resume_keeps_finished_cells(resumed_run):
         ["bench", "--impl", "no-such-implementation"],
         ["bench", "--batch-sizes", "32,x"],
         ["bench", "--batch-sizes", "0"],
+        ["bench", "--batch-sizes", str(2**40)],
         ["bench", "--dtypes", "float16"],
         ["bench", "--optimizers", "lbfgs"],
         ["bench", "--model", "not-a-model"],
+        ["bench", "--min-block-seconds", "nan"],
+        ["bench", "--min-block-seconds", "inf"],
+        ["bench", "--min-block-seconds", "-1"],
+        ["bench", "--max-seconds-per-cell", "nan"],
+        ["bench", "--max-seconds-per-cell", "0"],
+        ["bench", "--blocks", "0"],
+        ["bench", "--blocks", "1000000"],
+        ["bench", "--threads", "0"],
+        ["bench", "--threads", "100000"],
     ],
 )
 def test_bench_usage_errors_exit_2(argv, tmp_path, capsys):
     assert main([*argv, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:")
+    assert not list(tmp_path.iterdir())  # nothing was run or written
 
 
-def test_bench_not_conforming_is_reported_not_timed(tmp_path):
+def test_bench_only_unavailable_implementations_exit_2(tmp_path, capsys):
+    if not NO_GPU:
+        pytest.skip("CUDA is available here: torch-cuda can run")
+    assert main(["bench", "--impl", "torch-cuda", *TINY, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "none of the requested implementations is available" in err[0]
+    assert "torch-cuda" in err[0]
+
+
+def test_bench_not_conforming_exits_1_reported_not_timed(tmp_path):
     code = main(["bench", "--impl", "mutant-loss-sum-not-mean", "--batch-sizes", "16", *TINY, "--out", str(tmp_path)])
-    assert code == 0
+    assert code == 1
     results = json.loads((tmp_path / "bench.json").read_text())
     (cell,) = results["cells"]
     assert cell["status"] == "not_conforming"
-    assert "block_seconds" not in cell
+    assert cell["block_seconds"] == []
     assert "not conforming: " in (tmp_path / "bench.md").read_text()
+
+
+def failing_torch_cpu():
+    """torch-cpu (conforming) whose benchmark trainer cannot be built."""
+    impl = resolve("torch-cpu")
+
+    def make_trainer(*args, **kwargs):
+        raise RuntimeError("no trainer today")
+
+    impl.make_trainer = make_trainer
+    return impl
+
+
+def test_bench_every_cell_an_error_exits_1(tmp_path):
+    code = main(["bench", "--impl", f"{__name__}:failing_torch_cpu", "--batch-sizes", "16,32", *TINY,
+                 "--out", str(tmp_path)])
+    assert code == 1
+    results = json.loads((tmp_path / "bench.json").read_text())
+    assert [c["status"] for c in results["cells"]] == ["error", "error"]
+    assert all("no trainer today" in c["reason"] for c in results["cells"])
 
 
 def test_block_timer_grows_blocks_and_excludes_warmup():
@@ -114,6 +222,7 @@ def test_block_timer_grows_blocks_and_excludes_warmup():
     assert timing.block_seconds[0] >= 0.002  # the calibrating block, the first that reached the minimum
     assert timing.warmup_steps == 3
     assert len(calls) >= 3 + timing.total_steps
+    assert all(math.isfinite(t) for t in timing.block_seconds)
 
 
 def test_budget_estimate_extrapolates_from_the_two_largest_batches():

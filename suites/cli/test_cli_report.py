@@ -1,4 +1,5 @@
-"""`mlpbench report`: re-rendering a saved run, comparing a run with itself (exit 0) and with a really slowed
+"""`mlpbench report`: re-rendering a saved run (tables on stdout, files only where --out says, announced),
+comparing a run with itself (exit 0) and with a really slowed
 run (exit 1), usage errors, and the Mann-Whitney U test the comparison rests on."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import pytest
 
 from impls.registry import resolve
 from mlpbench.bench.compare import compare_cells, mann_whitney_greater
+from mlpbench.bench.records import CellKind, CellResult, CellStatus
 from mlpbench.cli import main
 
 # One thread: on a shared machine a multi-thread OpenMP pool can stall for tens of ms when a core is taken,
@@ -52,15 +54,31 @@ def runs(tmp_path_factory):
     return base / "bench.json", slowed / "bench.json"
 
 
-def test_report_rerenders_saved_json(runs, tmp_path):
+def test_report_prints_tables_and_writes_only_where_out_says(runs, tmp_path, capsys):
     base, _ = runs
-    assert main(["report", str(base), "--out", str(tmp_path)]) == 0
-    for name in ("bench.md", "bench.csv", "throughput.png", "speedup.png"):
-        assert (tmp_path / name).stat().st_size > 0
+    source_files = sorted(p.name for p in base.parent.iterdir())
+    out = tmp_path / "rendered"
+    assert main(["report", str(base), "--out", str(out)]) == 0
+    stdout = capsys.readouterr().out
+    assert "samples/s" in stdout and "GEMM peak" in stdout  # the tables
+    for name in ("bench.md", "bench.csv", "throughput.png"):
+        assert (out / name).stat().st_size > 0
+        assert str(out / name) in stdout  # announced
+    assert sorted(p.name for p in base.parent.iterdir()) == source_files  # nothing written beside the source
     saved = json.loads(base.read_text())
-    text = (tmp_path / "bench.md").read_text()
+    text = (out / "bench.md").read_text()
     assert saved["environment"]["cpu_model"] in text
     assert all(c["id"].split("/")[1] in text for c in saved["cells"])
+
+
+def test_report_without_out_writes_beside_the_file_and_says_so(runs, tmp_path, capsys):
+    base, _ = runs
+    copy = tmp_path / "bench.json"
+    copy.write_bytes(base.read_bytes())
+    assert main(["report", str(copy)]) == 0
+    stdout = capsys.readouterr().out
+    for name in ("bench.md", "bench.csv", "throughput.png"):
+        assert (tmp_path / name).exists() and str(tmp_path / name) in stdout
 
 
 def test_report_run_against_itself_exits_0(runs, tmp_path):
@@ -86,7 +104,8 @@ def test_report_slowed_run_exits_1(runs, capsys, tmp_path):
 
 @pytest.mark.parametrize(
     "argv",
-    [["report", "does-not-exist.json"], ["report", "a.json", "b.json", "c.json"]],
+    [["report", "does-not-exist.json"], ["report", "a.json", "b.json", "c.json"],
+     ["report", "a.json", "b.json", "--threshold", "nan"], ["report", "a.json", "b.json", "--alpha", "nan"]],
 )
 def test_report_usage_errors_exit_2(argv, capsys):
     assert main(argv) == 2
@@ -139,13 +158,16 @@ def test_mann_whitney_normal_approximation_agrees_with_scipy():
     assert mann_whitney_greater(new, base) == pytest.approx(expected, rel=1e-6)
 
 
+def timed_cell(block_seconds: list[float]) -> CellResult:
+    return CellResult("c", CellKind.TRAIN_STEP, "impl", "cpu", "ieee", "m", (2, 1), 3, 1, "float32", "sgd",
+                      "mse", 1, CellStatus.OK, steps_per_block=1, block_seconds=tuple(block_seconds))
+
+
 def test_slower_needs_both_ratio_and_significance():
-    base = {"id": "c", "status": "ok", "steps_per_block": 1, "block_seconds": [1.0, 1.01, 0.99, 1.02, 0.98]}
-    shifted = dict(base, block_seconds=[t * 1.5 for t in base["block_seconds"]])
-    assert compare_cells(base, shifted, 1.10, 0.01).verdict == "slower"
+    times = [1.0, 1.01, 0.99, 1.02, 0.98]
+    base = timed_cell(times)
+    assert compare_cells(base, timed_cell([t * 1.5 for t in times]), 1.10, 0.01).verdict == "slower"
     # a large ratio of medians with overlapping samples is not significant
-    noisy = dict(base, block_seconds=[0.5, 1.5, 0.6, 3.0, 1.6])
-    assert compare_cells(base, noisy, 1.10, 0.01).verdict == "unchanged"
+    assert compare_cells(base, timed_cell([0.5, 1.5, 0.6, 3.0, 1.6]), 1.10, 0.01).verdict == "unchanged"
     # a significant but small shift is below the threshold
-    small = dict(base, block_seconds=[t * 1.05 + 0.05 for t in base["block_seconds"]])
-    assert compare_cells(base, small, 1.20, 0.01).verdict == "unchanged"
+    assert compare_cells(base, timed_cell([t * 1.05 + 0.05 for t in times]), 1.20, 0.01).verdict == "unchanged"

@@ -1,0 +1,121 @@
+"""Measuring one cell: plain data in (the implementation's name, the cell's kind and case, the timing
+settings, the thread count), plain timings out, so that a cell can be measured in this process or in a
+worker process alike. Deriving throughput, FLOP/s and efficiency from those timings is `derive.py`'s job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from mlpbench.bench.records import CellKind
+from mlpbench.bench.timing import TimingSettings, time_blocks, time_trainer
+from mlpbench.catalogue.benchmark import SEED, BenchCase
+from reference.spec import MLPSpec
+
+# -- inputs of a cell -------------------------------------------------------------------------------------------
+
+
+def initial_params(spec: MLPSpec, dtype: str, seed: int = SEED) -> list[np.ndarray]:
+    """nn.Linear's default initialisation, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases, drawn
+    by the suite in float64 and cast to the benchmark dtype."""
+    from reference.model import init_params
+
+    rng = np.random.default_rng(seed)
+    return [p.astype(dtype) for p in init_params(spec, rng)]
+
+
+def batch_data(spec: MLPSpec, batch_size: int, dtype: str, loss: str, seed: int = SEED):
+    """x ~ N(0, 1) of shape (batch, in); targets: class indices (int64) for cross_entropy, {0, 1} of shape
+    (batch, 1) in the dtype for binary_cross_entropy_with_logits."""
+    rng = np.random.default_rng([seed, batch_size])
+    x = rng.standard_normal((batch_size, spec.sizes[0])).astype(dtype)
+    if loss == "cross_entropy":
+        target = rng.integers(0, spec.sizes[-1], size=batch_size, dtype=np.int64)
+    else:
+        target = rng.integers(0, 2, size=(batch_size, spec.sizes[-1])).astype(dtype)
+    return x, target
+
+
+def make_trainer(impl, case: BenchCase):
+    spec = case.spec
+    x, target = batch_data(spec, case.batch_size, case.dtype, case.loss)
+    params = initial_params(spec, case.dtype)
+    return impl.make_trainer(spec, params, x, target, case.loss, case.optimizer, dict(case.hyper))
+
+
+def set_threads(threads: int) -> Callable[[], None]:
+    """Use `threads` CPU threads in torch (and in the BLAS pools threadpoolctl can reach); returns a function
+    that restores the previous settings."""
+    restores = []
+    try:
+        import torch
+
+        previous = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        restores.append(lambda: torch.set_num_threads(previous))
+    except ImportError:
+        pass
+    try:
+        from threadpoolctl import threadpool_limits
+
+        limiter = threadpool_limits(threads)
+        restores.append(limiter.restore_original_limits)
+    except ImportError:
+        pass
+
+    def restore() -> None:
+        for undo in reversed(restores):
+            undo()
+
+    return restore
+
+
+# -- one cell ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CellTiming:
+    """The raw timings of one cell: `blocks` synchronized blocks of `steps_per_block` steps (or copies)."""
+
+    steps_per_block: int
+    block_seconds: tuple[float, ...]
+    warmup_steps: int
+    bytes: int | None = None  # bytes per copy, for a host-to-device transfer cell
+
+
+def measure_cell(impl_name: str, kind: CellKind, case: BenchCase, timing: TimingSettings,
+                 threads: int) -> CellTiming:
+    """Time one cell of `impl_name` (resolved here by name) at `threads` CPU threads. An exception of the
+    implementation propagates: the caller turns it into an error cell."""
+    from impls.registry import resolve
+
+    impl = resolve(impl_name)
+    restore = set_threads(threads)
+    try:
+        if kind is CellKind.H2D_TRANSFER:
+            x, target = batch_data(case.spec, case.batch_size, case.dtype, case.loss)
+            blocks = time_blocks(lambda: impl.transfer_to_device([x, target]), **timing.options())
+            nbytes = int(x.nbytes + target.nbytes)
+        else:
+            blocks = time_trainer(make_trainer(impl, case), **timing.options())
+            nbytes = None
+    finally:
+        restore()
+    return CellTiming(blocks.steps_per_block, tuple(blocks.block_seconds), blocks.warmup_steps, nbytes)
+
+
+def conformance_failure(impl_name: str, dtype: str) -> str | None:
+    """The first failure of the quick conformance check of `impl_name` (resolved by name) in `dtype`, or None
+    when every quick check passes. The one place the benchmark calls the conformance engine."""
+    from impls.registry import resolve
+    from mlpbench.checks.engine import quick_check
+
+    for result in quick_check(resolve(impl_name), dtype):
+        if not getattr(result, "passed", True):
+            name = getattr(result, "case_id", "")
+            text = getattr(result, "message", "") or getattr(result, "verdict", "")
+            return f"{name}: {text}" if name else str(text or result)
+    return None
