@@ -15,11 +15,13 @@ import argparse
 import math
 import os
 import shlex
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
 from mlpbench.catalogue.benchmark import DTYPES, FULL, OPTIMIZERS, QUICK, model_label
 from mlpbench.cli import UsageError
+from mlpbench.commands.check_command import positive_finite
 
 DEFAULT_OUT = Path("reports") / "bench"
 MAX_BATCH = 2**24
@@ -47,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help=f"output directory (default: {DEFAULT_OUT})")
     parser.add_argument("--resume", action="store_true", help="keep the finished cells in DIR and run the rest")
+    parser.add_argument("--step-timeout", type=positive_finite, default=120.0, metavar="S",
+                        help="seconds beyond a cell's planned timing after which its worker is killed and the cell "
+                             "fails (a hung step); default 120")
 
 
 def _split(values) -> list[str]:
@@ -111,31 +116,16 @@ def build_grid(args: argparse.Namespace):
     return replace(grid, **changes)
 
 
-def resolve_implementations(names, explicit: bool) -> list[tuple]:
-    """(ImplInfo, Capabilities or None) per name; an unknown explicit name is a usage error, an unknown default
-    name becomes an unavailable implementation with the reason."""
-    from impls.registry import UnknownImplementation, resolve
-    from mlpbench.bench.plan import ImplInfo
-
+def resolve_implementations(names, explicit: bool, calls) -> list[tuple]:
+    """(ImplInfo, Capabilities or None) per name, each loaded in its supervised worker (`calls`, an
+    IsolatedCalls); an unknown explicit name is a usage error, an unknown default name becomes an unavailable
+    implementation with the reason."""
     out = []
     for name in names:
-        try:
-            impl = resolve(name)
-        except UnknownImplementation as error:
-            if explicit:
-                raise UsageError(str(error)) from None
-            out.append((ImplInfo(name, name, "unknown", "ieee", f"not registered: {error}"), None))
-            continue
-        except Exception as error:
-            if explicit:
-                raise UsageError(f"cannot load implementation {name!r}: {type(error).__name__}: {error}") from None
-            out.append((ImplInfo(name, name, "unknown", "ieee", f"cannot load: {type(error).__name__}: {error}"),
-                        None))
-            continue
-        available, why = impl.availability()
-        info = ImplInfo(name, getattr(impl, "name", name) or name, getattr(impl, "device", "cpu"),
-                        getattr(impl, "precision", "ieee"), None if available else (why or "not available here"))
-        out.append((info, impl.capabilities() if available else None))
+        info, caps, unknown = calls.load(name)
+        if unknown and explicit:
+            raise UsageError(unknown)
+        out.append((info, caps))
     return out
 
 
@@ -205,6 +195,7 @@ def summary_lines(results, out: Path) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mlpbench.bench.isolated import IsolatedCalls
     from mlpbench.bench.plan import SettingsMismatch
     from mlpbench.bench.render import render_run
     from mlpbench.bench.results import ResultsError
@@ -215,24 +206,27 @@ def run(args: argparse.Namespace) -> int:
     if args.threads is not None and not 1 <= args.threads <= cores:
         raise UsageError(f"--threads must be from 1 to the {cores} logical cores of this machine, got {args.threads}")
     out = args.out if args.out is not None else DEFAULT_OUT
-    implementations = resolve_implementations(grid.implementations, explicit=bool(args.impl))
-    if all(info.unavailable is not None for info, _ in implementations):
-        reasons = "; ".join(f"{info.name}: {info.unavailable}" for info, _ in implementations)
-        raise UsageError(f"none of the requested implementations is available here ({reasons})")
-    _check_writable(out)
-    bench = BenchRun(
-        grid=grid,
-        implementations=implementations,
-        out_dir=out,
-        resume=args.resume,
-        threads=args.threads or cores,
-        command_line=command_line(args),
-        render=render_run,
-    )
-    try:
-        results = bench.run()
-    except (SettingsMismatch, ResultsError) as error:
-        raise UsageError(f"{out}: {error}") from None
+    with closing(IsolatedCalls(step_timeout=args.step_timeout)) as calls:
+        implementations = resolve_implementations(grid.implementations, explicit=bool(args.impl), calls=calls)
+        if all(info.unavailable is not None for info, _ in implementations):
+            reasons = "; ".join(f"{info.name}: {info.unavailable}" for info, _ in implementations)
+            raise UsageError(f"none of the requested implementations is available here ({reasons})")
+        _check_writable(out)
+        bench = BenchRun(
+            grid=grid,
+            implementations=implementations,
+            out_dir=out,
+            conformance=calls.conformance,
+            measure=calls.measure,
+            resume=args.resume,
+            threads=args.threads or cores,
+            command_line=command_line(args),
+            render=render_run,
+        )
+        try:
+            results = bench.run()
+        except (SettingsMismatch, ResultsError) as error:
+            raise UsageError(f"{out}: {error}") from None
     for line in summary_lines(results, out):
         print(line)
     return exit_code(results, implementations)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -86,13 +87,9 @@ class CellTiming:
     bytes: int | None = None  # bytes per copy, for a host-to-device transfer cell
 
 
-def measure_cell(impl_name: str, kind: CellKind, case: BenchCase, timing: TimingSettings,
-                 threads: int) -> CellTiming:
-    """Time one cell of `impl_name` (resolved here by name) at `threads` CPU threads. An exception of the
-    implementation propagates: the caller turns it into an error cell."""
-    from impls.registry import resolve
-
-    impl = resolve(impl_name)
+def time_cell(impl: Any, kind: CellKind, case: BenchCase, timing: TimingSettings, threads: int) -> CellTiming:
+    """Time one cell of `impl` at `threads` CPU threads. Runs inside the implementation's supervised worker
+    (mlpbench.bench.isolated); an exception of the implementation propagates to become an error cell."""
     restore = set_threads(threads)
     try:
         if kind is CellKind.H2D_TRANSFER:
@@ -105,17 +102,3 @@ def measure_cell(impl_name: str, kind: CellKind, case: BenchCase, timing: Timing
     finally:
         restore()
     return CellTiming(blocks.steps_per_block, tuple(blocks.block_seconds), blocks.warmup_steps, nbytes)
-
-
-def conformance_failure(impl_name: str, dtype: str) -> str | None:
-    """The first failure of the quick conformance check of `impl_name` (resolved by name) in `dtype`, or None
-    when every quick check passes. The one place the benchmark calls the conformance engine."""
-    from impls.registry import resolve
-    from mlpbench.checks.engine import quick_check
-
-    for result in quick_check(resolve(impl_name), dtype):
-        if not getattr(result, "passed", True):
-            name = getattr(result, "case_id", "")
-            text = getattr(result, "message", "") or getattr(result, "verdict", "")
-            return f"{name}: {text}" if name else str(text or result)
-    return None

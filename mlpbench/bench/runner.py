@@ -25,7 +25,7 @@ from mlpbench.bench.budget import Budget
 from mlpbench.bench.derive import planned_cell_record, with_peak, with_timing
 from mlpbench.bench.environment import environment_record
 from mlpbench.bench.flops import GEMM_FORMULA, TRAINING_STEP_FORMULA, training_step_flops
-from mlpbench.bench.measure import CellTiming, conformance_failure, measure_cell, set_threads
+from mlpbench.bench.measure import CellTiming, set_threads
 from mlpbench.bench.peak import PeakTarget, measure_peak_pass, peak_target
 from mlpbench.bench.plan import ImplInfo, PlannedCell, check_resumable, plan_cells, reusable
 from mlpbench.bench.records import (
@@ -96,11 +96,11 @@ class BenchRun:
     grid: Grid
     implementations: Sequence[tuple[ImplInfo, Any]]  # (plan info, capabilities or None when unavailable)
     out_dir: Path
+    conformance: Callable[[str, str], str | None]  # (requested name, dtype) -> first quick-check failure
+    measure: Measure  # in the implementation's worker (mlpbench.bench.isolated) or a fake in tests
     resume: bool = False
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
     progress: IO[str] | None = None  # default: sys.stderr at the time of the run
-    conformance: Callable[[str, str], str | None] = conformance_failure
-    measure: Measure = measure_cell
     measure_peak: Callable[[PeakTarget, tuple[int, ...], TimingSettings, str], PeakPass] = measure_peak_pass
     command_line: str = ""
     render: Callable[[Path, BenchResults], object] | None = None

@@ -235,17 +235,16 @@ class Worker:
 
     def run_case(self, case: Any, dtype: str, timeout: float | None) -> Any:
         """One case in the worker: its CheckResult, or a WorkerDied."""
-        hang_dump = None if timeout is None else max(timeout * 0.9, timeout - 1.0)
         try:
             return self.call(worker_side.run_case, self.label, case, dtype, self.log_dir, list(sys.path),
-                             hang_dump, timeout=timeout)
+                             _hang_dump(timeout), timeout=timeout)
         except ImplementationRaised as error:
             return WorkerDied(f"the check escaped the worker with {error}")
 
     def apply(self, function: Callable[..., Any], *args: Any, timeout: float | None) -> Any:
         """function(implementation, *args) in the worker (a top-level, picklable function)."""
-        return self.call(worker_side.call, self.label, self.log_dir, list(sys.path), function, *args,
-                         timeout=timeout)
+        return self.call(worker_side.call, self.label, self.log_dir, list(sys.path), _hang_dump(timeout),
+                         function, *args, timeout=timeout)
 
     def probe(self, label: str, timeout: float | None = LOAD_TIMEOUT) -> worker_side.ImplInfo | WorkerDied:
         """Load another implementation, `label`, in this worker (`mlpbench list` probes every one in one)."""
@@ -253,6 +252,11 @@ class Worker:
             return self.call(worker_side.load, label, self.log_dir, list(sys.path), timeout=timeout)
         except ImplementationRaised as error:
             return WorkerDied(f"loading {label!r} failed: {error}")
+
+
+def _hang_dump(timeout: float | None) -> float | None:
+    """When the worker dumps its tracebacks before the supervisor kills it at `timeout`."""
+    return None if timeout is None else max(timeout * 0.9, timeout - 1.0)
 
 
 def _is_zombie(pid: int) -> bool:

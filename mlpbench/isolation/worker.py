@@ -153,28 +153,32 @@ def load(label: str, log_dir: str, sys_path: list[str]) -> ImplInfo:
     return info
 
 
-def run_case(label: str, case: Any, dtype: str, log_dir: str, sys_path: list[str], hang_dump_s: float | None
-             ) -> Any:
-    """One conformance case against the implementation, inside the worker; returns its CheckResult.
-
-    hang_dump_s: after this many seconds faulthandler writes every thread's traceback to the fault file (the
-    supervisor kills the worker shortly after, at the check's time limit), so a hang shows where it hung."""
-    prepare(log_dir, sys_path)
-    from mlpbench.checks.engine import run_case_in_process
-
+def _with_hang_dump(hang_dump_s: float | None, function: Any, *args: Any) -> Any:
+    """function(*args) with faulthandler armed to dump every thread's traceback after `hang_dump_s` seconds
+    (the supervisor kills the worker shortly after, at the call's time limit), so a hang shows where it hung."""
     if hang_dump_s is not None:
         faulthandler.dump_traceback_later(hang_dump_s, file=_FAULT_FILE)
     try:
-        result = run_case_in_process(implementation(label), case, dtype)
+        return function(*args)
     finally:
         if hang_dump_s is not None:
             faulthandler.cancel_dump_traceback_later()
+
+
+def run_case(label: str, case: Any, dtype: str, log_dir: str, sys_path: list[str], hang_dump_s: float | None
+             ) -> Any:
+    """One conformance case against the implementation, inside the worker; returns its CheckResult."""
+    prepare(log_dir, sys_path)
+    from mlpbench.checks.engine import run_case_in_process
+
+    result = _with_hang_dump(hang_dump_s, run_case_in_process, implementation(label), case, dtype)
     if result.passed:
         result.inputs = {}  # inputs travel back only for the reproduction file of a failure
     return result
 
 
-def call(label: str, log_dir: str, sys_path: list[str], function: Any, *args: Any) -> Any:
+def call(label: str, log_dir: str, sys_path: list[str], hang_dump_s: float | None, function: Any, *args: Any
+         ) -> Any:
     """`function(implementation, *args)` inside the worker (the benchmark's measurements use this)."""
     prepare(log_dir, sys_path)
-    return function(implementation(label), *args)
+    return _with_hang_dump(hang_dump_s, function, implementation(label), *args)

@@ -1,35 +1,64 @@
-"""Measuring one cell takes plain data and returns plain data (so that it can run in a worker process): the
-implementation is resolved by name inside, the arguments and the result survive a pickle round trip."""
+"""Measuring a cell runs in the implementation's supervised worker (mlpbench.bench.isolated): plain data in,
+plain data out, the quick conformance check there too, and a step that hangs is killed at the cell's limit."""
 
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import pytest
 
-from mlpbench.bench.measure import CellTiming, conformance_failure, measure_cell
+from mlpbench.bench.isolated import CellFailed, IsolatedCalls, cell_time_limit
+from mlpbench.bench.measure import CellTiming
 from mlpbench.bench.records import CellKind
 from mlpbench.bench.timing import TimingSettings
 from mlpbench.catalogue.benchmark import OPTIMIZERS, BenchCase
 
 CASE = BenchCase("seed-10-64-32-1", 16, "float32", "sgd", dict(OPTIMIZERS["sgd"]))
 TIMING = TimingSettings(min_block_seconds=0.002, blocks=3, min_blocks=3, max_seconds=1.0, warmup_seconds=0.0)
+PLUGINS = Path(__file__).resolve().parents[1] / "cli" / "fault_plugins"
+
+
+@pytest.fixture
+def calls():
+    isolated = IsolatedCalls(step_timeout=2.0)
+    yield isolated
+    isolated.close()
 
 
 @pytest.mark.parametrize("impl_name", ["reference", "torch-cpu"])
-def test_measure_cell_takes_and_returns_plain_data(impl_name: str) -> None:
+def test_a_cell_is_measured_in_the_worker(calls: IsolatedCalls, impl_name: str) -> None:
     if impl_name == "torch-cpu":
         pytest.importorskip("torch")
-    arguments = (impl_name, CellKind.TRAIN_STEP, CASE, TIMING, 1)
-    function, arguments = pickle.loads(pickle.dumps((measure_cell, arguments)))
-    timing = function(*arguments)
+    info, caps, unknown = calls.load(impl_name)
+    assert info.unavailable is None and caps is not None and not unknown
+    timing = calls.measure(impl_name, CellKind.TRAIN_STEP, CASE, TIMING, 1)
     assert isinstance(timing, CellTiming)
     assert pickle.loads(pickle.dumps(timing)) == timing
     assert len(timing.block_seconds) == 3 and timing.block_seconds[0] >= 0.002  # the calibrating block
     assert timing.steps_per_block >= 1 and timing.bytes is None
 
 
-def test_conformance_failure_names_the_first_failing_check() -> None:
-    assert conformance_failure("reference", "float64") is None
-    failure = conformance_failure("mutant-loss-sum-not-mean", "float32")
+def test_the_quick_check_names_the_first_failing_check(calls: IsolatedCalls) -> None:
+    pytest.importorskip("torch")
+    calls.load("reference")
+    calls.load("mutant-loss-sum-not-mean")
+    assert calls.conformance("reference", "float64") is None
+    failure = calls.conformance("mutant-loss-sum-not-mean", "float32")
     assert failure and "loss" in failure.lower()
+
+
+def test_a_hanging_step_is_killed_at_the_cell_limit(calls: IsolatedCalls, monkeypatch) -> None:
+    monkeypatch.syspath_prepend(str(PLUGINS))
+    calls.load("faulty:HangingStep")
+    limit = cell_time_limit(TIMING, calls.step_timeout)
+    with pytest.raises(CellFailed, match=rf"timed out after {limit:g} s and was killed; traceback: .*step"):
+        calls.measure("faulty:HangingStep", CellKind.TRAIN_STEP, CASE, TIMING, 1)
+    # the next call gets a fresh worker
+    info, caps, _ = calls.load("reference")
+    assert calls.measure("reference", CellKind.TRAIN_STEP, CASE, TIMING, 1).steps_per_block >= 1
+
+
+def test_an_unknown_name_is_reported_for_a_usage_error(calls: IsolatedCalls) -> None:
+    info, caps, unknown = calls.load("no-such-engine")
+    assert caps is None and "unknown implementation 'no-such-engine'" in unknown

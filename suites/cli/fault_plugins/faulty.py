@@ -178,3 +178,18 @@ class SlowEverywhere(Good):
     def activation_grad(self, name, x, grad_y, params):
         time.sleep(2.0)
         return super().activation_grad(name, x, grad_y, params)
+
+
+class _HangingTrainer:
+    def step(self):
+        time.sleep(3600)
+
+    def synchronize(self):
+        return None
+
+
+class HangingStep(Good):
+    """A benchmark trainer whose step never returns."""
+
+    def make_trainer(self, spec, params, x, target, loss, optimizer, hyper):
+        return _HangingTrainer()
