@@ -1,12 +1,14 @@
 """Where implementations are found by name.
 
 A name resolves, in this order, to
-1. a built-in: "reference", "torch-cpu", "torch-cuda", "torch-cuda-tf32";
+1. a built-in: "reference", "torch-cpu", "torch-cuda", "torch-cuda-tf32", "torch-ddp", "torch-ddp-cuda"
+   ("torch-ddp:N", "torch-ddp-cuda:N": N data-parallel ranks);
 2. a plug-in: an entry point of the group "mlpbench.implementations" (in a package's pyproject:
    `[project.entry-points."mlpbench.implementations"] myimpl = "mypkg.adapter:make"`);
 3. "package.module:factory": `factory` is an Implementation subclass, an Implementation instance, or a
    callable returning one (a dotted attribute path such as "pkg.mod:Class.create" works too);
-4. a mutant ("mutant-..."): torch-cpu with one injected bug, from impls.mutants.
+4. a mutant ("mutant-..."): torch-cpu with one injected bug, from impls.mutants, or torch-ddp with one
+   data-parallel bug, from impls.ddp_mutants.
 
 Factories are lazy: importing this module imports neither torch nor any implementation, so listing is fast and
 works without torch installed (torch-based entries then report themselves unavailable with the reason).
@@ -69,6 +71,33 @@ def _torch(device: str, precision: str = "ieee") -> Callable[[], Implementation]
     return factory
 
 
+def _torch_ddp(device: str, world_size: int | None = None) -> Callable[[], Implementation]:
+    def factory() -> Implementation:
+        from impls.ddp_impl import DEFAULT_WORLD_SIZE, TorchDDPImplementation
+
+        return TorchDDPImplementation(world_size or DEFAULT_WORLD_SIZE, device)
+
+    return factory
+
+
+SIZED_BUILT_INS = {"torch-ddp": "cpu", "torch-ddp-cuda": "cuda"}
+"""Built-ins that take a world size in their name: "torch-ddp:4" is torch-ddp with 4 ranks."""
+
+
+def _sized_built_in(name: str) -> Implementation | None:
+    """"torch-ddp:N" and "torch-ddp-cuda:N" (None for any other name)."""
+    base, _, size = name.partition(":")
+    if base not in SIZED_BUILT_INS or not size:
+        return None
+    from impls.ddp_impl import parse_world_size
+
+    try:
+        world_size = parse_world_size(size)
+    except ValueError as error:
+        raise UnknownImplementation(f"{name!r}: {error}", not_found=True) from None
+    return instantiate(_torch_ddp(SIZED_BUILT_INS[base], world_size), name)
+
+
 BUILT_INS: tuple[Entry, ...] = (
     Entry("reference", "built-in", _reference, "the NumPy oracle itself (float32 and float64)"),
     Entry("torch-cpu", "built-in", _torch("cpu"), "PyTorch on the CPU (torch.nn, torch.optim, autograd)"),
@@ -76,6 +105,10 @@ BUILT_INS: tuple[Entry, ...] = (
     Entry(
         "torch-cuda-tf32", "built-in", _torch("cuda", "tf32"), "PyTorch on a CUDA GPU, TF32 matmuls allowed"
     ),
+    Entry("torch-ddp", "built-in", _torch_ddp("cpu"),
+          "PyTorch DistributedDataParallel on the CPU (gloo), 2 ranks; torch-ddp:N for N ranks"),
+    Entry("torch-ddp-cuda", "built-in", _torch_ddp("cuda"),
+          "PyTorch DistributedDataParallel on CUDA GPUs (NCCL), 2 ranks; torch-ddp-cuda:N for N ranks"),
 )
 
 
@@ -153,11 +186,20 @@ def mutant_entries() -> list[Entry]:
     return [Entry(cls.name, "mutant", cls, cls.description, cls.breaks) for cls in MUTANTS]
 
 
+def ddp_mutant_entries() -> list[Entry]:
+    """The data-parallel mutants of impls.ddp_mutants (torch-ddp with one bug each; empty without torch)."""
+    try:
+        from impls.ddp_mutants import DDP_MUTANTS
+    except ImportError:
+        return []
+    return [Entry(cls.name, "mutant", cls, cls.description, cls.breaks) for cls in DDP_MUTANTS]
+
+
 def entries(include_mutants: bool = True) -> list[Entry]:
     """Every registered implementation: built-ins, plug-ins, then (optionally) mutants."""
     found = list(BUILT_INS) + plugin_entries()
     if include_mutants:
-        found += mutant_entries()
+        found += mutant_entries() + ddp_mutant_entries()
     return found
 
 
@@ -199,9 +241,12 @@ def resolve(name: str) -> Implementation:
     for entry in list(BUILT_INS) + plugin_entries():
         if entry.name == name:
             return instantiate(entry.factory, name)
+    sized = _sized_built_in(name)
+    if sized is not None:
+        return sized
     if ":" in name:
         return _from_module_path(name)
-    mutants = mutant_entries()
+    mutants = mutant_entries() + ddp_mutant_entries()
     for entry in mutants:
         if entry.name == name:
             return instantiate(entry.factory, name)
