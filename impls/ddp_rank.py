@@ -137,11 +137,14 @@ class RankEngine(TorchImplementation):
         self.dropouts.append(module)
         return module
 
-    def build(self, spec: Any, dtype: torch.dtype, params: Sequence[np.ndarray]) -> tuple[nn.Module, nn.Module]:
-        """(the local module, its DDP wrapper); ranks other than 0 start from their own random init."""
+    def build(self, spec: Any, dtype: torch.dtype, params: Sequence[np.ndarray], *, in_stream: bool = False
+              ) -> tuple[nn.Module, nn.Module]:
+        """(the local module, its DDP wrapper); ranks other than 0 start from their own random init, drawn
+        from a generator of their own, or with `in_stream` from the current one, as the single-process
+        training run draws it (so that the dropout masks after it are the same draws)."""
         self.dropouts = []
-        torch.manual_seed(1_000 + self.rank)
-        local = self.build_model(spec, dtype).model
+        with contextlib.nullcontext() if in_stream else seeded(self.device, 1_000 + self.rank):
+            local = self.build_model(spec, dtype).model
         self.load_initial(local, params)
         return local, self.wrap(local)
 
@@ -247,7 +250,7 @@ class RankEngine(TorchImplementation):
             raise ValueError(
                 f"{request.epochs} epochs need {request.epochs} batch orders, got {len(request.batch_orders)}")
         with self.numerics(), seeded(self.device, self.dropout_seed(request.dropout_seed)):
-            local, model = self.build(request.spec, torch_dtype(dtype), request.params)
+            local, model = self.build(request.spec, torch_dtype(dtype), request.params, in_stream=True)
             optimizer = self.make_optimizer(request.optimizer, list(local.parameters()), request.hyper)
             x = self.tensor(request.x)
             y = self.target_tensor(request.loss, request.y, x)
