@@ -127,3 +127,18 @@ def test_cuda_ranks_need_one_device_each() -> None:
     if torch.cuda.device_count() >= 2:
         pytest.skip("this machine has 2 CUDA devices; the unavailable path cannot be shown here")
     assert not available and reason
+
+
+def test_the_ranks_time_blocks_with_and_without_the_all_reduce(ddp) -> None:
+    from mlpbench.bench.scaling import summarize
+
+    params, x, _ = inputs(SPEC, 4 * ddp.world_size, seed=6)
+    target = np.arange(len(x)) % 3
+    ranks = ddp.bench(SPEC, params, x, target, "cross_entropy", "sgd", hyperparameters("sgd", lr=0.1), steps=2,
+                      blocks=3, warmup=1)
+    assert len(ranks) == ddp.world_size
+    for rank in ranks:
+        assert rank["rows"] == 4 and len(rank["step_s"]) == 3 and len(rank["local_step_s"]) == 3
+        assert all(t > 0 for t in rank["step_s"] + rank["local_step_s"])
+    row = summarize(ddp.world_size, ranks, 4, base_samples_per_s=None)
+    assert row.samples_per_s == pytest.approx(ddp.world_size * 4 / row.step_s)
