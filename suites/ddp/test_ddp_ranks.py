@@ -1,6 +1,6 @@
 """How ranks start and end: a rank that crashes, hangs or raises fails the call within bounded time and never
 hangs it; the next call gets a fresh pool; ranks die with the process that started them (the gate's worker,
-killed on a time-out); parallel pools rendezvous on different loopback ports."""
+killed on a time-out); pools side by side rendezvous on different loopback ports."""
 
 from __future__ import annotations
 
@@ -80,30 +80,23 @@ def test_a_rank_that_hangs_fails_the_call_at_its_time_limit() -> None:
         impl.close()
 
 
-def test_the_next_call_after_a_failure_gets_a_fresh_pool() -> None:
-    impl = TorchDDPImplementation(world_size=2)
+def test_the_next_call_after_a_failure_gets_a_fresh_pool_beside_another_pool() -> None:
+    impl, beside = TorchDDPImplementation(world_size=2), TorchDDPImplementation(world_size=2)
     try:
         first = forward_backward(impl)
         old = impl.pool().pids()
         os.kill(old[1], 9)
         with pytest.raises(RankFailure, match="rank 1 was killed by SIGKILL"):
             forward_backward(impl)
+        beside_result = forward_backward(beside)  # two pools at once: each on a port of its own
         again = forward_backward(impl)
+        assert impl.pool().store.port != beside.pool().store.port
         assert set(impl.pool().pids()).isdisjoint(old)
         np.testing.assert_array_equal(again.param_grads[0], first.param_grads[0])
+        np.testing.assert_array_equal(beside_result.param_grads[0], first.param_grads[0])
     finally:
         impl.close()
-
-
-def test_parallel_pools_use_different_ports() -> None:
-    pools = [TorchDDPImplementation(world_size=2).pool() for _ in range(2)]
-    try:
-        for pool in pools:
-            pool.start()
-        assert pools[0].store.port != pools[1].store.port
-    finally:
-        for pool in pools:
-            pool.close()
+        beside.close()
 
 
 def start_pool_and_report_pids(impl: TorchDDPImplementation) -> list[int]:

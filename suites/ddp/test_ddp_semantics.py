@@ -27,9 +27,11 @@ SPEC = MLPSpec((5, 7, 3), activation="tanh", output_activation="identity")
 DROPOUT_SPEC = MLPSpec((6, 16, 12, 3), activation="relu", output_activation="identity", dropout=0.5)
 
 
-@pytest.fixture(scope="module", params=[2, 3], ids=["world2", "world3"])
-def ddp(request: pytest.FixtureRequest):
-    impl = TorchDDPImplementation(world_size=request.param)
+@pytest.fixture(scope="module")
+def ddp():
+    """Three ranks: most batches split unevenly, batches of 1 and 2 leave ranks empty (the conformance tests
+    run torch-ddp, two ranks, over the whole catalogue)."""
+    impl = TorchDDPImplementation(world_size=3)
     yield impl
     impl.close()
 
@@ -52,7 +54,7 @@ def test_shards_are_contiguous_cover_the_batch_and_differ_by_at_most_one(n: int,
 
 @pytest.mark.parametrize("batch", [1, 2, 5, 7])
 def test_uneven_shards_give_the_global_batch_mean_and_its_gradients(ddp, batch: int) -> None:
-    """batch 1 and 2 leave a rank of three with no rows; 5 and 7 split unevenly over 2 and 3 ranks."""
+    """batch 1 and 2 leave ranks with no rows; 5 and 7 split unevenly (2 + 2 + 1, 3 + 2 + 2)."""
     params, x, y = inputs(SPEC, batch, seed=batch)
     result = ddp.forward_backward(SPEC, params, x, y, "mse")
     expected = loss_and_gradients(SPEC, params, x, y, "mse")
