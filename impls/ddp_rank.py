@@ -88,7 +88,7 @@ class ShardDropout(nn.Module):
         if not self.training or self.p == 0:
             return x
         noise = self.engine.dropout_noise(x, self.p)
-        self.masks.append((noise != 0).to(dtype=x.dtype, device="cpu").numpy())
+        self.masks = [(noise != 0).to(dtype=x.dtype, device="cpu").numpy()]  # the last pass's keep-mask
         return x * noise
 
 
