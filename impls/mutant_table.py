@@ -269,3 +269,30 @@ MUTANTS: tuple[MutantSpec, ...] = (
     ),
 )
 """Every mutant, in report order."""
+
+
+@dataclass(frozen=True)
+class DDPMutantSpec:
+    """One data-parallel mutant: torch-ddp with one bug, the class `swap` in impls.ddp_mutants."""
+
+    name: str
+    breaks: str
+    description: str
+    swap: str
+
+
+DDP_MUTANTS: tuple[DDPMutantSpec, ...] = (
+    DDPMutantSpec("mutant-ddp-gradients-summed", "model",
+                  "DDP communication hook sums the gradients across ranks instead of averaging them",
+                  "SummedGradientsMutant"),
+    DDPMutantSpec("mutant-ddp-mean-of-means", "training",
+                  "every rank's local mean loss weighs the same, so uneven shards give the mean of the means",
+                  "MeanOfMeansMutant"),
+    DDPMutantSpec("mutant-ddp-no-initial-broadcast", "training",
+                  "parameters are not broadcast from rank 0 at the start (DDP init_sync=False)",
+                  "NoInitialBroadcastMutant"),
+    DDPMutantSpec("mutant-ddp-dropout-seed-per-rank", "dropout",
+                  "each rank seeds its dropout with seed + rank and draws masks for its own rows only",
+                  "PerRankDropoutSeedMutant"),
+)
+"""Every data-parallel mutant, in report order."""

@@ -1,13 +1,14 @@
 """Where implementations are found by name.
 
 A name resolves, in this order, to
-1. a built-in: "reference", "torch-cpu", "torch-cuda", "torch-cuda-tf32";
+1. a built-in: "reference", "torch-cpu", "torch-cuda", "torch-cuda-tf32", "torch-ddp", "torch-ddp-cuda"
+   ("torch-ddp:N", "torch-ddp-cuda:N": N data-parallel ranks);
 2. a plug-in: an entry point of the group "mlpbench.implementations" (in a package's pyproject:
    `[project.entry-points."mlpbench.implementations"] myimpl = "mypkg.adapter:make"`);
 3. "package.module:factory": `factory` is an Implementation subclass, an Implementation instance, or a
    callable returning one (a dotted attribute path such as "pkg.mod:Class.create" works too);
 4. a mutant ("mutant-..."): torch-cpu with one injected bug, listed in impls.mutant_table and built by
-   impls.mutants.
+   impls.mutants, or torch-ddp with one data-parallel bug, from impls.ddp_mutants.
 
 Factories are lazy: importing this module imports neither torch nor any implementation, so listing is fast and
 works without torch installed (torch-based entries then report themselves unavailable with the reason).
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from importlib import metadata
 
 from impls.interface import Implementation
-from impls.mutant_table import MUTANTS, MutantSpec
+from impls.mutant_table import DDP_MUTANTS, MUTANTS, DDPMutantSpec, MutantSpec
 
 ENTRY_POINT_GROUP = "mlpbench.implementations"
 
@@ -71,6 +72,33 @@ def _torch(device: str, precision: str = "ieee") -> Callable[[], Implementation]
     return factory
 
 
+def _torch_ddp(device: str, world_size: int | None = None) -> Callable[[], Implementation]:
+    def factory() -> Implementation:
+        from impls.ddp_impl import DEFAULT_WORLD_SIZE, TorchDDPImplementation
+
+        return TorchDDPImplementation(world_size or DEFAULT_WORLD_SIZE, device)
+
+    return factory
+
+
+SIZED_BUILT_INS = {"torch-ddp": "cpu", "torch-ddp-cuda": "cuda"}
+"""Built-ins that take a world size in their name: "torch-ddp:4" is torch-ddp with 4 ranks."""
+
+
+def _sized_built_in(name: str) -> Implementation | None:
+    """"torch-ddp:N" and "torch-ddp-cuda:N" (None for any other name)."""
+    base, _, size = name.partition(":")
+    if base not in SIZED_BUILT_INS or not size:
+        return None
+    from impls.ddp_impl import parse_world_size
+
+    try:
+        world_size = parse_world_size(size)
+    except ValueError as error:
+        raise UnknownImplementation(f"{name!r}: {error}", not_found=True) from None
+    return instantiate(_torch_ddp(SIZED_BUILT_INS[base], world_size), name)
+
+
 BUILT_INS: tuple[Entry, ...] = (
     Entry("reference", "built-in", _reference, "the NumPy oracle itself (float32 and float64)"),
     Entry("torch-cpu", "built-in", _torch("cpu"), "PyTorch on the CPU (torch.nn, torch.optim, autograd)"),
@@ -78,6 +106,10 @@ BUILT_INS: tuple[Entry, ...] = (
     Entry(
         "torch-cuda-tf32", "built-in", _torch("cuda", "tf32"), "PyTorch on a CUDA GPU, TF32 matmuls allowed"
     ),
+    Entry("torch-ddp", "built-in", _torch_ddp("cpu"),
+          "PyTorch DistributedDataParallel on the CPU (gloo), 2 ranks; torch-ddp:N for N ranks"),
+    Entry("torch-ddp-cuda", "built-in", _torch_ddp("cuda"),
+          "PyTorch DistributedDataParallel on CUDA GPUs (NCCL), 2 ranks; torch-ddp-cuda:N for N ranks"),
 )
 
 
@@ -160,11 +192,30 @@ def mutant_entries() -> list[Entry]:
     return [Entry(spec.name, "mutant", _mutant(spec), spec.description, spec.breaks) for spec in MUTANTS]
 
 
+def _ddp_mutant(spec: DDPMutantSpec) -> Callable[[], Implementation]:
+    def factory() -> Implementation:
+        try:
+            import impls.ddp_mutants as module
+        except ImportError as error:
+            raise UnknownImplementation(
+                f"mutant {spec.name!r} unavailable: importing impls.ddp_mutants failed "
+                f"({type(error).__name__}: {_one_line(error)})"
+            ) from error
+        return getattr(module, spec.swap)()
+
+    return factory
+
+
+def ddp_mutant_entries() -> list[Entry]:
+    """The data-parallel mutants of impls.mutant_table; each factory imports impls.ddp_mutants only when called."""
+    return [Entry(spec.name, "mutant", _ddp_mutant(spec), spec.description, spec.breaks) for spec in DDP_MUTANTS]
+
+
 def entries(include_mutants: bool = True) -> list[Entry]:
     """Every registered implementation: built-ins, plug-ins, then (optionally) mutants."""
     found = list(BUILT_INS) + plugin_entries()
     if include_mutants:
-        found += mutant_entries()
+        found += mutant_entries() + ddp_mutant_entries()
     return found
 
 
@@ -206,9 +257,12 @@ def resolve(name: str) -> Implementation:
     for entry in list(BUILT_INS) + plugin_entries():
         if entry.name == name:
             return instantiate(entry.factory, name)
+    sized = _sized_built_in(name)
+    if sized is not None:
+        return sized
     if ":" in name:
         return _from_module_path(name)
-    mutants = mutant_entries()
+    mutants = mutant_entries() + ddp_mutant_entries()
     for entry in mutants:
         if entry.name == name:
             return instantiate(entry.factory, name)

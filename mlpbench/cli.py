@@ -16,6 +16,7 @@ COMMANDS = {
     "check": ("mlpbench.commands.check_command", "conformance gate for one implementation (exit 0/1/2)"),
     "bench": ("mlpbench.bench.command", "time mini-batch training throughput, GPU against CPU"),
     "report": ("mlpbench.bench.report_command", "re-render saved benchmark results; compare two runs"),
+    "scaling": ("mlpbench.bench.scaling", "data-parallel throughput against the world size (torch-ddp:W)"),
 }
 
 

@@ -26,6 +26,15 @@ produced them, not against their own tiny value:
 
     atol = rtol * max(scale, tiny)
 
+Data-parallel runs over W > 1 ranks add an all-reduce term to the growth of the quantities a rank's partial
+results are summed into (loss, forward, gradient, training_curve): the global value is the sum of W per-rank
+partial sums, added in whatever order the backend's all-reduce takes (gloo's ring or halving-doubling, NCCL's
+ring or tree), and a sum of W terms in any order errs by at most (W - 1) eps relative to the sum of the
+magnitudes; weighting a rank's loss by its share n_r / N of the samples, and DDP's scaling by W and division
+by W, add at most 3 more roundings:
+
+    all-reduce term    growth += W + 2                        (training_curve: inside the sqrt(steps) factor)
+
 Reduced-precision modes replace eps by the mode's own for the matrix-product quantities (tf32: 2**-10). An
 override multiplies or replaces a derived tolerance and always carries its reason.
 """
@@ -66,6 +75,9 @@ PRECISION_MATMUL_EPS: dict[str, float | None] = {
 """Epsilon of matrix products in a reduced-precision mode; None means the dtype's own."""
 
 MATMUL_QUANTITIES = frozenset({"forward", "gradient", "training_curve"})
+
+ALL_REDUCED_QUANTITIES = frozenset({"loss", "forward", "gradient", "training_curve"})
+"""Quantities a data-parallel run sums across ranks (the all-reduce term applies to them)."""
 
 
 @dataclass(frozen=True)
@@ -117,11 +129,13 @@ def tolerance(
     depth: int = 1,
     steps: int = 1,
     scale: float = 1.0,
+    world_size: int = 1,
 ) -> Tolerance:
     """The tolerance for comparing `quantity` computed in `dtype` under `precision` with the float64 oracle.
 
     n: number of elements a loss reduces; fan_in: the largest fan-in of the network; depth: number of dense
-    layers; steps: optimizer steps taken; scale: the magnitude of the quantity (largest |expected|).
+    layers; steps: optimizer steps taken; scale: the magnitude of the quantity (largest |expected|);
+    world_size: ranks whose partial results a data-parallel run all-reduces (1: a single process).
     """
     if quantity not in QUANTITIES:
         raise ValueError(f"unknown quantity {quantity!r}; known: {', '.join(QUANTITIES)}")
@@ -141,6 +155,14 @@ def tolerance(
     else:  # training_curve: independent rounding errors of many steps add up like a random walk
         growth = math.sqrt(fan_in) * depth * math.sqrt(steps)
         how = f" sqrt(fan_in={fan_in}) depth={depth} sqrt(steps={steps})"
+    if world_size > 1 and quantity in ALL_REDUCED_QUANTITIES:
+        term = world_size + 2.0
+        if quantity == "training_curve":
+            growth += term * math.sqrt(steps)
+            how += f" + all-reduce (W={world_size} + 2) sqrt(steps)"
+        else:
+            growth += term
+            how += f" + all-reduce (W={world_size} + 2)"
     rtol = SAFETY * eps * growth
     magnitude = max(float(scale), np.finfo(np.float64).tiny) if math.isfinite(scale) else 1.0
     atol = rtol * magnitude

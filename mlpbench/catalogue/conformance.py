@@ -135,6 +135,8 @@ NEEDS: dict[str, Callable[[Mapping[str, Any]], Needs]] = {
     "determinism": _determinism_needs,
     "devices": lambda p: (_network_needs(p, "model") if p["target"] == "model"
                           else _training_needs({**p, "optimizer": "sgd"})),
+    "dropout_data_parallel": lambda p: (_network_needs(p, "model") if p["target"] == "model"
+                                        else _training_needs({**p, "optimizer": "sgd"})),
 }
 """Case kind -> the claims a case of that kind needs, from its parameters."""
 
@@ -404,6 +406,17 @@ def dropout_cases() -> list[Case]:
               p=0.5, batch=8, training=False),
         _case("dropout/stats-p0.1", "dropout_stats", p=0.1, n=200_000),
         _case("dropout/stats-p0.5", "dropout_stats", p=0.5, n=200_000),
+    ] + data_parallel_dropout_cases()
+
+
+def data_parallel_dropout_cases() -> list[Case]:
+    """A data-parallel implementation's masks are its single-process counterpart's for the suite's seed (odd
+    batches, so the ranks' shards are uneven); single-process implementations do not claim these."""
+    return [
+        _case("dropout/data-parallel-masks", "dropout_data_parallel", target="model", sizes=(6, 16, 12, 3),
+              activation="relu", loss="mse", batch=9, dropout=0.5),
+        _case("dropout/data-parallel-training", "dropout_data_parallel", target="training", sizes=(4, 8, 3),
+              activation="tanh", loss="mse", n=23, epochs=2, batch_size=5, validation=True, dropout=0.5),
     ]
 
 

@@ -82,6 +82,7 @@ class CheckContext:
         self.conventions = impl.conventions
         self.precision = getattr(impl, "precision", "ieee")
         self.capabilities = impl.capabilities()
+        self.world_size = int(getattr(impl, "world_size", 1) or 1)  # ranks a data-parallel run all-reduces over
         self.comparisons: list[Comparison] = []
         self.inputs: dict[str, np.ndarray] = {}
         self.details: dict[str, Any] = {}
@@ -141,7 +142,8 @@ class CheckContext:
             magnitudes = np.abs(np.asarray(expected, dtype=np.float64))
             finite = magnitudes[np.isfinite(magnitudes)]
             scale = float(finite.max()) if finite.size else 1.0
-        return tolerance(quantity, self.dtype, self.precision, scale=sizes.pop("scale", scale), **sizes)
+        return tolerance(quantity, self.dtype, self.precision, scale=sizes.pop("scale", scale),
+                         world_size=self.world_size, **sizes)
 
     def compare(self, quantity: str, actual: Any, expected: Any, tol: Tolerance, *, check_dtype: bool = True
                 ) -> Comparison:

@@ -20,6 +20,7 @@ from impls.interface import Capabilities, Implementation
 from mlpbench.catalogue.conformance import CONFORMANCE_DTYPES, Case, select_cases
 from mlpbench.checks import (  # noqa: F401  (importing registers the check kinds)
     activations,
+    data_parallel,
     determinism,
     devices,
     dropout,

@@ -1,0 +1,190 @@
+"""`mlpbench scaling`: data-parallel training throughput against the world size, written as JSON and Markdown.
+
+For each world size W the data-parallel implementation (`torch-ddp:W` by default) runs in a supervised worker,
+passes the quick conformance check, then times training steps on its ranks (impls.ddp_rank.RankEngine.op_bench):
+every rank holds `--batch-per-rank` rows of a resident batch (weak scaling: the global batch is W times that),
+blocks of `--steps` steps between barriers, warm-up blocks excluded, once with DDP's all-reduce and once
+without it (DDP's no_sync, local gradients only). Each rank runs `--threads` torch threads (default 1, so that
+W ranks use W cores and the comparison is per core). Reported per world size:
+
+    step time          median over blocks of (block time / steps), with the interquartile range
+    samples/s          W * batch_per_rank / step time
+    efficiency         samples/s(W) / (W * samples/s(1))            (1 is linear scaling)
+    all-reduce share   (step time - step time without all-reduce) / step time: the share of a step spent in
+                       communication that backward does not hide (noise can make it slightly negative)
+
+Nothing is extrapolated: world sizes larger than the cores (CPU) or the GPUs (CUDA) are run only when asked
+for, and the table says how many cores or GPUs the machine has.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DEFAULT_OUT = Path("reports") / "scaling"
+
+
+@dataclass(frozen=True)
+class ScalingRow:
+    world_size: int
+    step_s: float  # median seconds per step with the all-reduce
+    step_iqr_s: float
+    local_step_s: float  # median seconds per step without it (no_sync)
+    samples_per_s: float
+    efficiency: float  # against W times the world-size-1 throughput; nan without a world-size-1 row
+    all_reduce_share: float
+    threads_per_rank: int
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--impl", default="torch-ddp", metavar="NAME",
+                        help="data-parallel implementation whose name takes :W (default torch-ddp)")
+    parser.add_argument("--world-sizes", default=None, metavar="W1,W2,...",
+                        help="world sizes (default: 1 and every power of 2 up to the CPU cores here)")
+    parser.add_argument("--model", default="784-256-256-10", metavar="SIZES", help="layer sizes, e.g. 128-512-10")
+    parser.add_argument("--batch-per-rank", type=int, default=256, metavar="B")
+    parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    parser.add_argument("--optimizer", default="sgd", choices=("sgd", "adam"))
+    parser.add_argument("--steps", type=int, default=10, metavar="K", help="steps per timed block")
+    parser.add_argument("--blocks", type=int, default=9, metavar="N", help="timed blocks per world size")
+    parser.add_argument("--warmup", type=int, default=2, metavar="N", help="blocks not timed")
+    parser.add_argument("--threads", type=int, default=1, metavar="N", help="torch threads per rank")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR")
+
+
+def default_world_sizes() -> list[int]:
+    """1 and every power of 2 up to the CPU cores (GPUs: name the world sizes with --world-sizes)."""
+    units = os.cpu_count() or 1
+    sizes, w = [1], 2
+    while w <= units:
+        sizes.append(w)
+        w *= 2
+    return sizes
+
+
+def time_ranks(impl: Any, sizes: tuple[int, ...], batch_per_rank: int, dtype: str, optimizer: str, steps: int,
+               blocks: int, warmup: int, threads: int) -> dict[str, Any]:
+    """Inside the worker: suite-drawn parameters and data, then the ranks' timed steps (rank by rank), with
+    the versions and device counts the numbers depend on."""
+    import torch
+
+    from reference.model import init_params
+    from reference.optim import hyperparameters
+    from reference.spec import MLPSpec
+
+    spec = MLPSpec(tuple(sizes), activation="relu", output_activation="identity")
+    rng = np.random.default_rng(0)
+    params = [p.astype(dtype) for p in init_params(spec, rng)]
+    n = batch_per_rank * impl.world_size
+    x = rng.normal(size=(n, sizes[0])).astype(dtype)
+    target = rng.integers(0, sizes[-1], n).astype(np.int64)
+    pool = impl.pool()
+    if pool.threads != threads:  # the quick check may have started the ranks with the default thread count
+        pool.close()
+        pool.threads = threads
+    ranks = impl.bench(spec, params, x, target, "cross_entropy", optimizer, hyperparameters(optimizer, lr=0.01),
+                       steps=steps, blocks=blocks, warmup=warmup)
+    return {"ranks": ranks, "torch": torch.__version__,
+            "gpus": torch.cuda.device_count() if torch.cuda.is_available() else 0}
+
+
+def _iqr(values: list[float]) -> float:
+    q = np.percentile(values, [25, 75])
+    return float(q[1] - q[0])
+
+
+def summarize(world_size: int, ranks: list[dict[str, Any]], batch_per_rank: int, base_samples_per_s: float | None
+              ) -> ScalingRow:
+    """A row from the ranks' block times; a block's time is the slowest rank's (blocks end on a barrier)."""
+    blocks = [max(times) for times in zip(*(r["step_s"] for r in ranks), strict=True)]
+    local_blocks = [max(times) for times in zip(*(r["local_step_s"] for r in ranks), strict=True)]
+    step, local = statistics.median(blocks), statistics.median(local_blocks)
+    samples = world_size * batch_per_rank / step
+    efficiency = samples / (world_size * base_samples_per_s) if base_samples_per_s else float("nan")
+    return ScalingRow(world_size, step, _iqr(blocks), local, samples, efficiency, (step - local) / step,
+                      int(ranks[0]["threads"]))
+
+
+def markdown(rows: list[ScalingRow], setup: dict[str, Any]) -> str:
+    lines = [f"Data-parallel scaling of `{setup['impl']}`: model {setup['model']}, {setup['batch_per_rank']} "
+             f"samples per rank (weak scaling), {setup['dtype']}, {setup['optimizer']}, {setup['threads_per_rank']} "
+             f"torch thread(s) per rank, on a machine with {setup['cpu_count']} CPU cores"
+             + (f" and {setup['gpus']} GPUs" if setup.get("gpus") else "") + ".", "",
+             "| world size | step time (median, IQR) | step without all-reduce | samples/s | efficiency vs linear "
+             "| all-reduce share of step |", "| --- | --- | --- | --- | --- | --- |"]
+    for row in rows:
+        lines.append(f"| {row.world_size} | {row.step_s * 1e3:.3g} ms ({row.step_iqr_s * 1e3:.2g}) | "
+                     f"{row.local_step_s * 1e3:.3g} ms | {row.samples_per_s:,.0f} | "
+                     f"{'-' if np.isnan(row.efficiency) else f'{row.efficiency:.2f}'} | {row.all_reduce_share:.1%} |")
+    return "\n".join(lines) + "\n"
+
+
+def run(args: argparse.Namespace) -> int:
+    from mlpbench.checks.engine import quick_check
+    from mlpbench.cli import UsageError
+    from mlpbench.isolation.supervisor import Worker, WorkerDied, preload_for
+
+    try:
+        sizes = tuple(int(part) for part in args.model.split("-"))
+        worlds = ([int(w) for w in args.world_sizes.split(",")] if args.world_sizes
+                  else default_world_sizes())
+    except ValueError:
+        raise UsageError(f"--model and --world-sizes take whole numbers, not {args.model!r} / "
+                         f"{args.world_sizes!r}") from None
+    if len(sizes) < 2 or min(sizes) < 1 or not worlds or min(worlds) < 1:
+        raise UsageError("--model needs two or more positive layer sizes and --world-sizes positive numbers")
+    for name in ("batch_per_rank", "steps", "blocks", "threads"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
+    if args.warmup < 0:
+        raise UsageError("--warmup must be at least 0")
+    preload_for([args.impl])
+    raw: dict[int, Any] = {}
+    rows: list[ScalingRow] = []
+    base: float | None = None
+    versions: dict[str, Any] = {}
+
+    for world in sorted(set(worlds)):
+        label = f"{args.impl}:{world}"
+        with Worker(label) as worker:
+            info = worker.load()
+            if isinstance(info, WorkerDied) or info.unknown or info.load_error:
+                raise UsageError(f"{label}: {getattr(info, 'unknown', '') or getattr(info, 'load_error', '') or info}")
+            if not info.available:
+                raise UsageError(f"{label} is not available here: {info.reason}")
+            failed = [r for r in quick_check(worker, info.capabilities, args.dtype, timeout=120) if not r.passed]
+            if failed:
+                print(f"{label}: the quick conformance check failed ({failed[0].case_id}); not timed")
+                return 1
+            timed = worker.apply(time_ranks, sizes, args.batch_per_rank, args.dtype, args.optimizer, args.steps,
+                                 args.blocks, args.warmup, args.threads, timeout=600)
+            if isinstance(timed, WorkerDied):
+                print(f"{label}: {timed.describe()}")
+                return 1
+        ranks = timed["ranks"]
+        versions = {"torch": timed["torch"], "gpus": timed["gpus"]}
+        raw[world] = ranks
+        row = summarize(world, ranks, args.batch_per_rank, base)
+        if world == 1:
+            base = row.samples_per_s
+            row = summarize(world, ranks, args.batch_per_rank, base)
+        rows.append(row)
+        print(f"world size {world}: {row.samples_per_s:,.0f} samples/s, all-reduce share {row.all_reduce_share:.1%}")
+    setup = {"impl": args.impl, "model": args.model, "batch_per_rank": args.batch_per_rank, "dtype": args.dtype,
+             "optimizer": args.optimizer, "steps_per_block": args.steps, "blocks": args.blocks,
+             "warmup_blocks": args.warmup, "threads_per_rank": args.threads, "cpu_count": os.cpu_count(), **versions}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "scaling.json").write_text(json.dumps(
+        {"setup": setup, "rows": [asdict(r) for r in rows], "ranks": {str(w): r for w, r in raw.items()}},
+        indent=2, allow_nan=True) + "\n")
+    (args.out / "scaling.md").write_text(markdown(rows, setup))
+    print(markdown(rows, setup), end="")
+    return 0
