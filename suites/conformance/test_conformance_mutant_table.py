@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from impls.interface import AREAS
-from impls.mutant_table import HOOK_NAMES, MUTANTS, MutantSpec
+from impls.mutant_table import DDP_MUTANTS, HOOK_NAMES, MUTANTS, MutantSpec
 
 
 def run_python(code: str) -> str:
@@ -20,9 +20,9 @@ def test_listing_mutants_does_not_import_torch() -> None:
     code = (
         "import sys, impls.mutant_table, impls.registry as r\n"
         "listed = [e for e in r.entries() if e.kind == 'mutant']\n"
-        "print(len(listed), 'torch' in sys.modules, 'impls.mutants' in sys.modules)"
+        "print(len(listed), 'torch' in sys.modules, 'impls.mutants' in sys.modules, 'impls.ddp_mutants' in sys.modules)"
     )
-    assert run_python(code) == f"{len(MUTANTS)} False False"
+    assert run_python(code) == f"{len(MUTANTS) + len(DDP_MUTANTS)} False False False"
 
 
 def test_a_mutant_without_torch_is_unavailable_with_a_one_line_reason() -> None:
