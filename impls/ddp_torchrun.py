@@ -49,8 +49,8 @@ class TorchrunDDP(TorchDDPImplementation):
 
 def main(argv: list[str] | None = None) -> int:
     from mlpbench.catalogue.conformance import select_cases
-    from mlpbench.checks.engine import claimed_dtypes, run_case_in_process
-    from mlpbench.results import ERROR, FAIL, PASS
+    from mlpbench.conformance.checks.engine import claimed_dtypes, run_case_in_process
+    from mlpbench.conformance.results import ERROR, FAIL, PASS
 
     parser = argparse.ArgumentParser(prog="python -m impls.ddp_torchrun", description=__doc__.splitlines()[0])
     parser.add_argument("--area", action="append", help="capability area (repeatable; default: all claimed)")

@@ -128,8 +128,8 @@ def markdown(rows: list[ScalingRow], setup: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mlpbench.checks.engine import quick_check
     from mlpbench.cli import UsageError
+    from mlpbench.conformance.checks.engine import quick_check
     from mlpbench.isolation.supervisor import Worker, WorkerDied, preload_for
 
     try:

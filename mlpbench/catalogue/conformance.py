@@ -218,7 +218,7 @@ INIT_VARIANTS: list[tuple[str, dict[str, Any]]] = [
 
 
 def init_cases() -> list[Case]:
-    """Statistical checks of the implementation's own initializers (see mlpbench.checks.init)."""
+    """Statistical checks of the implementation's own initializers (see mlpbench.conformance.checks.init)."""
     cases = []
     for name, params in INIT_VARIANTS:
         label = name if not params or name in ("constant", "normal", "uniform") else f"{name}-{_param_label(params)}"

@@ -25,12 +25,12 @@ from pathlib import Path
 from impls.capabilities import DEVICES
 from impls.interface import AREAS
 from mlpbench.catalogue.conformance import CONFORMANCE_DTYPES, select_cases
-from mlpbench.checks.engine import claimed_dtypes, run_checks
 from mlpbench.cli import UsageError
+from mlpbench.conformance.checks.engine import claimed_dtypes, run_checks
+from mlpbench.conformance.reports import area_verdict, check_report_dir, summarize, write_reports
+from mlpbench.conformance.results import ERROR, FAIL, NOT_CLAIMED, PASS, SKIPPED, CheckResult, format_headroom
 from mlpbench.isolation.supervisor import Worker, WorkerDied, preload_for
 from mlpbench.isolation.worker import ImplInfo
-from mlpbench.reports import area_verdict, check_report_dir, summarize, write_reports
-from mlpbench.results import ERROR, FAIL, NOT_CLAIMED, PASS, SKIPPED, CheckResult, format_headroom
 
 EPILOG = """\
 exit status: 0 everything claimed conforms (at least one check ran); 1 a claimed capability does not conform

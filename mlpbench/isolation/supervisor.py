@@ -37,7 +37,7 @@ LOAD_TIMEOUT = 300.0
 """Seconds loading an implementation (imports, factory, capabilities, availability) may take."""
 
 _context = multiprocessing.get_context(START_METHOD)
-_PRELOAD = ["numpy", "mlpbench.isolation.worker", "mlpbench.checks.engine"]
+_PRELOAD = ["numpy", "mlpbench.isolation.worker", "mlpbench.conformance.checks.engine"]
 if START_METHOD == "forkserver":
     _context.set_forkserver_preload(_PRELOAD)
 

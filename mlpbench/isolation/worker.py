@@ -169,7 +169,7 @@ def run_case(label: str, case: Any, dtype: str, log_dir: str, sys_path: list[str
              ) -> Any:
     """One conformance case against the implementation, inside the worker; returns its CheckResult."""
     prepare(log_dir, sys_path)
-    from mlpbench.checks.engine import run_case_in_process
+    from mlpbench.conformance.checks.engine import run_case_in_process
 
     result = _with_hang_dump(hang_dump_s, run_case_in_process, implementation(label), case, dtype)
     if result.passed:

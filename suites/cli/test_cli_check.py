@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from mlpbench.cli import main
-from mlpbench.repro import load_repro
+from mlpbench.conformance.repro import load_repro
 
 REPORTS = ("conformance.md", "conformance.json", "conformance.junit.xml")
 

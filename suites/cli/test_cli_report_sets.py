@@ -19,14 +19,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import mlpbench.report_set
-import mlpbench.reports
+import mlpbench.conformance.report_set
+import mlpbench.conformance.reports
 from mlpbench.cli import main
-from mlpbench.compare import compare_arrays, compare_exact
-from mlpbench.reports import JSON_NAME, JUNIT_NAME, MARKDOWN_NAME, check_report_dir, write_reports
-from mlpbench.repro import load_repro, repro_file_name
-from mlpbench.results import FAIL, PASS, CheckResult
-from mlpbench.tolerances import Tolerance
+from mlpbench.conformance.compare import compare_arrays, compare_exact
+from mlpbench.conformance.reports import JSON_NAME, JUNIT_NAME, MARKDOWN_NAME, check_report_dir, write_reports
+from mlpbench.conformance.repro import load_repro, repro_file_name
+from mlpbench.conformance.results import FAIL, PASS, CheckResult
+from mlpbench.conformance.tolerances import Tolerance
 
 META = {"impl": "example", "label": "example", "dtypes": ["float64"]}
 
@@ -79,7 +79,7 @@ def test_the_set_is_swapped_by_two_renames_where_no_atomic_exchange_exists(
 ) -> None:
     report_dir = tmp_path / "reports"
     write_reports(report_dir, [failing()], META)
-    monkeypatch.setattr(mlpbench.report_set, "exchange_paths", lambda a, b: False)
+    monkeypatch.setattr(mlpbench.conformance.report_set, "exchange_paths", lambda a, b: False)
     write_reports(report_dir, [passing()], META)
     assert not (report_dir / "repro").exists()
     assert json.loads((report_dir / JSON_NAME).read_text())["counts"] == {"total": 1, "failed": 0}
@@ -92,7 +92,7 @@ def test_atomic_exchange_swaps_two_directories(tmp_path: Path) -> None:
     b.mkdir()
     (a / "from-a").write_text("a")
     (b / "from-b").write_text("b")
-    if not mlpbench.report_set.exchange_paths(a, b):
+    if not mlpbench.conformance.report_set.exchange_paths(a, b):
         pytest.skip("no renameat2(RENAME_EXCHANGE) here: the two-rename fallback is used")
     assert os.listdir(a) == ["from-b"] and os.listdir(b) == ["from-a"]
 
@@ -108,7 +108,7 @@ def test_a_failed_write_leaves_the_previous_set_byte_identical(
     def disk_full(*args: object, **kwargs: object) -> Path:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(mlpbench.reports, failing_writer, disk_full)
+    monkeypatch.setattr(mlpbench.conformance.reports, failing_writer, disk_full)
     second = failing("activations/sigmoid")
     with pytest.raises(OSError) as caught:
         write_reports(report_dir, [second, passing()], META)
@@ -130,7 +130,7 @@ def test_a_full_disk_exits_2_with_one_line_and_keeps_the_previous_set(
     def disk_full(*args: object, **kwargs: object) -> Path:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(mlpbench.reports, "write_json_atomic", disk_full)
+    monkeypatch.setattr(mlpbench.conformance.reports, "write_json_atomic", disk_full)
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and os.strerror(errno.ENOSPC) in err
@@ -386,7 +386,7 @@ def test_the_printed_replay_command_reproduces_the_failure_and_leaves_the_report
 
 
 def test_a_registry_name_needs_no_pythonpath(tmp_path: Path) -> None:
-    from mlpbench.repro import replay_command
+    from mlpbench.conformance.repro import replay_command
 
     command = replay_command("torch-cpu", "optimizers/adam+amsgrad", "float32", tmp_path / "reports")
     assert shlex.split(command) == [

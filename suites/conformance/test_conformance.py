@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlpbench.checks.engine import run_case
-from mlpbench.results import NOT_CLAIMED, SKIPPED
+from mlpbench.conformance.checks.engine import run_case
+from mlpbench.conformance.results import NOT_CLAIMED, SKIPPED
 
 
 def test_conformance(conformance_check, impl_workers) -> None:

@@ -14,7 +14,7 @@ import pytest
 from impls.capabilities import Capabilities
 from impls.interface import Implementation, ModelResult, TrainResult
 from mlpbench.catalogue.conformance import select_cases
-from mlpbench.checks.engine import run_case_in_process
+from mlpbench.conformance.checks.engine import run_case_in_process
 from reference.activations import ACTIVATIONS
 
 BUGS = {

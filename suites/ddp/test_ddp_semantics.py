@@ -17,7 +17,7 @@ from impls.ddp_rank import shard_bounds  # noqa: E402
 from impls.interface import TrainRequest  # noqa: E402
 from impls.registry import UnknownImplementation, resolve  # noqa: E402
 from impls.torch_impl import TorchImplementation  # noqa: E402
-from mlpbench.tolerances import tolerance  # noqa: E402
+from mlpbench.conformance.tolerances import tolerance  # noqa: E402
 from reference.model import init_params, loss_and_gradients  # noqa: E402
 from reference.optim import hyperparameters  # noqa: E402
 from reference.spec import MLPSpec  # noqa: E402

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlpbench.checks.base import CheckContext, check_kind
-from mlpbench.compare import compare_arrays
+from mlpbench.conformance.checks.base import CheckContext, check_kind
+from mlpbench.conformance.compare import compare_arrays
 from reference.losses import get_loss, log_softmax
 from reference.model import loss_params_for
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from mlpbench.checks.base import CheckContext, CheckFailed, check_kind
-from mlpbench.compare import compare_arrays, compare_values
-from mlpbench.results import Comparison
+from mlpbench.conformance.checks.base import CheckContext, CheckFailed, check_kind
+from mlpbench.conformance.compare import compare_arrays, compare_values
+from mlpbench.conformance.results import Comparison
 from reference.optim import apply_conventions, get_optimizer, hyperparameters, make_hyper, public_state
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from impls.interface import Capabilities, Implementation
 from mlpbench.catalogue.conformance import CONFORMANCE_DTYPES, Case, select_cases
-from mlpbench.checks import (  # noqa: F401  (importing registers the check kinds)
+from mlpbench.conformance.checks import (  # noqa: F401  (importing registers the check kinds)
     activations,
     data_parallel,
     determinism,
@@ -31,10 +31,10 @@ from mlpbench.checks import (  # noqa: F401  (importing registers the check kind
     optimizers,
     training,
 )
-from mlpbench.checks.base import CHECK_KINDS, CheckContext, CheckFailed, NotClaimed, Skipped, one_line
+from mlpbench.conformance.checks.base import CHECK_KINDS, CheckContext, CheckFailed, NotClaimed, Skipped, one_line
+from mlpbench.conformance.repro import replay_command
+from mlpbench.conformance.results import ERROR, FAIL, NOT_CLAIMED, PASS, SKIPPED, CheckResult
 from mlpbench.isolation.supervisor import Worker, WorkerDied
-from mlpbench.repro import replay_command
-from mlpbench.results import ERROR, FAIL, NOT_CLAIMED, PASS, SKIPPED, CheckResult
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds one check may take before it fails as hung."""

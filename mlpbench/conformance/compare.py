@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from mlpbench.results import Comparison
-from mlpbench.tolerances import Tolerance
+from mlpbench.conformance.results import Comparison
+from mlpbench.conformance.tolerances import Tolerance
 
 
 def structural_failure(quantity: str, problem: str, tol: Tolerance | None = None) -> Comparison:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from mlpbench.catalogue.conformance import LOSS_OUTPUT
-from mlpbench.checks.base import CheckContext, CheckFailed
+from mlpbench.conformance.checks.base import CheckContext, CheckFailed
 from reference.model import ModelGradients, init_params
 from reference.spec import MLPSpec
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from mlpbench.checks.base import CheckContext, check_kind
-from mlpbench.compare import compare_arrays
+from mlpbench.conformance.checks.base import CheckContext, check_kind
+from mlpbench.conformance.compare import compare_arrays
 from reference.activations import get_activation
 from reference.model import activation_backward
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from mlpbench.checks.base import CheckContext, CheckFailed, check_kind
-from mlpbench.checks.common import compare_model_result, draw_data, draw_params, to_oracle
-from mlpbench.checks.stats import FALSE_FAILURE, hoeffding_bound
+from mlpbench.conformance.checks.base import CheckContext, CheckFailed, check_kind
+from mlpbench.conformance.checks.common import compare_model_result, draw_data, draw_params, to_oracle
+from mlpbench.conformance.checks.stats import FALSE_FAILURE, hoeffding_bound
 from reference.model import loss_and_gradients
 
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from mlpbench.checks.base import CheckContext, check_kind
-from mlpbench.checks.common import draw_data, draw_params
-from mlpbench.checks.optimizers import optimizer_inputs
-from mlpbench.checks.training import build_request
+from mlpbench.conformance.checks.base import CheckContext, check_kind
+from mlpbench.conformance.checks.common import draw_data, draw_params
+from mlpbench.conformance.checks.optimizers import optimizer_inputs
+from mlpbench.conformance.checks.training import build_request
 from reference.optim import hyperparameters
 
 

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from impls.interface import Implementation
-from mlpbench.checks.base import CheckContext, CheckFailed, NotClaimed, check_kind
-from mlpbench.checks.common import compare_model_result, draw_data, draw_params
-from mlpbench.checks.training import build_request, compare_training
+from mlpbench.conformance.checks.base import CheckContext, CheckFailed, NotClaimed, check_kind
+from mlpbench.conformance.checks.common import compare_model_result, draw_data, draw_params
+from mlpbench.conformance.checks.training import build_request, compare_training
 from reference.model import ModelGradients
 from reference.training import TrainingResult
 

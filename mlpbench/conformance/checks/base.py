@@ -20,9 +20,9 @@ import numpy as np
 
 from impls.interface import Implementation
 from mlpbench.catalogue.conformance import Case
-from mlpbench.compare import check_structure, compare_arrays, compare_exact, compare_values
-from mlpbench.results import Comparison
-from mlpbench.tolerances import Tolerance, tolerance
+from mlpbench.conformance.compare import check_structure, compare_arrays, compare_exact, compare_values
+from mlpbench.conformance.results import Comparison
+from mlpbench.conformance.tolerances import Tolerance, tolerance
 
 
 class CheckFailed(Exception):

@@ -6,9 +6,9 @@
 - conformance.json: the run's metadata, the per-area summary and every CheckResult (comparisons included).
 - conformance.junit.xml: one testsuite per area, one testcase per check; failures carry the diagnostic,
   "not claimed" and "skipped" checks are <skipped/> with the reason.
-- repro/<case>__<dtype>.npz: the inputs of each failure (see `mlpbench.repro`).
+- repro/<case>__<dtype>.npz: the inputs of each failure (see `mlpbench.conformance.repro`).
 
-The set replaces the directory's previous set as a whole (`mlpbench.report_set`): a reader sees the old
+The set replaces the directory's previous set as a whole (`mlpbench.conformance.report_set`): a reader sees the old
 set or the new one, never a mix, and a failed write leaves the old one intact. A run stopped early
 (``meta["interrupted"]``) is marked INTERRUPTED (partial) in all three reports, never PASS.
 """
@@ -24,10 +24,10 @@ from tabulate import tabulate
 
 from mlpbench.atomic import write_json_atomic, write_text_atomic
 from mlpbench.catalogue.conformance import AREA_ORDER
-from mlpbench.report_set import check_replaceable, replace_directory
+from mlpbench.conformance.report_set import check_replaceable, replace_directory
+from mlpbench.conformance.repro import REPRO_DIR, write_repro_files
+from mlpbench.conformance.results import ERROR, FAIL, NOT_CLAIMED, PASS, SKIPPED, CheckResult, format_headroom
 from mlpbench.report_text import clean_text
-from mlpbench.repro import REPRO_DIR, write_repro_files
-from mlpbench.results import ERROR, FAIL, NOT_CLAIMED, PASS, SKIPPED, CheckResult, format_headroom
 
 MARKDOWN_NAME = "conformance.md"
 JSON_NAME = "conformance.json"

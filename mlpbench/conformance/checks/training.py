@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from impls.interface import TrainRequest
-from mlpbench.checks.base import CheckContext, CheckFailed, check_kind
-from mlpbench.checks.common import draw_params, draw_target, to_oracle
+from mlpbench.conformance.checks.base import CheckContext, CheckFailed, check_kind
+from mlpbench.conformance.checks.common import draw_params, draw_target, to_oracle
 from reference.early_stopping import EarlyStopping
 from reference.optim import hyperparameters, make_hyper
 from reference.spec import MLPSpec

@@ -8,8 +8,8 @@ gradient with respect to the input.
 
 from __future__ import annotations
 
-from mlpbench.checks.base import CheckContext, check_kind
-from mlpbench.checks.common import (
+from mlpbench.conformance.checks.base import CheckContext, check_kind
+from mlpbench.conformance.checks.common import (
     compare_model_result,
     draw_data,
     draw_params,

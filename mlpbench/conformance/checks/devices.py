@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from impls.interface import Implementation
-from mlpbench.checks.base import CheckContext, NotClaimed, Skipped, check_kind
-from mlpbench.checks.common import compare_model_result, draw_data, draw_params
-from mlpbench.checks.training import build_request, compare_training
+from mlpbench.conformance.checks.base import CheckContext, NotClaimed, Skipped, check_kind
+from mlpbench.conformance.checks.common import compare_model_result, draw_data, draw_params
+from mlpbench.conformance.checks.training import build_request, compare_training
 from reference.model import ModelGradients
 from reference.training import TrainingResult
 

@@ -1,5 +1,5 @@
 """Initializers: statistical checks of the implementation's own generator, with a stated false-failure
-probability (mlpbench.checks.stats.FALSE_FAILURE = 1e-6 per check).
+probability (mlpbench.conformance.checks.stats.FALSE_FAILURE = 1e-6 per check).
 
 The implementation draws a (256, 512) tensor (131072 values; fan_in 512, fan_out 256) with its initializer.
 Deterministic schemes (zeros, constant) must match exactly. For random schemes, with mu and sigma the mean
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlpbench.checks.base import CheckContext, check_kind
-from mlpbench.checks.stats import FALSE_FAILURE, chi_square_interval, hoeffding_bound, normal_mean_bound
+from mlpbench.conformance.checks.base import CheckContext, check_kind
+from mlpbench.conformance.checks.stats import FALSE_FAILURE, chi_square_interval, hoeffding_bound, normal_mean_bound
 from reference import init as reference_init
 
 UNIFORM_SCHEMES = frozenset({"uniform", "xavier_uniform", "kaiming_uniform"})

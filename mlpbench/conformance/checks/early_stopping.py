@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from impls.interface import TrainRequest
-from mlpbench.checks.base import CheckContext, check_kind
-from mlpbench.checks.common import draw_params
-from mlpbench.checks.training import (
+from mlpbench.conformance.checks.base import CheckContext, check_kind
+from mlpbench.conformance.checks.common import draw_params
+from mlpbench.conformance.checks.training import (
     compare_training,
     curve_sizes,
     oracle_training,

@@ -1,6 +1,6 @@
 """Reproduction of a failed check: its inputs as a .npz file and the command that replays the one case.
 
-The file, repro/<case>__<dtype>.npz in the report set (written by `mlpbench.reports.write_reports`), holds
+The file, repro/<case>__<dtype>.npz in the report set (written by `mlpbench.conformance.reports.write_reports`), holds
 every array the check handed to the implementation (lists flattened as "params.0", "params.1", ...) and the
 case description as JSON text under "case_json"; it is written with `np.savez` and read back with
 `allow_pickle=False`. The inputs are regenerated identically by the replay command (the catalogue seeds them),
@@ -30,7 +30,7 @@ import numpy as np
 
 from mlpbench.atomic import write_bytes_atomic
 from mlpbench.catalogue.conformance import CASES_BY_ID
-from mlpbench.results import CheckResult
+from mlpbench.conformance.results import CheckResult
 
 REPRO_DIR = "repro"
 REPLAY_SUFFIX = "-replay"
