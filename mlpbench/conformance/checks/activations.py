@@ -15,7 +15,7 @@ import numpy as np
 from mlpbench.conformance.checks.base import CheckContext, check_kind
 from mlpbench.conformance.compare import compare_arrays
 from reference.activations import get_activation
-from reference.model import activation_backward
+from reference.model import activation_backward, activation_params_for
 
 SPECIAL_POINTS = (
     0.0, -0.0, 1e-7, -1e-7, 1e-3, -1e-3, 0.5, -0.5, 1.0, -1.0, 5.0, -5.0, 9.99, 10.01, 19.99, 20.0,
@@ -33,13 +33,8 @@ def activation_inputs(ctx: CheckContext) -> np.ndarray:
 
 
 def oracle_params(name: str, params: dict[str, Any], ctx: CheckContext) -> dict[str, Any]:
-    """The oracle's keyword parameters: defaults, then the convention's GELU form, then the case's."""
-    activation = get_activation(name)
-    kwargs = dict(activation.default_params)
-    if name == "gelu":
-        kwargs["approximate"] = ctx.conventions.gelu_approximate
-    kwargs.update(params)
-    return kwargs
+    """The oracle's keyword parameters: defaults, then the convention profile's choices, then the case's."""
+    return activation_params_for(get_activation(name), ctx.conventions, params)
 
 
 @check_kind("activation")

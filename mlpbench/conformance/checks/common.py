@@ -8,13 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from mlpbench.catalogue.conformance import LOSS_OUTPUT
 from mlpbench.conformance.checks.base import CheckContext, CheckFailed
+from reference.losses import get_loss
 from reference.model import ModelGradients, init_params
 from reference.spec import MLPSpec
-
-TARGET_KIND: dict[str, str] = {loss: kind for loss, (_, kind) in LOSS_OUTPUT.items()}
-"""The kind of target each loss takes: real values, binary labels or class indices."""
 
 
 def draw_params(ctx: CheckContext, spec: MLPSpec, stream: int = 1) -> list[np.ndarray]:
@@ -31,12 +28,9 @@ def draw_data(ctx: CheckContext, spec: MLPSpec, loss: str, n: int, stream: int =
 
 
 def draw_target(ctx: CheckContext, rng: np.random.Generator, loss: str, n: int, outputs: int) -> np.ndarray:
-    kind = TARGET_KIND[loss]
-    if kind == "index":
-        return rng.integers(0, outputs, n).astype(np.int64)
-    if kind == "binary":
-        return ctx.cast(rng.integers(0, 2, (n, outputs)))
-    return ctx.cast(rng.normal(size=(n, outputs)))
+    """The loss's own target draw (reference.losses.Loss.draw_target), float targets in the dtype under test."""
+    target = get_loss(loss).draw_target(rng, n, outputs)
+    return target if target.dtype.kind == "i" else ctx.cast(target)
 
 
 def to_oracle(array: np.ndarray) -> np.ndarray:
