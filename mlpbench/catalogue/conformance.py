@@ -469,7 +469,8 @@ COVERAGE_SIZES = (5, 7, 7, 7)
 with the output layer (7 -> 1 or 3, non-square)."""
 
 COVERAGE_BATCHES = (1, 9)
-"""Batch 1 and a batch larger than the widest layer (7)."""
+"""Batch 1 and a batch larger than the widest layer (7): two model cases; one training run of 10 samples in
+batches of 9 and 1."""
 
 LOSS_PREFERENCE = ("mse", "huber", "l1", "cross_entropy", "binary_cross_entropy_with_logits", "nll",
                    "binary_cross_entropy")
@@ -488,7 +489,8 @@ def coverage_cases(caps: Capabilities) -> list[Case]:
     """Model and training cases built from what `caps` claims, so that a narrow claim is tested as hard as a
     wide one: every claimed hidden activation paired with a claimed loss, and every claimed loss with a
     claimed activation, through square and non-square layers at depth 4, with batch 1 and a batch larger than
-    the widest layer; for training, with the first claimed optimizer (plain, no options)."""
+    the widest layer; for training, with the first claimed optimizer (plain, no options), in a run whose
+    batches are 9 and 1."""
     activations = [a for a in ACTIVATION_PREFERENCE if a in caps.activations]
     losses = [loss for loss in LOSS_PREFERENCE if loss in caps.losses]
     optimizers = [o for o in OPTIMIZER_PREFERENCE if o in caps.optimizers]
@@ -511,13 +513,12 @@ def coverage_cases(caps: Capabilities) -> list[Case]:
         for batch in COVERAGE_BATCHES:
             cases.append(_case(f"model/cover-{activation}-{loss}-batch{batch}", "model", batch=batch,
                                reduction="mean", activation_params={}, loss_params={}, **network))
-        if optimizers:
-            for batch in COVERAGE_BATCHES:
-                cases.append(_case(
-                    f"training/cover-{activation}-{loss}-{optimizers[0]}-batch{batch}", "training",
-                    target_kind=LOSS_OUTPUT[loss][1], optimizer=optimizers[0], options=(),
-                    hyper=optimizer_hyper(optimizers[0], ()), n=2 * batch + 3, epochs=2, batch_size=batch,
-                    validation=True, dropout=0.0, **network))
+        if optimizers:  # batches of 9 (wider than any layer) then 1: both sizes in one run
+            cases.append(_case(
+                f"training/cover-{activation}-{loss}-{optimizers[0]}", "training",
+                target_kind=LOSS_OUTPUT[loss][1], optimizer=optimizers[0], options=(),
+                hyper=optimizer_hyper(optimizers[0], ()), n=sum(COVERAGE_BATCHES), epochs=2,
+                batch_size=max(COVERAGE_BATCHES), validation=True, dropout=0.0, **network))
     return cases
 
 

@@ -154,7 +154,9 @@ def test_coverage_cases_have_the_shapes_a_narrow_claim_needs() -> None:
     caps = LearnerMLP("sigmoid").capabilities()
     chosen = [c for c in select_cases(["model", "training"], caps=caps) if caps.missing(c.needs) is None]
     sizes = [c.params["spec"].sizes for c in chosen]
-    batches = {c.params.get("batch", c.params.get("batch_size")) for c in chosen}
+    batches = {c.params["batch"] for c in chosen if "batch" in c.params}
+    batches |= {size for c in chosen if "batch_size" in c.params
+                for size in (c.params["batch_size"], c.params["n"] % c.params["batch_size"]) if size}
     assert any(any(a == b for a, b in zip(s[:-1], s[1:], strict=False)) for s in sizes), "a square layer"
     assert any(any(a != b for a, b in zip(s[:-1], s[1:], strict=False)) for s in sizes), "a non-square layer"
     assert any(len(s) - 1 >= 3 for s in sizes), "depth of at least 3"
