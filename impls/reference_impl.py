@@ -9,7 +9,6 @@ one (batch, width) keep-mask per hidden layer in layer order, and reported.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import fields, replace
 from typing import Any
 
 import numpy as np
@@ -19,14 +18,11 @@ from reference import init as initializers
 from reference.activations import ACTIVATIONS, get_activation
 from reference.layers import draw_dropout_mask, dropout_forward
 from reference.losses import LOSSES, get_loss
-from reference.model import activation_backward, loss_and_gradients, loss_params_for
-from reference.optim import OPTIMIZERS, apply_conventions, get_optimizer, make_hyper, public_state
+from reference.model import activation_backward, activation_params_for, loss_and_gradients, loss_params_for
+from reference.optim import OPTIMIZERS, get_optimizer, make_hyper, public_state
 from reference.spec import MLPSpec
-from reference.training import TrainingStep
 from reference.training import train as reference_train
-
-CONVENTION_HYPER_KEYS = ("eps_inside_sqrt", "initial_accumulator_value")
-"""Hyperparameters a convention profile supplies unless the caller sets them explicitly."""
+from reference.training_step import TrainingStep
 
 
 def _as(array: Any, dtype: np.dtype) -> np.ndarray:
@@ -58,18 +54,13 @@ class ReferenceImplementation(Implementation):
     # -- helpers
     def activation_params(self, name: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """The activation's defaults, the profile's GELU form unless given, then `params`."""
-        kwargs = get_activation(name).params(**params)
-        if name == "gelu" and "approximate" not in params:
-            kwargs["approximate"] = self.conventions.gelu_approximate
-        return kwargs
+        activation = get_activation(name)
+        activation.params(**params)  # unknown names raise
+        return activation_params_for(activation, self.conventions, params)
 
     def hyper(self, name: str, hyper: Mapping[str, Any]) -> Any:
         """The oracle's hyperparameter dataclass with the profile applied where the caller did not choose."""
-        explicit = make_hyper(name, **dict(hyper))
-        applied = apply_conventions(explicit, self.conventions)
-        names = {f.name for f in fields(explicit)}
-        keep = {key: getattr(explicit, key) for key in CONVENTION_HYPER_KEYS if key in hyper and key in names}
-        return replace(applied, **keep) if keep else applied
+        return make_hyper(name, self.conventions, **dict(hyper))
 
     # -- interface
     def activation(self, name: str, x: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:

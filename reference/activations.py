@@ -2,9 +2,10 @@
 
 Every function takes an array of any float dtype and returns a new array of the same dtype and shape
 (integer input is treated as float64; float16 is computed in float32 and rounded back, as PyTorch does).
-The forms used are the numerically stable ones: no overflow, no NaN and no infinity for inputs as large
-as +-1e4. Results that underflow (exp(-1e4) = 0) are the correctly rounded values, so underflow is not
-treated as an error.
+The forms used are the numerically stable ones, accurate to a few ulp across the whole float64 range
+(the bound per function is stated and proven against mpmath in suites/reference/test_oracle_accuracy.py):
+no spurious overflow, NaN or infinity, and the limits at +-inf. Results that underflow (exp(-1e4) = 0) are
+the correctly rounded values, so underflow is not treated as an error.
 
 Derivatives are elementwise, d f(x) / d x evaluated at x. Where f has a kink the value reported is
 PyTorch's (the branch conditions below are those of torch/_decomp/decompositions.py and ATen):
@@ -77,7 +78,9 @@ def _float_array(x: ArrayLike) -> np.ndarray:
 def _elementwise(function: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
     """Run `function` on a float array (float16 widened to float32) and return the input's float dtype.
 
-    Underflow is allowed inside: exp(-1e4) rounding to 0 is the exact answer, not an error.
+    Underflow is allowed inside: exp(-1e4) rounding to 0 is the exact answer, not an error. So are overflow
+    and invalid operations on the way to a selected limit (x = +-inf, x^2 beyond DBL_MAX): the results are
+    the limits, proven against arbitrary precision in suites/reference.
     """
 
     @functools.wraps(function)
@@ -86,7 +89,7 @@ def _elementwise(function: Callable[..., np.ndarray]) -> Callable[..., np.ndarra
         dtype = x.dtype
         if dtype == np.float16:
             x = x.astype(np.float32)
-        with np.errstate(under="ignore"):
+        with np.errstate(under="ignore", over="ignore", invalid="ignore"):
             return np.asarray(function(x, *args, **kwargs), dtype=dtype)
 
     return wrapper
@@ -276,23 +279,33 @@ def tanh(x: ArrayLike) -> np.ndarray:
 
 @_elementwise
 def tanh_derivative(x: ArrayLike) -> np.ndarray:
-    """tanh'(x) = 1 - tanh(x)^2."""
-    t = np.tanh(x)
-    np.square(t, out=t)
-    np.subtract(1.0, t, out=t)
-    return t
+    """tanh'(x) = 1 - tanh(x)^2 = sech(x)^2 = 4 e / (1 + e)^2 with e = exp(-2|x|).
+
+    The last form has no cancellation, so it stays accurate in the tails where 1 - tanh(x)^2 loses every digit.
+    """
+    e = np.abs(x)
+    e *= -2.0
+    np.exp(e, out=e)
+    d = e + 1.0
+    np.square(d, out=d)
+    np.divide(e, d, out=d)
+    d *= 4.0
+    return d
 
 
 @_elementwise
-def relu(x: ArrayLike) -> np.ndarray:
-    """Rectified linear unit f(x) = max(x, 0)."""
+def relu(x: ArrayLike, grad_at_zero: float = 0.0) -> np.ndarray:
+    """Rectified linear unit f(x) = max(x, 0) (grad_at_zero concerns only the derivative)."""
     return np.maximum(x, 0.0)
 
 
 @_elementwise
-def relu_derivative(x: ArrayLike) -> np.ndarray:
-    """f'(x) = 1 if x > 0 else 0; relu'(0) = 0 as in PyTorch (threshold_backward: x <= 0 -> 0)."""
-    return (x > 0).astype(x.dtype)
+def relu_derivative(x: ArrayLike, grad_at_zero: float = 0.0) -> np.ndarray:
+    """f'(x) = 1 if x > 0 else 0; relu'(0) = grad_at_zero, 0 as in PyTorch (threshold_backward: x <= 0 -> 0)."""
+    d = (x > 0).astype(x.dtype)
+    if grad_at_zero != 0.0:
+        d[x == 0] = grad_at_zero
+    return d
 
 
 @_elementwise
@@ -344,7 +357,7 @@ def silu(x: ArrayLike) -> np.ndarray:
     """Sigmoid-weighted linear unit (swish) f(x) = x s(x)."""
     y = sigmoid(x)
     y *= x
-    return y
+    return np.where(np.isinf(x), np.maximum(x, -0.0), y)  # the limits: silu(-inf) = -0, silu(inf) = inf
 
 
 @_elementwise
@@ -354,11 +367,11 @@ def silu_derivative(x: ArrayLike) -> np.ndarray:
     d *= x
     d += 1.0
     d *= sigmoid(x)
-    return d
+    return np.where(np.isinf(x), (x > 0).astype(x.dtype), d)  # the limits: 0 at -inf, 1 at inf
 
 
 def _softplus_of_product(z: np.ndarray) -> np.ndarray:
-    """log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|)), finite for every finite z."""
+    """log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|)), finite for every finite z (inf at +inf, 0 at -inf)."""
     tail = np.abs(z)
     np.negative(tail, out=tail)
     np.exp(tail, out=tail)
@@ -371,23 +384,16 @@ def _softplus_of_product(z: np.ndarray) -> np.ndarray:
 def softplus(x: ArrayLike, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
     """f(x) = log(1 + exp(beta x)) / beta, and f(x) = x where beta x > threshold (PyTorch's linear regime)."""
     z = x * beta
-    linear = _indicator(z > threshold, x.dtype)
     y = _softplus_of_product(z)
     y /= beta
-    y *= 1.0 - linear
-    y += linear * x
-    return y
+    return np.where(z > threshold, x, y)
 
 
 @_elementwise
 def softplus_derivative(x: ArrayLike, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
     """f'(x) = s(beta x) (the sigmoid), and 1 where beta x > threshold (PyTorch's softplus_backward)."""
     z = x * beta
-    linear = _indicator(z > threshold, x.dtype)
-    d = sigmoid(z)
-    d *= 1.0 - linear
-    d += linear
-    return d
+    return np.where(z > threshold, 1.0, sigmoid(z))
 
 
 def _check_approximate(approximate: str) -> None:
@@ -401,24 +407,45 @@ def gelu(x: ArrayLike, approximate: str = "none") -> np.ndarray:
 
     approximate="none":  f(x) = x Phi(x) = x (1 + erf(x / sqrt 2)) / 2, Phi the standard normal CDF.
     approximate="tanh":  f(x) = x (1 + tanh(u)) / 2 with u = sqrt(2/pi) (x + 0.044715 x^3).
-    Computed in float64 and rounded to the input dtype.
+    Computed in float64 as x Phi(x), Phi = erfc(-x / sqrt 2) / 2, and as x s(2u) (s the sigmoid, since
+    (1 + tanh u) / 2 = s(2u)): both stay accurate in the negative tail where 1 + erf or 1 + tanh cancels,
+    and x is the last factor, so gelu(x) = x for huge x instead of overflowing. Rounded to the input dtype.
     """
     _check_approximate(approximate)
     x64 = x.astype(np.float64)
-    if approximate == "tanh":
-        u = x64 * x64
-        u *= _GELU_TANH_KAPPA
-        u += 1.0
-        u *= x64
-        u *= _SQRT_2_OVER_PI
-        np.tanh(u, out=u)
-        u += 1.0
-    else:
-        u = _standard_normal_cdf(x64)
-        u *= 2.0
+    u = _gelu_tanh_gate(x64) if approximate == "tanh" else _standard_normal_cdf(x64)
     u *= x64
-    u *= 0.5
+    return np.where(np.isinf(x64), np.maximum(x64, -0.0), u)  # the limits: -0 at -inf, inf at inf
+
+
+def _gelu_tanh_inner(x: np.ndarray) -> np.ndarray:
+    """u = sqrt(2/pi) (x + 0.044715 x^3), written x (1 + kappa x^2) sqrt(2/pi)."""
+    u = x * x
+    u *= _GELU_TANH_KAPPA
+    u += 1.0
+    u *= x
+    u *= _SQRT_2_OVER_PI
     return u
+
+
+def _gelu_tanh_gate(x: np.ndarray) -> np.ndarray:
+    """(1 + tanh(u)) / 2 = s(2u), the sigmoid, accurate also where tanh(u) is close to -1."""
+    u = _gelu_tanh_inner(x)
+    u *= 2.0
+    return sigmoid(u)
+
+
+_SPLIT_BITS = np.uint64(0xFFFFFFFFFC000000)  # keep 26 of 52 mantissa bits: h * h is exact
+
+
+def _gaussian_density(x: np.ndarray) -> np.ndarray:
+    """phi(x) = exp(-x^2 / 2) / sqrt(2 pi), with x^2 split as h^2 + (x - h)(x + h), h = x rounded to 26 bits,
+    so the exponent carries no rounding error of x^2 (which exp would magnify by x^2 / 2). 0 for |x| > 40."""
+    a = np.minimum(np.abs(x), 40.0)
+    h = (np.ascontiguousarray(a).view(np.uint64) & _SPLIT_BITS).view(np.float64)
+    density = np.exp(-0.5 * (h * h)) * np.exp(-0.5 * ((a - h) * (a + h)))
+    density *= _INV_SQRT_2PI
+    return density
 
 
 @_elementwise
@@ -430,31 +457,23 @@ def gelu_derivative(x: ArrayLike, approximate: str = "none") -> np.ndarray:
     """
     _check_approximate(approximate)
     x64 = x.astype(np.float64)
-    x_sq = x64 * x64
     if approximate == "tanh":
-        t = x_sq * _GELU_TANH_KAPPA
-        t += 1.0
-        t *= x64
-        t *= _SQRT_2_OVER_PI
-        np.tanh(t, out=t)
-        inner_derivative = x_sq  # reuse: sqrt(2/pi) (1 + 3 kappa x^2)
+        # (1 + t) / 2 = s(2u) and (1 - t^2) = 4 s(2u) s(-2u): no cancellation in either tail
+        x_small = np.clip(x64, -1e100, 1e100)          # beyond, x (1 - t^2) u' is 0 (s(-2u) underflows)
+        u2 = 2.0 * _gelu_tanh_inner(x_small)
+        gate, other = sigmoid(u2), sigmoid(-u2)
+        inner_derivative = x_small * x_small             # sqrt(2/pi) (1 + 3 kappa x^2)
         inner_derivative *= 3.0 * _GELU_TANH_KAPPA
         inner_derivative += 1.0
         inner_derivative *= _SQRT_2_OVER_PI
-        right = t * t
-        np.subtract(1.0, right, out=right)
+        right = 2.0 * gate * other                       # (1 - t^2) / 2
         right *= inner_derivative
-        right *= x64
-        right *= 0.5
-        t += 1.0
-        t *= 0.5
-        t += right
-        return t
-    density = x_sq
-    density *= -0.5
-    np.exp(density, out=density)
-    density *= _INV_SQRT_2PI
-    density *= x64
+        right *= x_small
+        gate += right
+        return gate
+    x_small = np.clip(x64, -40.0, 40.0)                  # beyond, x phi(x) underflows to 0
+    density = _gaussian_density(x_small)
+    density *= x_small
     density += _standard_normal_cdf(x64)
     return density
 
@@ -557,7 +576,7 @@ ACTIVATIONS: dict[str, Activation] = _registry(
     Activation("step", step, step_derivative),
     Activation("sigmoid", sigmoid, sigmoid_derivative),
     Activation("tanh", tanh, tanh_derivative),
-    Activation("relu", relu, relu_derivative),
+    Activation("relu", relu, relu_derivative, MappingProxyType({"grad_at_zero": 0.0})),
     Activation("leaky_relu", leaky_relu, leaky_relu_derivative, MappingProxyType({"negative_slope": 0.01})),
     Activation("gelu", gelu, gelu_derivative, MappingProxyType({"approximate": "none"})),
     Activation("gelu_tanh", gelu_tanh, gelu_tanh_derivative),

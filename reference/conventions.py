@@ -1,57 +1,193 @@
 """Convention profiles: the places where MLP libraries legitimately differ, as data.
 
 The oracle takes a profile as a parameter; an implementation declares the profile it follows. PyTorch's is the
-default. A new profile is a dictionary (`Conventions.from_dict`), not a fork of the code.
+default. A new profile is one more row (`Conventions.from_dict`), not a fork of the code.
+
+Every choice reaches the oracle through one lookup: `optimizer_defaults(name)`, `loss_defaults(loss)` and
+`activation_defaults(name)` turn a profile into the keyword values of one optimizer, loss or activation. The
+keywords are ordinary hyperparameters and loss parameters, so an explicit value always beats the profile's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
+
+from reference.losses import BCE_GRAD_EPS
+
+EPS_PLACEMENTS = ("outside", "inside", "hat")
+"""Where an adaptive optimizer adds eps (v is the second moment, bc2 = 1 - beta2^t for Adam):
+
+    outside  m_hat / (sqrt(v_hat + eps_root) + eps)                        (PyTorch, optax)
+    inside   m_hat / sqrt(v_hat + eps)                                      (textbook; Keras RMSprop, Adagrad)
+    hat      lr sqrt(bc2) / bc1 * m / (sqrt(v) + eps), eps on the uncorrected sqrt(v)   (Keras Adam, AdamW)
+"""
+
+ADAPTIVE_OPTIMIZERS = ("adam", "adamw", "rmsprop", "adagrad")
+ALL_OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta")
+
+BCE_GRAD_FLOOR = BCE_GRAD_EPS
+"""PyTorch's binary_cross_entropy_backward floor for p (1 - p): the constant 1e-12 held as a float32."""
+
+
+class _Table(dict):
+    """A per-optimizer table inside a frozen profile: a dict that hashes by its items (profiles are values)."""
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(sorted(self.items())))
+
+
+def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+    return _Table(mapping)
 
 
 @dataclass(frozen=True)
 class Conventions:
     """One library's choices.
 
-    eps_inside_sqrt: adaptive optimizers divide by sqrt(v + eps) instead of sqrt(v) + eps (Adam, AdamW,
-        RMSprop, Adagrad).
+    eps_placement: per optimizer (adam, adamw, rmsprop, adagrad), "outside", "inside" or "hat"
+        (`EPS_PLACEMENTS`); an optimizer not listed is "outside".
+    eps_root: optax's term added to v_hat inside the square root (Adam, AdamW), next to eps outside.
+    decoupled_weight_decay: the optimizers whose weight_decay is decoupled, p <- p - lr wd p before the update
+        (AdamW always is), instead of an L2 term wd p added to the gradient.
     adagrad_initial_accumulator: the value Adagrad's sum of squared gradients starts from.
+    nesterov_zero_momentum: SGD accepts nesterov=True with momentum 0 (then it is plain SGD).
     mse_half: MSE as 0.5 * (pred - target)**2 (the textbook "1/2 sum of squares" form) instead of the plain square.
     gelu_approximate: "none" (exact, with erf) or "tanh".
     bce_log_clamp: binary cross-entropy clamps log(p) and log(1 - p) from below at this value (PyTorch: -100);
         None means no clamp.
+    bce_clip_eps: BCE first clips p into [eps, 1 - eps], with zero gradient outside (Keras: 1e-7); None: no clip.
+    bce_grad_floor: BCE's gradient divides by max(p (1 - p), floor) (PyTorch: float32(1e-12)); None: no floor.
+    sample_axis: elementwise losses average each sample over this axis before the reduction (Keras: -1).
     relu_grad_at_zero: the derivative ReLU reports at exactly 0.
     """
 
     name: str = "pytorch"
-    eps_inside_sqrt: bool = False
+    eps_placement: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
+    eps_root: float = 0.0
+    decoupled_weight_decay: frozenset[str] = frozenset()
     adagrad_initial_accumulator: float = 0.0
+    nesterov_zero_momentum: bool = False
     mse_half: bool = False
     gelu_approximate: str = "none"
     bce_log_clamp: float | None = -100.0
+    bce_clip_eps: float | None = None
+    bce_grad_floor: float | None = BCE_GRAD_FLOOR
+    sample_axis: int | None = None
     relu_grad_at_zero: float = 0.0
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "eps_placement", _frozen(self.eps_placement))
+        object.__setattr__(self, "decoupled_weight_decay", frozenset(self.decoupled_weight_decay))
         if self.gelu_approximate not in ("none", "tanh"):
             raise ValueError(f"gelu_approximate must be 'none' or 'tanh', not {self.gelu_approximate!r}")
+        for optimizer, placement in self.eps_placement.items():
+            if optimizer not in ADAPTIVE_OPTIMIZERS:
+                raise ValueError(f"eps_placement: {optimizer!r} is not one of {', '.join(ADAPTIVE_OPTIMIZERS)}")
+            if placement not in EPS_PLACEMENTS:
+                raise ValueError(f"eps_placement[{optimizer!r}] must be one of {EPS_PLACEMENTS}, not {placement!r}")
+        unknown = sorted(self.decoupled_weight_decay - set(ALL_OPTIMIZERS))
+        if unknown:
+            raise ValueError(f"decoupled_weight_decay: unknown optimizers {unknown}")
+
+    # -- the lookup ------------------------------------------------------------------------------------------
+    def optimizer_defaults(self, optimizer: str) -> dict[str, Any]:
+        """The hyperparameters this profile chooses for `optimizer` (the oracle keeps those it has)."""
+        return {
+            "eps_placement": self.eps_placement.get(optimizer, "outside"),
+            "eps_root": self.eps_root,
+            "decoupled_weight_decay": optimizer in self.decoupled_weight_decay,
+            "initial_accumulator_value": self.adagrad_initial_accumulator,
+            "nesterov_zero_momentum": self.nesterov_zero_momentum,
+        }
+
+    def loss_defaults(self, loss: str) -> dict[str, Any]:
+        """The loss parameters this profile chooses (the loss keeps those among its own parameters)."""
+        defaults: dict[str, Any] = {"sample_axis": self.sample_axis}
+        defaults.update({key: getattr(self, f.name) for key, f in _LOSS_FIELDS.get(loss, {}).items()})
+        return defaults
+
+    def activation_defaults(self, activation: str) -> dict[str, Any]:
+        """The activation parameters this profile chooses."""
+        return {key: getattr(self, attribute.name) for key, attribute in _ACTIVATION_FIELDS.get(activation, {}).items()}
+
+    # -- construction ----------------------------------------------------------------------------------------
+    @property
+    def eps_inside_sqrt(self) -> bool:
+        """True when every adaptive optimizer puts eps inside the square root (the former single switch)."""
+        return all(self.eps_placement.get(name) == "inside" for name in ADAPTIVE_OPTIMIZERS)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Conventions:
+        """A profile from plain data; the former switch eps_inside_sqrt=True means "inside" for every optimizer."""
+        data = dict(data)
+        if "eps_inside_sqrt" in data:
+            inside = data.pop("eps_inside_sqrt")
+            placements = {name: "inside" if inside else "outside" for name in ADAPTIVE_OPTIMIZERS}
+            data["eps_placement"] = {**placements, **dict(data.get("eps_placement", {}))}
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown convention keys {unknown}; known: {sorted(known)}")
-        return cls(**dict(data))
+        return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["eps_placement"] = dict(self.eps_placement)
+        data["decoupled_weight_decay"] = sorted(self.decoupled_weight_decay)
+        return data
 
     def with_changes(self, **changes: Any) -> Conventions:
         return replace(self, **changes)
 
 
+@dataclass(frozen=True)
+class _Field:
+    name: str
+
+
+_LOSS_FIELDS: dict[str, dict[str, _Field]] = {
+    "mse": {"half": _Field("mse_half")},
+    "binary_cross_entropy": {
+        "log_clamp": _Field("bce_log_clamp"),
+        "clip_eps": _Field("bce_clip_eps"),
+        "grad_floor": _Field("bce_grad_floor"),
+    },
+}
+_ACTIVATION_FIELDS: dict[str, dict[str, _Field]] = {
+    "gelu": {"approximate": _Field("gelu_approximate")},
+    "relu": {"grad_at_zero": _Field("relu_grad_at_zero")},
+}
+
+
 PYTORCH = Conventions()
-TEXTBOOK = Conventions(name="textbook", eps_inside_sqrt=True, mse_half=True, bce_log_clamp=None)
-PROFILES: dict[str, Conventions] = {profile.name: profile for profile in (PYTORCH, TEXTBOOK)}
+TEXTBOOK = Conventions(
+    name="textbook",
+    eps_placement={name: "inside" for name in ADAPTIVE_OPTIMIZERS},
+    mse_half=True,
+    bce_log_clamp=None,
+    bce_grad_floor=None,
+)
+KERAS = Conventions(
+    name="keras",
+    eps_placement={"adam": "hat", "adamw": "hat", "rmsprop": "inside", "adagrad": "inside"},
+    decoupled_weight_decay=frozenset(ALL_OPTIMIZERS),
+    adagrad_initial_accumulator=0.1,
+    nesterov_zero_momentum=True,
+    bce_log_clamp=None,
+    bce_clip_eps=1e-7,
+    bce_grad_floor=None,
+    sample_axis=-1,
+)
+OPTAX = Conventions(
+    name="optax",
+    eps_placement={"adam": "outside", "adamw": "outside", "rmsprop": "inside", "adagrad": "inside"},
+    decoupled_weight_decay=frozenset({"adamw"}),
+    adagrad_initial_accumulator=0.1,
+    nesterov_zero_momentum=True,
+    gelu_approximate="tanh",
+    bce_log_clamp=None,
+    bce_grad_floor=None,
+)
+PROFILES: dict[str, Conventions] = {profile.name: profile for profile in (PYTORCH, TEXTBOOK, KERAS, OPTAX)}

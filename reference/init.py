@@ -35,7 +35,6 @@ Shape = int | tuple[int, ...]
 
 _LINEAR_FNS = (
     "linear",
-    "identity",
     "conv1d",
     "conv2d",
     "conv3d",
@@ -48,7 +47,7 @@ _LINEAR_FNS = (
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     """The recommended gain for a nonlinearity (``torch.nn.init.calculate_gain``).
 
-    linear / identity / conv* / sigmoid: 1;  tanh: 5/3;  relu: sqrt(2);
+    linear / conv* / sigmoid: 1 (PyTorch has no "identity" entry, so it raises, as here);  tanh: 5/3;  relu: sqrt(2);
     leaky_relu: sqrt(2 / (1 + a^2)) with negative slope a (default 0.01);  selu: 3/4.
     """
     if nonlinearity in _LINEAR_FNS or nonlinearity == "sigmoid":
@@ -119,8 +118,10 @@ def uniform(
 
 
 def xavier_std(shape: Shape, gain: float = 1.0) -> float:
-    """Glorot: std = gain * sqrt(2 / (fan_in + fan_out))."""
+    """Glorot: std = gain * sqrt(2 / (fan_in + fan_out)); undefined (ValueError) when fan_in + fan_out = 0."""
     fan_in, fan_out = compute_fans(shape)
+    if fan_in + fan_out == 0:
+        raise ValueError(f"xavier: fan_in + fan_out is 0 for shape {_as_shape(shape)}")
     return gain * math.sqrt(2.0 / float(fan_in + fan_out))
 
 
@@ -135,9 +136,9 @@ def xavier_uniform(
     shape: Shape, rng: np.random.Generator, gain: float = 1.0, dtype: Any = np.float64
 ) -> np.ndarray:
     """U(-bound, bound), bound = gain * sqrt(6 / (fan_in + fan_out)) = sqrt(3) * xavier_std."""
+    bound = math.sqrt(3.0) * xavier_std(shape, gain)  # the fans first, as PyTorch: (0, 0) raises
     if math.prod(_as_shape(shape)) == 0:
         return zeros(shape, dtype)
-    bound = math.sqrt(3.0) * xavier_std(shape, gain)
     return uniform(shape, rng, -bound, bound, dtype)
 
 
@@ -145,9 +146,10 @@ def xavier_normal(
     shape: Shape, rng: np.random.Generator, gain: float = 1.0, dtype: Any = np.float64
 ) -> np.ndarray:
     """N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
+    std = xavier_std(shape, gain)  # the fans first, as PyTorch: (0, 0) raises
     if math.prod(_as_shape(shape)) == 0:
         return zeros(shape, dtype)
-    return normal(shape, rng, 0.0, xavier_std(shape, gain), dtype)
+    return normal(shape, rng, 0.0, std, dtype)
 
 
 def kaiming_uniform(

@@ -75,11 +75,14 @@ def _activation_with_params(
     name: str, params: Mapping[str, Any], conventions: Conventions
 ) -> tuple[Activation, dict[str, Any]]:
     activation = get_activation(name)
-    kwargs = dict(activation.default_params)
-    if name == "gelu":
-        kwargs["approximate"] = conventions.gelu_approximate
-    kwargs.update(params)
-    return activation, kwargs
+    return activation, activation_params_for(activation, conventions, params)
+
+
+def activation_params_for(
+    activation: Activation, conventions: Conventions, params: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The activation's keyword parameters: its defaults, the profile's choices, then `params`."""
+    return {**activation.default_params, **conventions.activation_defaults(activation.name), **(params or {})}
 
 
 def activation_backward(
@@ -92,13 +95,9 @@ def activation_backward(
 ) -> np.ndarray:
     """dL/dz = f'(z) * dL/dy (the vector-Jacobian product for softmax).
 
-    ReLU's derivative at exactly z = 0 is the convention's `relu_grad_at_zero` (PyTorch: 0).
+    The profile's choices (ReLU's derivative at exactly 0, PyTorch: 0) fill what `params` leaves unset.
     """
-    grad_z = activation.backward(z, y, grad_y, **params)
-    if activation.name == "relu" and conventions.relu_grad_at_zero != 0.0:
-        at_zero = z == 0
-        grad_z = np.where(at_zero, grad_y * conventions.relu_grad_at_zero, grad_z)
-    return grad_z
+    return activation.backward(z, y, grad_y, **{**conventions.activation_defaults(activation.name), **params})
 
 
 def init_params(
@@ -181,14 +180,22 @@ def forward(
 
 
 def backward(
-    spec: MLPSpec, params: list[np.ndarray], cache: ForwardCache, grad_output: np.ndarray
+    spec: MLPSpec,
+    params: list[np.ndarray],
+    cache: ForwardCache,
+    grad_output: np.ndarray,
+    *,
+    output_fused: bool = False,
 ) -> tuple[list[np.ndarray], np.ndarray]:
-    """Given dL/d(output), return (dL/d[W0, b0, ...], dL/dx) by the chain rule (see the module docstring)."""
+    """Given dL/d(output), return (dL/d[W0, b0, ...], dL/dx) by the chain rule (see the module docstring).
+
+    output_fused: grad_output is already dL/dz of the output layer (the loss fused with its activation).
+    """
     conventions = cache.conventions
     hidden, hidden_params = hidden_activation(spec, conventions)
     out_act, out_params = output_activation(spec, conventions)
     last = spec.n_layers - 1
-    grad_z = activation_backward(
+    grad_z = grad_output if output_fused else activation_backward(
         out_act, out_params, cache.pre_activations[last], cache.output, grad_output, conventions
     )
     param_grads: list[np.ndarray] = [np.empty(0)] * (2 * spec.n_layers)
@@ -210,14 +217,22 @@ def backward(
 
 
 def loss_params_for(loss: Loss, conventions: Conventions, loss_params: Mapping[str, Any] | None) -> dict:
-    """The loss's keyword parameters: the convention's MSE half / BCE log clamp, then `loss_params`."""
-    kwargs = dict(loss.default_params)
-    if loss.name == "mse":
-        kwargs["half"] = conventions.mse_half
-    if loss.name == "binary_cross_entropy":
-        kwargs["log_clamp"] = conventions.bce_log_clamp
-    kwargs.update(loss_params or {})
-    return kwargs
+    """The loss's keyword parameters: its defaults, the profile's choices among them, then `loss_params`."""
+    profile = {k: v for k, v in conventions.loss_defaults(loss.name).items() if k in loss.default_params}
+    return {**loss.default_params, **profile, **(loss_params or {})}
+
+
+def output_gradient(
+    loss: Loss, output_activation_name: str, z: np.ndarray, output: np.ndarray, target: np.ndarray,
+    reduction: str, loss_kwargs: Mapping[str, Any],
+) -> tuple[np.ndarray, bool]:
+    """dL/dz of the output layer when the loss fuses with it (sigmoid + BCE: s(z) - t), else dL/d(output).
+
+    Returns (gradient, fused): fused tells whether the output activation's backward is already included.
+    """
+    if loss.fused_gradient is not None and output_activation_name == loss.output_activation:
+        return loss.fused_gradient(z, target, reduction=reduction, **loss_kwargs), True
+    return loss.gradient(output, target, reduction=reduction, **loss_kwargs), False
 
 
 def resolve_loss(loss: str | Loss) -> Loss:
@@ -248,8 +263,10 @@ def loss_and_gradients(
         spec, params, x, training=training, dropout_masks=dropout_masks, rng=rng, conventions=conventions
     )
     value = loss_fn.value(cache.output, target, reduction=reduction, **kwargs)
-    grad_output = loss_fn.gradient(cache.output, target, reduction=reduction, **kwargs)
-    param_grads, input_grad = backward(spec, params, cache, grad_output)
+    grad_output, fused = output_gradient(
+        loss_fn, spec.output_activation, cache.pre_activations[-1], cache.output, target, reduction, kwargs
+    )
+    param_grads, input_grad = backward(spec, params, cache, grad_output, output_fused=fused)
     return ModelGradients(cache.output, value, param_grads, input_grad)
 
 

@@ -26,6 +26,7 @@ from mlpbench.bench.peak import measure_gemm_peak, peak_target
 from mlpbench.bench.speedup import crossovers, speedups
 from mlpbench.bench.timing import BlockTiming, time_blocks, time_trainer
 from mlpbench.catalogue.benchmark import SEED, BenchCase, Grid, cases
+from reference.losses import get_loss
 from reference.spec import MLPSpec
 
 # -- inputs of a cell -------------------------------------------------------------------------------------------
@@ -50,15 +51,12 @@ def initial_params(spec: MLPSpec, dtype: str, seed: int = SEED) -> list[np.ndarr
 
 
 def batch_data(spec: MLPSpec, batch_size: int, dtype: str, loss: str, seed: int = SEED):
-    """x ~ N(0, 1) of shape (batch, in); targets: class indices (int64) for cross_entropy, {0, 1} of shape
-    (batch, 1) in the dtype for binary_cross_entropy_with_logits."""
+    """x ~ N(0, 1) of shape (batch, in); the target as the loss draws it (Loss.draw_target): class indices
+    (int64) for cross_entropy, {0, 1} of shape (batch, outputs) in the dtype for binary_cross_entropy_with_logits."""
     rng = np.random.default_rng([seed, batch_size])
     x = rng.standard_normal((batch_size, spec.sizes[0])).astype(dtype)
-    if loss == "cross_entropy":
-        target = rng.integers(0, spec.sizes[-1], size=batch_size, dtype=np.int64)
-    else:
-        target = rng.integers(0, 2, size=(batch_size, spec.sizes[-1])).astype(dtype)
-    return x, target
+    target = get_loss(loss).draw_target(rng, batch_size, spec.sizes[-1])
+    return x, target if target.dtype.kind == "i" else target.astype(dtype)
 
 
 def make_trainer(impl, case: BenchCase):

@@ -226,14 +226,8 @@ def init_cases() -> list[Case]:
 
 # -- model ------------------------------------------------------------------------------------------------
 LOSS_OUTPUT: dict[str, tuple[str, str]] = {
-    # loss -> (output activation, target kind drawn by the check)
-    "mse": ("identity", "real"),
-    "l1": ("identity", "real"),
-    "huber": ("identity", "real"),
-    "binary_cross_entropy": ("sigmoid", "binary"),
-    "binary_cross_entropy_with_logits": ("identity", "binary"),
-    "cross_entropy": ("identity", "index"),
-    "nll": ("identity", "index"),
+    # loss -> (output activation, target kind drawn by the check), from the loss's own metadata
+    name: (loss.output_activation, loss.drawn_target) for name, loss in LOSSES.items()
 }
 
 

@@ -28,12 +28,15 @@ class Optimizer:
     """A registered optimizer: its hyperparameter dataclass, its step function and the options it has.
 
     ``options`` are the hyperparameter names that change the algorithm (what a capability can claim).
+    ``extensions`` are hyperparameters PyTorch does not have (optax's RMSprop options); like the fields a
+    profile governs, they are handed to an implementation only when a case sets them.
     """
 
     name: str
     hyper_class: type
     step: Callable[..., tuple[list, dict]]
     options: tuple[str, ...]
+    extensions: tuple[str, ...] = ()
 
     @property
     def state_keys(self) -> tuple[str, ...]:
@@ -55,11 +58,20 @@ OPTIMIZERS: dict[str, Optimizer] = {
         Optimizer("sgd", SGD, sgd, ("momentum", "dampening", "nesterov", "weight_decay", "maximize")),
         Optimizer("adam", Adam, adam, ("weight_decay", "amsgrad", "maximize")),
         Optimizer("adamw", AdamW, adamw, ("amsgrad", "maximize")),
-        Optimizer("adagrad", Adagrad, adagrad, ("lr_decay", "weight_decay", "initial_accumulator_value")),
-        Optimizer("adadelta", Adadelta, adadelta, ("weight_decay",)),
-        Optimizer("rmsprop", RMSprop, rmsprop, ("momentum", "centered", "weight_decay")),
+        Optimizer("adagrad", Adagrad, adagrad,
+                  ("lr_decay", "weight_decay", "initial_accumulator_value", "maximize")),
+        Optimizer("adadelta", Adadelta, adadelta, ("weight_decay", "maximize")),
+        Optimizer("rmsprop", RMSprop, rmsprop, ("momentum", "centered", "weight_decay", "maximize"),
+                  ("initial_scale", "bias_correction", "nesterov")),
     )
 }
+"""The options are those PyTorch has. Convention-governed fields (`governed_fields`) and optax's RMSprop
+options (initial_scale, bias_correction, nesterov) are hyperparameters too, outside the PyTorch vocabulary."""
+
+
+def governed_fields(name: str) -> tuple[str, ...]:
+    """The hyperparameters of optimizer `name` that a convention profile chooses unless they are given."""
+    return tuple(f.name for f in fields(get_optimizer(name).hyper_class) if f.default is None)
 
 
 def get_optimizer(name: str) -> Optimizer:
@@ -69,13 +81,21 @@ def get_optimizer(name: str) -> Optimizer:
         raise ValueError(f"unknown optimizer {name!r}; known: {', '.join(OPTIMIZERS)}") from None
 
 
-def make_hyper(name: str, **kwargs: Any) -> Any:
-    """The hyperparameter dataclass of optimizer ``name``; unknown keys raise ValueError naming them."""
+def make_hyper(name: str, conventions: Conventions | None = None, **kwargs: Any) -> Any:
+    """The hyperparameter dataclass of optimizer ``name``; unknown keys raise ValueError naming them.
+
+    With `conventions`, the fields the profile governs and ``kwargs`` leave unset take the profile's values
+    (an explicit value, even one equal to PyTorch's default, always wins).
+    """
     hyper_class = get_optimizer(name).hyper_class
     known = [f.name for f in fields(hyper_class)]
     unknown = sorted(set(kwargs) - set(known))
     if unknown:
         raise ValueError(f"unknown hyperparameters {unknown} for optimizer {name!r}; known: {known}")
+    if conventions is not None:
+        defaults = conventions.optimizer_defaults(name)
+        kwargs = {**{key: defaults[key] for key in governed_fields(name) if kwargs.get(key) is None}, **{
+            key: value for key, value in kwargs.items() if value is not None}}
     return hyper_class(**kwargs)
 
 
@@ -83,28 +103,34 @@ def hyperparameters(name: str, **overrides: Any) -> dict[str, Any]:
     """Every hyperparameter of optimizer ``name`` under PyTorch's names, defaults filled in: what the suite
     hands an implementation, so that no adapter has to know PyTorch's defaults.
 
-    Keys a convention profile governs are left out unless ``overrides`` sets them: ``eps_inside_sqrt`` and
-    Adagrad's ``initial_accumulator_value`` (see `apply_conventions`).
+    Keys a convention profile governs (`governed_fields`) and non-PyTorch extensions are left out unless
+    ``overrides`` sets them.
     """
     hyper = make_hyper(name, **overrides)
-    governed = {"eps_inside_sqrt", "initial_accumulator_value"} - set(overrides)
-    return {f.name: getattr(hyper, f.name) for f in fields(hyper) if f.name not in governed}
+    hidden = set(get_optimizer(name).extensions) - set(overrides)
+    return {
+        f.name: getattr(hyper, f.name)
+        for f in fields(hyper)
+        if getattr(hyper, f.name) is not None and f.name not in hidden
+    }
 
 
 def apply_conventions(hyper: Any, conventions: Conventions) -> Any:
-    """The hyperparameters with a convention profile's choices applied.
-
-    ``eps_inside_sqrt`` is taken from the profile (Adam, AdamW, Adagrad, RMSprop). Adagrad's
-    ``initial_accumulator_value`` is taken from the profile unless the hyperparameters set a non-default
-    (non-zero) value themselves, which then wins.
-    """
-    changes: dict[str, Any] = {}
-    names = {f.name for f in fields(hyper)}
-    if "eps_inside_sqrt" in names:
-        changes["eps_inside_sqrt"] = conventions.eps_inside_sqrt
-    if "initial_accumulator_value" in names and hyper.initial_accumulator_value == 0.0:
-        changes["initial_accumulator_value"] = conventions.adagrad_initial_accumulator
+    """The hyperparameters with a convention profile's choices filled into the governed fields left unset
+    (None); a field the hyperparameters set explicitly keeps its value."""
+    name = _NAMES[type(hyper)]
+    defaults = conventions.optimizer_defaults(name)
+    changes = {key: defaults[key] for key in governed_fields(name) if getattr(hyper, key) is None}
     return replace(hyper, **changes) if changes else hyper
+
+
+_NAMES: dict[type, str] = {entry.hyper_class: entry.name for entry in OPTIMIZERS.values()}
+
+
+def resolve_optimizer(optimizer: str | Optimizer, hyper: Any, conventions: Conventions) -> tuple[Optimizer, Any]:
+    """The registry entry and its hyperparameters (defaults when None) with the profile applied."""
+    entry = get_optimizer(optimizer) if isinstance(optimizer, str) else optimizer
+    return entry, apply_conventions(entry.hyper_class() if hyper is None else hyper, conventions)
 
 
 __all__ = [
@@ -122,9 +148,11 @@ __all__ = [
     "adamw",
     "apply_conventions",
     "get_optimizer",
+    "governed_fields",
     "hyperparameters",
     "make_hyper",
     "public_state",
+    "resolve_optimizer",
     "rmsprop",
     "sgd",
 ]

@@ -12,7 +12,10 @@ parameter), never part of the optimizer's mathematical state and never copied.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import fields, replace
+from typing import Any
 
 import numpy as np
 
@@ -120,6 +123,57 @@ def effective_grad(
             out += grad
         return out
     return np.negative(grad, out=out)
+
+
+def with_defaults(hyper: Any) -> Any:
+    """The hyperparameters with every profile-governed field still None (not chosen) set to PyTorch's choice."""
+    names = _GOVERNED.get(type(hyper))
+    if names is None:
+        names = _GOVERNED[type(hyper)] = tuple(f.name for f in fields(hyper) if f.default is None)
+    unset = [name for name in names if getattr(hyper, name) is None]
+    if not unset:
+        return hyper
+    from reference.conventions import PYTORCH
+
+    defaults = PYTORCH.optimizer_defaults(type(hyper).__name__.lower())
+    return replace(hyper, **{name: defaults[name] for name in unset})
+
+
+_GOVERNED: dict[type, tuple[str, ...]] = {}
+
+
+def decay_weights(param: np.ndarray, lr: float, weight_decay: float) -> None:
+    """Decoupled weight decay, applied before the update: p <- p (1 - lr wd)."""
+    if weight_decay != 0:
+        param *= 1.0 - lr * weight_decay
+
+
+def moving_average(average: np.ndarray, value: np.ndarray, beta: float, work: np.ndarray) -> None:
+    """average <- beta average + (1 - beta) value, in place.
+
+    The two weighted terms are added, never average + (1 - beta)(value - average): that form cancels to 0
+    when |average| >> |value| and beta = 0, and value - average can overflow.
+    """
+    average *= beta
+    np.multiply(value, 1.0 - beta, out=work)
+    average += work
+
+
+def moving_average_of_squares(average: np.ndarray, g: np.ndarray, beta: float, work: np.ndarray) -> None:
+    """average <- beta average + ((1 - beta) g) g, in place: (1 - beta) is applied before squaring, so
+    (1 - beta) g^2 stays finite for |g| up to sqrt(DBL_MAX / (1 - beta)) and is 0, not NaN, when beta = 1."""
+    average *= beta
+    np.multiply(g, 1.0 - beta, out=work)
+    work *= g
+    average += work
+
+
+def bias_correction(beta: float, step: int) -> float:
+    """1 - beta^t, as -expm1(t log(beta)) with log(beta) = log1p(-(1 - beta)): 1 - beta is exact for beta in
+    [1/2, 1], so nothing cancels (1 - 0.999**2 computed directly keeps only 13 digits)."""
+    if beta == 0.0:
+        return 1.0
+    return -math.expm1(step * math.log1p(-(1.0 - beta)))
 
 
 def next_step(state: dict) -> int:

@@ -1,14 +1,17 @@
-"""RMSprop (PyTorch semantics, ``torch.optim.RMSprop`` single-tensor path).
+"""RMSprop (PyTorch semantics, ``torch.optim.RMSprop`` single-tensor path, with optax's options).
 
-With gradient g:
+For step t = 1, 2, ... with gradient g (negated when maximize):
 
-    g <- g + weight_decay * p
-    square_avg <- alpha * square_avg + (1 - alpha) * g^2
-    centered:  grad_avg <- grad_avg + (1 - alpha) (g - grad_avg);  v = square_avg - grad_avg^2
-    else:      v = square_avg
-    avg = sqrt(v) + eps                         (eps_inside_sqrt: sqrt(v + eps))
-    momentum > 0:  buf <- momentum * buf + g / avg;  p <- p - lr * buf
-    else:          p <- p - lr * g / avg
+    g <- g + weight_decay * p              (decoupled_weight_decay: p <- p * (1 - lr * weight_decay) first)
+    square_avg <- alpha * square_avg + ((1 - alpha) * g) * g          (starts at initial_scale; optax)
+    centered:  grad_avg <- alpha * grad_avg + (1 - alpha) * g
+    bias_correction (optax):  both averages are divided by 1 - alpha^t before use
+    v = square_avg - grad_avg^2 (centered), else v = square_avg
+    avg = sqrt(v) + eps                    (eps_placement "inside": sqrt(v + eps))
+    u = g / avg
+    momentum > 0:  buf <- momentum * buf + u;  d = u + momentum * buf (nesterov, optax) or buf
+    else:          d = u
+    p <- p - lr * d
 
 From a zero state (not centered, no momentum) the first step is lr * g / (sqrt(1 - alpha) |g| + eps).
 State: "step", "square_avg", "momentum_buffer" (momentum > 0), "grad_avg" (centered).
@@ -21,12 +24,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from reference.optim import _buffers as buf_util
-from reference.optim._buffers import begin, buffers, effective_grad, next_step, scratch, scratch_pool
+from reference.optim._buffers import (
+    begin,
+    bias_correction,
+    buffers,
+    decay_weights,
+    effective_grad,
+    moving_average,
+    moving_average_of_squares,
+    next_step,
+    scratch_pool,
+    with_defaults,
+)
 
 
 @dataclass(frozen=True)
 class RMSprop:
-    """torch.optim.RMSprop hyperparameters."""
+    """torch.optim.RMSprop hyperparameters, plus optax's initial_scale, bias_correction and nesterov."""
 
     lr: float = 1e-2
     alpha: float = 0.99
@@ -34,61 +48,59 @@ class RMSprop:
     weight_decay: float = 0.0
     momentum: float = 0.0
     centered: bool = False
-    eps_inside_sqrt: bool = False
+    maximize: bool = False
+    initial_scale: float = 0.0
+    bias_correction: bool = False
+    nesterov: bool = False
+    eps_placement: str | None = None
+    decoupled_weight_decay: bool | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.lr:
             raise ValueError(f"Invalid learning rate: {self.lr}")
         buf_util.check_nonnegative(
-            epsilon=self.eps, momentum=self.momentum, weight_decay=self.weight_decay, alpha=self.alpha
+            epsilon=self.eps,
+            momentum=self.momentum,
+            weight_decay=self.weight_decay,
+            alpha=self.alpha,
+            initial_scale=self.initial_scale,
         )
+        if self.eps_placement not in (None, "outside", "inside"):
+            raise ValueError(f"RMSprop eps_placement must be 'outside' or 'inside', not {self.eps_placement!r}")
+        if self.bias_correction and self.alpha >= 1.0:
+            raise ValueError("bias_correction needs alpha < 1")
 
 
 def rmsprop(
     params: list[np.ndarray], grads: list[np.ndarray], state: dict, hyper: RMSprop, *, inplace: bool = False
 ) -> tuple[list[np.ndarray], dict]:
     """One RMSprop step (see the module docstring)."""
+    hyper = with_defaults(hyper)
     params, state = begin(params, grads, state, inplace)
-    next_step(state)
-    square_avgs = buffers(state, "square_avg", params)
+    step = next_step(state)
+    square_avgs = buffers(state, "square_avg", params, fill=hyper.initial_scale)
     momentum_buffers = buffers(state, "momentum_buffer", params) if hyper.momentum > 0 else None
     grad_avgs = buffers(state, "grad_avg", params) if hyper.centered else None
     pool = scratch_pool(state, params, inplace)
-    alpha = hyper.alpha
+    alpha, decoupled = hyper.alpha, hyper.decoupled_weight_decay
+    correction = bias_correction(alpha, step) if hyper.bias_correction else 1.0
 
     for index, (param, grad) in enumerate(zip(params, grads, strict=True)):
-        slots = pool[index]
-        g = effective_grad(grad, param, hyper.weight_decay, False, slots)
-        work = scratch(slots, 0, param)
-        square_avg = square_avgs[index]
-
-        square_avg *= alpha                      # square_avg = alpha sa + (1 - alpha) g^2
-        np.multiply(g, g, out=work)
-        work *= 1.0 - alpha
-        square_avg += work
-        if grad_avgs is not None:                # grad_avg += (1 - alpha) (g - grad_avg); v = sa - grad_avg^2
-            grad_avg = grad_avgs[index]
-            np.subtract(g, grad_avg, out=work)
-            work *= 1.0 - alpha
-            grad_avg += work
-            np.multiply(grad_avg, grad_avg, out=work)
-            np.subtract(square_avg, work, out=work)
-            second = work
-        else:
-            second = square_avg
-        if hyper.eps_inside_sqrt:                # avg = sqrt(v + eps)
-            np.add(second, hyper.eps, out=work)
-            np.sqrt(work, out=work)
-        else:                                    # avg = sqrt(v) + eps
-            np.sqrt(second, out=work)
-            work += hyper.eps
-        np.divide(g, work, out=work)             # g / avg
-        if momentum_buffers is not None:         # buf = momentum buf + g / avg; p -= lr buf
+        if decoupled:
+            decay_weights(param, hyper.lr, hyper.weight_decay)
+        g = effective_grad(grad, param, 0.0 if decoupled else hyper.weight_decay, hyper.maximize, pool[index])
+        work = np.empty_like(param)
+        moving_average_of_squares(square_avgs[index], g, alpha, work)
+        v = square_avgs[index] / correction
+        if grad_avgs is not None:
+            moving_average(grad_avgs[index], g, alpha, work)
+            v -= np.square(grad_avgs[index] / correction)
+        avg = np.sqrt(v + hyper.eps) if hyper.eps_placement == "inside" else np.sqrt(v) + hyper.eps
+        update = g / avg
+        if momentum_buffers is not None:
             buf = momentum_buffers[index]
             buf *= hyper.momentum
-            buf += work
-            np.multiply(buf, hyper.lr, out=work)
-        else:
-            work *= hyper.lr
-        param -= work
+            buf += update
+            update = update + hyper.momentum * buf if hyper.nesterov else buf
+        param -= hyper.lr * update
     return params, state

@@ -2,7 +2,7 @@
 
 With gradient g (negated when maximize):
 
-    g <- g + weight_decay * p
+    g <- g + weight_decay * p              (decoupled_weight_decay: p <- p * (1 - lr * weight_decay) instead)
     momentum != 0:
         first step:  buf <- g                                   (a copy; no dampening on the first step)
         later:       buf <- momentum * buf + (1 - dampening) * g
@@ -12,6 +12,7 @@ With gradient g (negated when maximize):
 
 On a constant gradient g with no dampening, buf after k steps is sum_{i<k} momentum^i g.
 State: "step" (int) and, when momentum != 0, "momentum_buffer" (one array per parameter).
+PyTorch rejects nesterov without momentum; with nesterov_zero_momentum (Keras, optax) it is plain SGD.
 """
 
 from __future__ import annotations
@@ -20,7 +21,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference.optim._buffers import begin, effective_grad, next_step, scratch, scratch_pool
+from reference.optim._buffers import (
+    begin,
+    decay_weights,
+    effective_grad,
+    next_step,
+    scratch,
+    scratch_pool,
+    with_defaults,
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,8 @@ class SGD:
     nesterov: bool = False
     weight_decay: float = 0.0
     maximize: bool = False
+    decoupled_weight_decay: bool | None = None
+    nesterov_zero_momentum: bool | None = None
 
     def __post_init__(self) -> None:
         if self.lr < 0.0:
@@ -41,16 +52,20 @@ class SGD:
             raise ValueError(f"Invalid momentum value: {self.momentum}")
         if self.weight_decay < 0.0:
             raise ValueError(f"Invalid weight_decay value: {self.weight_decay}")
-        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        if self.nesterov and self.dampening != 0:
+            raise ValueError("Nesterov momentum requires zero dampening")
+        if self.nesterov and self.momentum <= 0 and not self.nesterov_zero_momentum:
+            raise ValueError("Nesterov momentum requires a momentum")
 
 
 def sgd(
     params: list[np.ndarray], grads: list[np.ndarray], state: dict, hyper: SGD, *, inplace: bool = False
 ) -> tuple[list[np.ndarray], dict]:
     """One SGD step (see the module docstring for the update)."""
+    hyper = with_defaults(hyper)
     params, state = begin(params, grads, state, inplace)
     next_step(state)
+    decoupled = hyper.decoupled_weight_decay
     momentum_buffers: list[np.ndarray | None] = [None] * len(params)
     if hyper.momentum != 0:                       # torch keeps "momentum_buffer" only when momentum is used
         momentum_buffers = state.setdefault("momentum_buffer", momentum_buffers)
@@ -61,7 +76,9 @@ def sgd(
 
     for index, (param, grad) in enumerate(zip(params, grads, strict=True)):
         slots = pool[index]
-        g = effective_grad(grad, param, hyper.weight_decay, hyper.maximize, slots)
+        if decoupled:
+            decay_weights(param, hyper.lr, hyper.weight_decay)
+        g = effective_grad(grad, param, 0.0 if decoupled else hyper.weight_decay, hyper.maximize, slots)
         direction = g
         if momentum != 0:
             buf = momentum_buffers[index]

@@ -114,8 +114,10 @@ def test_fan_in_and_fan_out_modes_differ_by_the_fan_ratio() -> None:
 
 
 def test_calculate_gain_table() -> None:
-    for name in ("linear", "identity", "conv1d", "conv2d", "sigmoid"):
+    for name in ("linear", "conv1d", "conv2d", "sigmoid"):
         assert init.calculate_gain(name) == 1.0
+    with pytest.raises(ValueError, match="Unsupported nonlinearity"):
+        init.calculate_gain("identity")  # as torch.nn.init.calculate_gain
     assert init.calculate_gain("tanh") == 5.0 / 3.0
     assert init.calculate_gain("relu") == math.sqrt(2.0)
     assert init.calculate_gain("selu") == 0.75
@@ -188,3 +190,10 @@ def test_registry_keys() -> None:
     }
     with pytest.raises(ValueError, match="unknown initializer"):
         init.expected_std("orthogonal", (3, 3))
+
+
+@pytest.mark.parametrize("name", ["xavier_uniform", "xavier_normal"])
+def test_xavier_on_a_shape_without_fans_raises(name: str) -> None:
+    """fan_in + fan_out = 0 leaves the std undefined; PyTorch raises (ZeroDivisionError), so does the oracle."""
+    with pytest.raises(ValueError, match="fan_in \\+ fan_out is 0"):
+        init.INITIALIZERS[name]((0, 0), np.random.default_rng(0))

@@ -46,7 +46,8 @@ GRADIENT_CASES = [
     ("huber", {"delta": 0.3}, *_regression_case((0.3,))),
     ("binary_cross_entropy", {}, rng.uniform(0.05, 0.95, size=(4, 3)), rng.integers(0, 2, size=(4, 3)) * 1.0),
     ("binary_cross_entropy", {}, rng.uniform(0.05, 0.95, size=(4, 3)), rng.uniform(size=(4, 3))),
-    ("binary_cross_entropy", {"log_clamp": None}, rng.uniform(0.05, 0.95, size=6), rng.uniform(size=6)),
+    ("binary_cross_entropy", {"log_clamp": None, "grad_floor": None}, rng.uniform(0.05, 0.95, size=6),
+     rng.uniform(size=6)),
     ("binary_cross_entropy_with_logits", {}, rng.normal(scale=4.0, size=(4, 3)), rng.uniform(size=(4, 3))),
     ("cross_entropy", {}, rng.normal(scale=2.0, size=(5, 4)), _index_targets(5, 4)),
     ("cross_entropy", {}, rng.normal(scale=2.0, size=(5, 4)), rng.dirichlet(np.ones(4), size=5)),
@@ -99,7 +100,7 @@ def test_bce_log_clamp_at_saturated_probabilities() -> None:
         clamped = L.binary_cross_entropy(p, t, reduction="none")
         unclamped = L.binary_cross_entropy(p, t, reduction="none", log_clamp=None)
         grad = L.binary_cross_entropy_grad(p, t, reduction="none")
-        exact_grad = L.binary_cross_entropy_grad(p, t, reduction="none", log_clamp=None)
+        exact_grad = L.binary_cross_entropy_grad(p, t, reduction="none", log_clamp=None, grad_floor=None)
     np.testing.assert_array_equal(clamped, [100.0, 100.0, 0.0, 0.0])
     np.testing.assert_array_equal(unclamped, [np.inf, np.inf, 0.0, 0.0])
     assert L.binary_cross_entropy(p, t, log_clamp=None) == np.inf
@@ -173,6 +174,9 @@ def _loss_inputs(draw: st.DrawFn, name: str) -> tuple[np.ndarray, np.ndarray]:
         target = draw(arrays(np.int64, (n,), elements=st.integers(0, c - 1)))
     elif name == "binary_cross_entropy":
         pred = draw(arrays(np.float64, (n, c), elements=st.floats(0.0, 1.0)))
+        target = draw(arrays(np.float64, (n, c), elements=st.floats(0.0, 1.0)))
+    elif name == "binary_cross_entropy_with_logits":
+        pred = draw(arrays(np.float64, (n, c), elements=st.floats(-1e3, 1e3)))
         target = draw(arrays(np.float64, (n, c), elements=st.floats(0.0, 1.0)))
     else:
         pred = draw(arrays(np.float64, (n, c), elements=st.floats(-1e3, 1e3)))
@@ -284,4 +288,6 @@ def test_registry() -> None:
     kinds = {name: loss.target_kind for name, loss in L.LOSSES.items()}
     assert kinds["cross_entropy"] == "index_or_prob" and kinds["nll"] == "index"
     assert kinds["binary_cross_entropy"] == "binary" and kinds["mse"] == "real"
-    assert L.get_loss("binary_cross_entropy").default_params == {"log_clamp": -100.0}
+    assert L.get_loss("binary_cross_entropy").default_params == {
+        "log_clamp": -100.0, "clip_eps": None, "grad_floor": L.BCE_GRAD_EPS, "sample_axis": None
+    }

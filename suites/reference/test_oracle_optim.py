@@ -56,9 +56,16 @@ def _grad_sequence(steps: int, seed: int = 1) -> list[list[np.ndarray]]:
 # ---------------------------------------------------------------------------------------------------------
 
 
+def _decay_or_l2(p: float, g: float, h, lr: float) -> tuple[float, float]:
+    """Decoupled decay shrinks p first; coupled (L2) decay adds wd p to the gradient."""
+    if h.decoupled_weight_decay:
+        return p - lr * h.weight_decay * p, g
+    return p, g + h.weight_decay * p
+
+
 def scalar_sgd(p: float, g: float, st: dict, h: SGD) -> float:
     g = -g if h.maximize else g
-    g = g + h.weight_decay * p
+    p, g = _decay_or_l2(p, g, h, h.lr)
     if h.momentum != 0:
         if "buf" not in st:
             st["buf"] = g
@@ -86,21 +93,26 @@ def scalar_adam(p: float, g: float, st: dict, h: Adam | AdamW, decoupled: bool) 
         v = st["vmax"]
     m_hat = st["m"] / (1 - b1**t)
     v_hat = v / (1 - b2**t)
-    denom = math.sqrt(v_hat + h.eps) if h.eps_inside_sqrt else math.sqrt(v_hat) + h.eps
-    return p - h.lr * m_hat / denom
+    if h.eps_placement == "hat":
+        return p - h.lr * math.sqrt(1 - b2**t) / (1 - b1**t) * st["m"] / (math.sqrt(v) + h.eps)
+    if h.eps_placement == "inside":
+        return p - h.lr * m_hat / math.sqrt(v_hat + h.eps)
+    return p - h.lr * m_hat / (math.sqrt(v_hat + h.eps_root) + h.eps)
 
 
 def scalar_adagrad(p: float, g: float, st: dict, h: Adagrad) -> float:
     t = st["t"] = st.get("t", 0) + 1
-    g = g + h.weight_decay * p
-    st["sum"] = st.get("sum", h.initial_accumulator_value) + g * g
+    g = -g if h.maximize else g
     lr_t = h.lr / (1 + (t - 1) * h.lr_decay)
-    denom = math.sqrt(st["sum"] + h.eps) if h.eps_inside_sqrt else math.sqrt(st["sum"]) + h.eps
+    p, g = _decay_or_l2(p, g, h, lr_t)
+    st["sum"] = st.get("sum", h.initial_accumulator_value) + g * g
+    denom = math.sqrt(st["sum"] + h.eps) if h.eps_placement == "inside" else math.sqrt(st["sum"]) + h.eps
     return p - lr_t * g / denom
 
 
 def scalar_adadelta(p: float, g: float, st: dict, h: Adadelta) -> float:
-    g = g + h.weight_decay * p
+    g = -g if h.maximize else g
+    p, g = _decay_or_l2(p, g, h, h.lr)
     st["eg2"] = h.rho * st.get("eg2", 0.0) + (1 - h.rho) * g * g
     rms_dx = math.sqrt(st.get("edx2", 0.0) + h.eps)
     rms_g = math.sqrt(st["eg2"] + h.eps)
@@ -110,22 +122,26 @@ def scalar_adadelta(p: float, g: float, st: dict, h: Adadelta) -> float:
 
 
 def scalar_rmsprop(p: float, g: float, st: dict, h: RMSprop) -> float:
-    g = g + h.weight_decay * p
-    st["eg2"] = h.alpha * st.get("eg2", 0.0) + (1 - h.alpha) * g * g
-    v = st["eg2"]
+    t = st["t"] = st.get("t", 0) + 1
+    g = -g if h.maximize else g
+    p, g = _decay_or_l2(p, g, h, h.lr)
+    st["eg2"] = h.alpha * st.get("eg2", h.initial_scale) + (1 - h.alpha) * g * g
+    correction = 1 - h.alpha**t if h.bias_correction else 1.0
+    v = st["eg2"] / correction
     if h.centered:
         st["eg"] = h.alpha * st.get("eg", 0.0) + (1 - h.alpha) * g
-        v = v - st["eg"] ** 2
-    denom = math.sqrt(v + h.eps) if h.eps_inside_sqrt else math.sqrt(v) + h.eps
+        v = v - (st["eg"] / correction) ** 2
+    denom = math.sqrt(v + h.eps) if h.eps_placement == "inside" else math.sqrt(v) + h.eps
+    u = g / denom
     if h.momentum > 0:
-        st["buf"] = h.momentum * st.get("buf", 0.0) + g / denom
-        return p - h.lr * st["buf"]
-    return p - h.lr * g / denom
+        st["buf"] = h.momentum * st.get("buf", 0.0) + u
+        return p - h.lr * (u + h.momentum * st["buf"] if h.nesterov else st["buf"])
+    return p - h.lr * u
 
 
 SCALAR = {
     "sgd": scalar_sgd,
-    "adam": lambda p, g, st, h: scalar_adam(p, g, st, h, decoupled=False),
+    "adam": lambda p, g, st, h: scalar_adam(p, g, st, h, decoupled=h.decoupled_weight_decay),
     "adamw": lambda p, g, st, h: scalar_adam(p, g, st, h, decoupled=True),
     "adagrad": scalar_adagrad,
     "adadelta": scalar_adadelta,
@@ -139,25 +155,36 @@ def _grid(**axes: tuple) -> list[dict]:
 
 
 def _option_cases() -> list[tuple[str, dict]]:
-    """Every optimizer with every combination of its options (eps large enough that its placement matters)."""
+    """Every optimizer with every combination of its options (eps large enough that its placement matters),
+    PyTorch's and those of the other profiles (eps placement, eps_root, decoupled weight decay, optax's
+    RMSprop options, Nesterov without momentum)."""
     cases: list[tuple[str, dict]] = []
     for kw in _grid(momentum=(0.0, 0.9), dampening=(0.0, 0.4), nesterov=(False, True),
-                    weight_decay=(0.0, 0.1), maximize=(False, True)):
-        if kw["nesterov"] and (kw["momentum"] == 0 or kw["dampening"] != 0):
+                    weight_decay=(0.0, 0.1), maximize=(False, True), decoupled_weight_decay=(False, True)):
+        if kw["nesterov"] and kw["dampening"] != 0:
             continue
-        cases.append(("sgd", {"lr": 0.1, **kw}))
+        cases.append(("sgd", {"lr": 0.1, **kw, "nesterov_zero_momentum": kw["momentum"] == 0}))
     for name in ("adam", "adamw"):
         for kw in _grid(weight_decay=(0.0, 0.2), amsgrad=(False, True), maximize=(False, True),
-                        eps_inside_sqrt=(False, True)):
+                        eps_placement=("outside", "inside", "hat")):
             cases.append((name, {"lr": 0.05, "betas": (0.8, 0.95), "eps": 0.01, **kw}))
+        cases.append((name, {"lr": 0.05, "betas": (0.8, 0.95), "eps": 0.01, "eps_root": 0.003}))
+    for kw in _grid(weight_decay=(0.0, 0.2), decoupled_weight_decay=(False, True)):
+        cases.append(("adam", {"lr": 0.05, "eps": 0.01, "eps_placement": "hat", **kw}))
     for kw in _grid(lr_decay=(0.0, 0.5), weight_decay=(0.0, 0.1), initial_accumulator_value=(0.0, 0.3),
-                    eps_inside_sqrt=(False, True)):
+                    eps_placement=("outside", "inside"), maximize=(False, True),
+                    decoupled_weight_decay=(False, True)):
         cases.append(("adagrad", {"lr": 0.1, "eps": 0.01, **kw}))
-    for kw in _grid(weight_decay=(0.0, 0.1), rho=(0.9, 0.5)):
+    for kw in _grid(weight_decay=(0.0, 0.1), rho=(0.9, 0.5, 1.0), maximize=(False, True),
+                    decoupled_weight_decay=(False, True)):
         cases.append(("adadelta", {"lr": 0.7, "eps": 1e-3, **kw}))
     for kw in _grid(momentum=(0.0, 0.6), centered=(False, True), weight_decay=(0.0, 0.1),
-                    eps_inside_sqrt=(False, True)):
+                    eps_placement=("outside", "inside"), maximize=(False, True)):
         cases.append(("rmsprop", {"lr": 0.01, "alpha": 0.7, "eps": 0.01, **kw}))
+    for kw in _grid(momentum=(0.0, 0.6), centered=(False, True), nesterov=(False, True),
+                    bias_correction=(False, True), initial_scale=(0.0, 0.5), decoupled_weight_decay=(False, True)):
+        cases.append(("rmsprop", {"lr": 0.01, "alpha": 0.7, "eps": 0.01, "weight_decay": 0.1, "eps_placement": "inside",
+                                  **kw}))
     return cases
 
 
@@ -173,7 +200,7 @@ def _case_id(case: tuple[str, dict]) -> str:
 @pytest.mark.parametrize("case", OPTION_CASES, ids=[_case_id(c) for c in OPTION_CASES])
 def test_vectorised_matches_scalar_rederivation(case: tuple[str, dict]) -> None:
     name, kw = case
-    hyper = make_hyper(name, **kw)
+    hyper = apply_conventions(make_hyper(name, **kw), PYTORCH)
     steps = 4
     params = _params()
     flat = [[float(x) for x in p.ravel()] for p in params]
@@ -301,7 +328,7 @@ def test_adam_eps_inside_vs_outside_sqrt_first_step(name: str) -> None:
         [np.zeros(3)], [g], {}, make_hyper(name, lr=lr, eps=eps, weight_decay=0)
     )
     (ins,), _ = get_optimizer(name).step(
-        [np.zeros(3)], [g], {}, make_hyper(name, lr=lr, eps=eps, weight_decay=0, eps_inside_sqrt=True)
+        [np.zeros(3)], [g], {}, make_hyper(name, lr=lr, eps=eps, weight_decay=0, eps_placement="inside")
     )
     np.testing.assert_allclose(out, -lr * g / (np.abs(g) + eps), rtol=1e-13)
     np.testing.assert_allclose(ins, -lr * g / np.sqrt(g * g + eps), rtol=1e-13)
@@ -333,7 +360,7 @@ def test_adagrad_lr_decay_schedule() -> None:
 def test_adagrad_eps_inside_sqrt_first_step() -> None:
     g, eps = np.array([0.2, -0.7]), 0.01
     (out,), _ = adagrad([np.zeros(2)], [g], {}, Adagrad(lr=1.0, eps=eps))
-    (ins,), _ = adagrad([np.zeros(2)], [g], {}, Adagrad(lr=1.0, eps=eps, eps_inside_sqrt=True))
+    (ins,), _ = adagrad([np.zeros(2)], [g], {}, Adagrad(lr=1.0, eps=eps, eps_placement="inside"))
     np.testing.assert_allclose(out, -g / (np.abs(g) + eps), rtol=1e-14)
     np.testing.assert_allclose(ins, -g / np.sqrt(g * g + eps), rtol=1e-14)
 
@@ -346,7 +373,7 @@ def test_rmsprop_first_step() -> None:
     (centered,), st = rmsprop([np.zeros(2)], [g], {}, RMSprop(lr=lr, alpha=a, eps=eps, centered=True))
     np.testing.assert_allclose(centered, -lr * g / (math.sqrt(a * (1 - a)) * np.abs(g) + eps), rtol=1e-10)
     np.testing.assert_allclose(st["grad_avg"][0], (1 - a) * g, rtol=1e-14)
-    (inside,), _ = rmsprop([np.zeros(2)], [g], {}, RMSprop(lr=lr, alpha=a, eps=0.01, eps_inside_sqrt=True))
+    (inside,), _ = rmsprop([np.zeros(2)], [g], {}, RMSprop(lr=lr, alpha=a, eps=0.01, eps_placement="inside"))
     np.testing.assert_allclose(inside, -lr * g / np.sqrt((1 - a) * g * g + 0.01), rtol=1e-13)
 
 
@@ -423,9 +450,18 @@ def test_not_inplace_leaves_inputs_untouched(name: str) -> None:
         params, state = new_params, new_state
 
 
-@pytest.mark.parametrize("name", list(ALL_OPTIONS))
-def test_inplace_equals_not_inplace(name: str) -> None:
-    entry, hyper = get_optimizer(name), make_hyper(name, **ALL_OPTIONS[name])
+INPLACE_CASES = [(name, ALL_OPTIONS[name]) for name in ALL_OPTIONS] + [
+    (name, {**ALL_OPTIONS[name], **extra})
+    for name in ("adam", "adamw")
+    for extra in ({"eps_placement": "inside"}, {"eps_placement": "hat"}, {"eps_root": 1e-3},
+                  {"maximize": False, "weight_decay": 0.0})
+] + [("adam", {**ALL_OPTIONS["adam"], "decoupled_weight_decay": True})]
+
+
+@pytest.mark.parametrize(("name", "options"), INPLACE_CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(INPLACE_CASES)])
+def test_inplace_equals_not_inplace(name: str, options: dict) -> None:
+    """Bit for bit: the readable path (inplace=False) and the in-place sibling (Adam's in adam_inplace)."""
+    entry, hyper = get_optimizer(name), make_hyper(name, **options)
     pure_params, pure_state = _params(), {}
     live_params, live_state = _params(), {}
     for grads in _grad_sequence(4):
@@ -516,7 +552,8 @@ def test_registry_defaults_match_torch_documentation() -> None:
     assert (SGD().lr, SGD().momentum, SGD().dampening) == (1e-3, 0.0, 0.0)
     assert (Adam().lr, Adam().betas, Adam().eps, Adam().weight_decay) == (1e-3, (0.9, 0.999), 1e-8, 0.0)
     assert (AdamW().lr, AdamW().weight_decay) == (1e-3, 1e-2)
-    assert (Adagrad().lr, Adagrad().eps, Adagrad().initial_accumulator_value) == (1e-2, 1e-10, 0.0)
+    adagrad_hyper = apply_conventions(Adagrad(), PYTORCH)
+    assert (adagrad_hyper.lr, adagrad_hyper.eps, adagrad_hyper.initial_accumulator_value) == (1e-2, 1e-10, 0.0)
     assert (Adadelta().lr, Adadelta().rho, Adadelta().eps) == (1.0, 0.9, 1e-6)
     assert (RMSprop().lr, RMSprop().alpha, RMSprop().eps) == (1e-2, 0.99, 1e-8)
 
@@ -572,11 +609,14 @@ def test_mismatched_params_and_grads_raise() -> None:
 
 def test_apply_conventions() -> None:
     textbook = TEXTBOOK.with_changes(adagrad_initial_accumulator=0.1)
-    assert apply_conventions(Adam(), textbook).eps_inside_sqrt is True
-    assert apply_conventions(RMSprop(), textbook).eps_inside_sqrt is True
+    assert apply_conventions(Adam(), textbook).eps_placement == "inside"
+    assert apply_conventions(RMSprop(), textbook).eps_placement == "inside"
     adagrad_hyper = apply_conventions(Adagrad(), textbook)
-    assert adagrad_hyper.eps_inside_sqrt is True and adagrad_hyper.initial_accumulator_value == 0.1
+    assert adagrad_hyper.eps_placement == "inside" and adagrad_hyper.initial_accumulator_value == 0.1
     explicit = apply_conventions(Adagrad(initial_accumulator_value=0.5), textbook)
     assert explicit.initial_accumulator_value == 0.5
-    assert apply_conventions(Adam(eps_inside_sqrt=True), PYTORCH).eps_inside_sqrt is False
-    assert apply_conventions(SGD(momentum=0.9), textbook) == SGD(momentum=0.9)
+    # an explicit value beats the profile, also when it equals PyTorch's default
+    assert apply_conventions(Adagrad(initial_accumulator_value=0.0), textbook).initial_accumulator_value == 0.0
+    assert apply_conventions(Adam(eps_placement="inside"), PYTORCH).eps_placement == "inside"
+    assert apply_conventions(Adam(eps_placement="outside"), textbook).eps_placement == "outside"
+    assert apply_conventions(SGD(momentum=0.9), PYTORCH).decoupled_weight_decay is False

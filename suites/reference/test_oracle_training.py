@@ -7,6 +7,7 @@ import pytest
 
 from reference.early_stopping import EarlyStopping
 from reference.linear_models import linear_regression_spec, normal_equation
+from reference.losses import get_loss
 from reference.model import init_params, loss_and_gradients
 from reference.optim import SGD, Adam, get_optimizer
 from reference.spec import MLPSpec
@@ -259,3 +260,34 @@ def test_fast_training_step_with_probability_targets_uses_the_reference_loss():
     assert value == pytest.approx(float(reference.loss), rel=1e-12)
     for a, b in zip(step.grads, reference.param_grads, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("profile", ["keras", "optax", "textbook"])
+@pytest.mark.parametrize(
+    ("spec", "loss", "optimizer"),
+    [
+        (MLPSpec((6, 8, 5, 3), activation="relu"), "cross_entropy", "adam"),
+        (MLPSpec((6, 4, 4, 1), activation="gelu", output_activation="sigmoid"), "binary_cross_entropy", "adagrad"),
+        (MLPSpec((6, 7, 2), activation="tanh"), "mse", "rmsprop"),
+    ],
+    ids=lambda v: v.describe() if isinstance(v, MLPSpec) else str(v),
+)
+def test_fast_training_step_equals_the_reference_functions_under_each_profile(profile, spec, loss, optimizer):
+    from reference.conventions import PROFILES
+    from reference.optim import make_hyper
+
+    conventions = PROFILES[profile]
+    rng = np.random.default_rng(1)
+    params = init_params(spec, rng)
+    fast_params = [p.copy() for p in params]
+    hyper = make_hyper(optimizer, conventions, weight_decay=0.01)
+    step = TrainingStep(spec, loss=loss, optimizer=optimizer, hyper=hyper, conventions=conventions)
+    entry, state = get_optimizer(optimizer), {}
+    for _ in range(3):
+        x = rng.normal(size=(7, spec.sizes[0]))
+        target = get_loss(loss).draw_target(rng, 7, spec.sizes[-1])
+        reference = loss_and_gradients(spec, params, x, target, loss, conventions=conventions)
+        assert step(fast_params, x, target) == pytest.approx(float(reference.loss), rel=1e-12)
+        params, state = entry.step(params, reference.param_grads, state, hyper)
+        for name, a, b in zip(spec.param_names(), fast_params, params, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14, err_msg=name)
