@@ -60,11 +60,21 @@ def _reference() -> Implementation:
     return ReferenceImplementation()
 
 
-def _torch(device: str, precision: str = "ieee") -> Callable[[], Implementation]:
+def _torch(device: str, precision: str = "ieee", optimizer_path: str = "default",
+           name: str | None = None) -> Callable[[], Implementation]:
     def factory() -> Implementation:
         from impls.torch_impl import TorchImplementation
 
-        return TorchImplementation(device=device, precision=precision)
+        return TorchImplementation(device=device, precision=precision, name=name, optimizer_path=optimizer_path)
+
+    return factory
+
+
+def _engine(module: str, cls: str, **kwargs: object) -> Callable[[], Implementation]:
+    """A factory that imports `impls.<module>` only when called and builds `cls(**kwargs)`."""
+
+    def factory() -> Implementation:
+        return getattr(importlib.import_module(f"impls.{module}"), cls)(**kwargs)
 
     return factory
 
@@ -76,7 +86,30 @@ BUILT_INS: tuple[Entry, ...] = (
     Entry(
         "torch-cuda-tf32", "built-in", _torch("cuda", "tf32"), "PyTorch on a CUDA GPU, TF32 matmuls allowed"
     ),
+    Entry("torch-cpu-foreach", "built-in", _torch("cpu", optimizer_path="foreach", name="torch-cpu-foreach"),
+          "PyTorch on the CPU, torch.optim's foreach (multi-tensor) path"),
+    Entry("torch-cpu-fused", "built-in", _torch("cpu", optimizer_path="fused", name="torch-cpu-fused"),
+          "PyTorch on the CPU, torch.optim's fused kernels (SGD, Adam, AdamW, Adagrad)"),
+    Entry("torch-cpu-compile", "built-in",
+          _engine("torch_compiled", "TorchCompiledImplementation", device="cpu", name="torch-cpu-compile"),
+          "PyTorch on the CPU, the training step under torch.compile"),
+    Entry("torch-cuda-fused", "built-in", _torch("cuda", optimizer_path="fused", name="torch-cuda-fused"),
+          "PyTorch on a CUDA GPU, torch.optim's fused kernels (SGD, Adam, AdamW), TF32 off"),
+    Entry("torch-cuda-compile", "built-in",
+          _engine("torch_compiled", "TorchCompiledImplementation", device="cuda", name="torch-cuda-compile"),
+          "PyTorch on a CUDA GPU, the training step under torch.compile, TF32 off"),
+    Entry("torch-cuda-graphs", "built-in",
+          _engine("torch_graphs", "TorchGraphedImplementation", device="cuda", name="torch-cuda-graphs"),
+          "PyTorch on a CUDA GPU, the training step captured in a CUDA graph, TF32 off"),
 )
+
+
+OPT_IN: dict[str, str] = {
+    "torch-cpu-compile": "compiles every step with TorchInductor (minutes on a CPU); its proof is "
+                         "`mlpbench check --impl torch-cpu-compile`, or pytest with --impl torch-cpu-compile",
+}
+"""Built-ins the default pytest session does not check (it shows them skipped with this reason); naming one
+with --impl checks it."""
 
 
 def instantiate(obj: object, label: str) -> Implementation:
