@@ -101,6 +101,10 @@ BUILT_INS: tuple[Entry, ...] = (
     Entry("torch-cuda-graphs", "built-in",
           _engine("torch_graphs", "TorchGraphedImplementation", device="cuda", name="torch-cuda-graphs"),
           "PyTorch on a CUDA GPU, the training step captured in a CUDA graph, TF32 off"),
+    Entry("jax-cpu", "built-in", _engine("jax_impl", "JaxImplementation", device="cpu"),
+          "JAX with optax on the CPU, jitted training step (optax profile)"),
+    Entry("jax-cuda", "built-in", _engine("jax_impl", "JaxImplementation", device="cuda"),
+          "JAX with optax on a CUDA GPU, jitted training step (optax profile)"),
 )
 
 
