@@ -105,6 +105,8 @@ BUILT_INS: tuple[Entry, ...] = (
           "JAX with optax on the CPU, jitted training step (optax profile)"),
     Entry("jax-cuda", "built-in", _engine("jax_impl", "JaxImplementation", device="cuda"),
           "JAX with optax on a CUDA GPU, jitted training step (optax profile)"),
+    Entry("keras", "built-in", _engine("keras_impl", "KerasImplementation"),
+          "Keras 3 on its JAX backend, CPU (keras profile)"),
 )
 
 

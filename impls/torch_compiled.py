@@ -9,8 +9,9 @@ and hitting it is an error (`fail_on_recompile_limit_hit`): a step never falls b
 Compile time is measured on its own (`Trainer.compile_s`, the first step of a benchmark trainer), never inside
 a timed step.
 
-Dropout is not claimed: inside a compiled graph TorchInductor draws dropout masks from its own generator and
-module hooks do not run, so the suite cannot recover the masks a compiled step used.
+Float64 and early stopping are not claimed (see `capabilities`). Dropout is not claimed: inside a compiled
+graph TorchInductor draws dropout masks from its own generator and module hooks do not run, so the suite cannot
+recover the masks a compiled step used.
 """
 
 from __future__ import annotations
@@ -53,7 +54,10 @@ class TorchCompiledImplementation(TorchImplementation):
         self.description = f"PyTorch {version} on {device}, training step under torch.compile (inductor), TF32 off"
 
     def capabilities(self) -> Capabilities:
-        return replace(super().capabilities(), dropout=False)
+        """torch-cpu's claim less dropout (masks not recoverable), float64 (every compile paid twice would
+        take the gate past ten minutes here) and early stopping (a float32 bias 1.15 times the tolerance after
+        min_delta stopping, see the README's findings)."""
+        return replace(super().capabilities(), dropout=False, early_stopping=False, dtypes=frozenset({"float32"}))
 
     def availability(self) -> tuple[bool, str]:
         available, reason = super().availability()
