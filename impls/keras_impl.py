@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from impls.interface import Capabilities, Implementation, LossClaim, ModelResult, TrainRequest, TrainResult
+from impls.interface import Capabilities, Implementation, LossClaim, ModelResult, Trainer, TrainRequest, TrainResult
 from reference.conventions import KERAS
 from reference.early_stopping import EarlyStoppingTracker
 from reference.spec import MLPSpec
@@ -254,26 +254,39 @@ class KerasImplementation(Implementation):
         return [np.array(v.numpy(), dtype=d, copy=True) for v, d in zip(variables, dtypes, strict=True)], state
 
     # -- interface: training
-    def train(self, request: TrainRequest) -> TrainResult:
-        dtype = np.asarray(request.x).dtype
-        model = self.build_model(request.spec, dtype.name)
-        optimizer = _optimizer(request.optimizer, request.hyper)
-        weights = [jax.numpy.asarray(w) for w in self.to_keras(request.params)]
+    def stateless_step(self, spec: MLPSpec, params: Sequence[np.ndarray], loss: str, reduction: str,
+                       loss_params: Mapping[str, Any], target: np.ndarray, optimizer_name: str,
+                       hyper: Mapping[str, Any]) -> tuple[Callable[..., Any], Callable[..., Any], list[Any], list[Any]]:
+        """(jitted step (weights, optimizer variables, x, y) -> (weights, variables, loss), jitted loss of
+        (weights, x, y), initial weights, initial optimizer variables), the Keras 3 JAX-backend idiom."""
+        dtype = params[0].dtype.name
+        model = self.build_model(spec, dtype)
+        optimizer = _optimizer(optimizer_name, hyper)
         optimizer.build(model.trainable_variables)
-        opt_vars = [v.value for v in optimizer.variables]
-        function = self.loss_object(request.loss, request.reduction, request.loss_params, request.y, dtype.name)
+        function = self.loss_object(loss, reduction, loss_params, target, dtype)
 
         def objective(ws: Any, xb: Any, yb: Any) -> Any:
             output, _ = model.stateless_call(ws, [], xb)
             return function(yb, output)
 
-        @jax.jit
         def step(ws: Any, ov: Any, xb: Any, yb: Any) -> tuple[Any, Any, Any]:
             value, grads = jax.value_and_grad(objective)(ws, xb, yb)
             ws, ov = optimizer.stateless_apply(ov, grads, ws)
             return ws, ov, value
 
-        evaluate = jax.jit(objective)
+        weights = [jax.numpy.asarray(w) for w in self.to_keras(params)]
+        return jax.jit(step), jax.jit(objective), weights, [v.value for v in optimizer.variables]
+
+    def make_trainer(self, spec: MLPSpec, params: Sequence[np.ndarray], x: np.ndarray, target: np.ndarray,
+                     loss: str, optimizer: str, hyper: Mapping[str, Any]) -> Trainer:
+        step, _, weights, opt_vars = self.stateless_step(spec, params, loss, "mean", {}, target, optimizer, hyper)
+        return KerasTrainer(step, weights, opt_vars, jax.numpy.asarray(x), jax.numpy.asarray(target))
+
+    def train(self, request: TrainRequest) -> TrainResult:
+        dtype = np.asarray(request.x).dtype
+        step, evaluate, weights, opt_vars = self.stateless_step(
+            request.spec, request.params, request.loss, request.reduction, request.loss_params, request.y,
+            request.optimizer, request.hyper)
         x, y = np.asarray(request.x), np.asarray(request.y)
         config = request.early_stopping
         tracker = EarlyStoppingTracker(config) if config is not None else None
@@ -301,3 +314,23 @@ class KerasImplementation(Implementation):
         return TrainResult(params=self.from_keras(weights, dtype), train_loss=train_losses, val_loss=val_losses,
                            epochs_run=epochs_run, best_epoch=tracker.best_epoch if tracker is not None else None,
                            stopped_epoch=tracker.stopped_epoch if tracker is not None else None)
+
+
+class KerasTrainer(Trainer):
+    """The jitted stateless step on device-resident data; the first call (tracing, XLA compile) is `compile_s`."""
+
+    def __init__(self, step: Callable[..., Any], weights: list[Any], opt_vars: list[Any], x: Any, target: Any
+                 ) -> None:
+        import time
+
+        self._step, self.weights, self.opt_vars, self.x, self.target = step, weights, opt_vars, x, target
+        started = time.perf_counter()
+        self.step()
+        self.synchronize()
+        self.compile_s = time.perf_counter() - started
+
+    def step(self) -> None:
+        self.weights, self.opt_vars, _ = self._step(self.weights, self.opt_vars, self.x, self.target)
+
+    def synchronize(self) -> None:
+        jax.block_until_ready(self.weights)

@@ -332,6 +332,7 @@ class BenchRun:
 
     def _time_step(self, cell: dict, impl, case: BenchCase, peak: dict | None) -> None:
         trainer = make_trainer(impl, case)
+        cell["compile_s"] = getattr(trainer, "compile_s", None)  # jit/compile time, measured apart from steps
         timing = time_trainer(trainer, **self._timing_options())
         self._fill_timing(cell, timing, case.batch_size)
         flop = training_step_flops(case.spec, case.batch_size)

@@ -207,6 +207,8 @@ def warnings_section(results: dict) -> str:
 
 
 def markdown_report(results: dict, plots: list[str] | None = None) -> str:
+    from mlpbench.bench.engines import engines_table
+
     sections = [
         "# mlpbench training-step benchmark",
         environment_section(results),
@@ -220,6 +222,8 @@ def markdown_report(results: dict, plots: list[str] | None = None) -> str:
         throughput_tables(results),
         "## Host-to-device transfer (timed separately)",
         transfer_table(results),
+        "## Fastest conforming engine per cell (compile time apart from step time)",
+        engines_table(results),
         "## GPU/CPU speedup per cell (accelerator samples/s over the fastest CPU implementation)",
         speedup_tables(results),
         "## Crossover batch size per model",
