@@ -119,7 +119,7 @@ def _cell_text(cell: dict[str, Any] | None) -> str:
     verdict = cell["verdict"]
     if verdict == "not claimed":
         return "not claimed"
-    label = {"pass": "pass", "fail": "**FAIL**"}.get(verdict, verdict)
+    label = {"FAIL": "**FAIL**"}.get(verdict, verdict)
     counts = f"{cell['passed']}/{cell['passed'] + cell['failed']}"
     return f"{label} {counts}, {format_headroom(cell['worst_headroom'])}"
 

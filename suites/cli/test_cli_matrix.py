@@ -57,7 +57,7 @@ def test_a_failing_implementation_fails_the_matrix(tmp_path: Path) -> None:
     assert code == 1
     data = json.loads((tmp_path / "matrix.json").read_text())
     mutant = data["implementations"][1]
-    assert mutant["failed"] > 0 and mutant["areas"]["optimizers"]["verdict"] == "fail"
+    assert mutant["failed"] > 0 and mutant["areas"]["optimizers"]["verdict"] == "FAIL"
     assert "**FAIL**" in (tmp_path / "matrix.md").read_text()
 
 
