@@ -63,11 +63,21 @@ def _reference() -> Implementation:
     return ReferenceImplementation()
 
 
-def _torch(device: str, precision: str = "ieee") -> Callable[[], Implementation]:
+def _torch(device: str, precision: str = "ieee", optimizer_path: str = "default",
+           name: str | None = None) -> Callable[[], Implementation]:
     def factory() -> Implementation:
         from impls.torch_impl import TorchImplementation
 
-        return TorchImplementation(device=device, precision=precision)
+        return TorchImplementation(device=device, precision=precision, name=name, optimizer_path=optimizer_path)
+
+    return factory
+
+
+def _engine(module: str, cls: str, **kwargs: object) -> Callable[[], Implementation]:
+    """A factory that imports `impls.<module>` only when called and builds `cls(**kwargs)`."""
+
+    def factory() -> Implementation:
+        return getattr(importlib.import_module(f"impls.{module}"), cls)(**kwargs)
 
     return factory
 
@@ -110,7 +120,36 @@ BUILT_INS: tuple[Entry, ...] = (
           "PyTorch DistributedDataParallel on the CPU (gloo), 2 ranks; torch-ddp:N for N ranks"),
     Entry("torch-ddp-cuda", "built-in", _torch_ddp("cuda"),
           "PyTorch DistributedDataParallel on CUDA GPUs (NCCL), 2 ranks; torch-ddp-cuda:N for N ranks"),
+    Entry("torch-cpu-foreach", "built-in", _torch("cpu", optimizer_path="foreach", name="torch-cpu-foreach"),
+          "PyTorch on the CPU, torch.optim's foreach (multi-tensor) path"),
+    Entry("torch-cpu-fused", "built-in", _torch("cpu", optimizer_path="fused", name="torch-cpu-fused"),
+          "PyTorch on the CPU, torch.optim's fused kernels (SGD, Adam, AdamW, Adagrad)"),
+    Entry("torch-cpu-compile", "built-in",
+          _engine("torch_compiled", "TorchCompiledImplementation", device="cpu", name="torch-cpu-compile"),
+          "PyTorch on the CPU, the training step under torch.compile"),
+    Entry("torch-cuda-fused", "built-in", _torch("cuda", optimizer_path="fused", name="torch-cuda-fused"),
+          "PyTorch on a CUDA GPU, torch.optim's fused kernels (SGD, Adam, AdamW), TF32 off"),
+    Entry("torch-cuda-compile", "built-in",
+          _engine("torch_compiled", "TorchCompiledImplementation", device="cuda", name="torch-cuda-compile"),
+          "PyTorch on a CUDA GPU, the training step under torch.compile, TF32 off"),
+    Entry("torch-cuda-graphs", "built-in",
+          _engine("torch_graphs", "TorchGraphedImplementation", device="cuda", name="torch-cuda-graphs"),
+          "PyTorch on a CUDA GPU, the training step captured in a CUDA graph, TF32 off"),
+    Entry("jax-cpu", "built-in", _engine("jax_impl", "JaxImplementation", device="cpu"),
+          "JAX with optax on the CPU, jitted training step (optax profile)"),
+    Entry("jax-cuda", "built-in", _engine("jax_impl", "JaxImplementation", device="cuda"),
+          "JAX with optax on a CUDA GPU, jitted training step (optax profile)"),
+    Entry("keras", "built-in", _engine("keras_impl", "KerasImplementation"),
+          "Keras 3 on its JAX backend, CPU (keras profile)"),
 )
+
+
+OPT_IN: dict[str, str] = {
+    "torch-cpu-compile": "compiles every step with TorchInductor (minutes on a CPU); its proof is "
+                         "`mlpbench check --impl torch-cpu-compile`, or pytest with --impl torch-cpu-compile",
+}
+"""Built-ins the default pytest session does not check (it shows them skipped with this reason); naming one
+with --impl checks it."""
 
 
 def instantiate(obj: object, label: str) -> Implementation:

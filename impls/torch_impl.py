@@ -6,8 +6,10 @@ method sets the TF32 flags for its own duration and restores the previous values
 
 The class is built from small overridable pieces (`build_activation`, `make_linear`, `make_dropout`,
 `compute_loss`, `init_call`, `make_optimizer`, `batch_iterator`, `early_stopping_tracker`,
-`restore_best_weights`) so that a subclass can replace exactly one of them; that is how `impls.mutants`
-injects bugs.
+`restore_best_weights`, and for engines `forward_loss`, `optimizer_step`, `train_steps`) so that a subclass can
+replace exactly one of them; that is how `impls.mutants` injects bugs and how the engine variants (foreach,
+fused, compiled, CUDA-graphed) differ. Activations and losses dispatch through tables (`ACTIVATION_MODULES`,
+`LOSS_FUNCTIONS`); optimizer paths through `OPTIMIZER_PATHS`.
 
 This module imports without torch installed; the implementation then reports itself unavailable.
 """
@@ -15,7 +17,7 @@ This module imports without torch installed; the implementation then reports its
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +91,33 @@ OPTIMIZER_OPTIONS: dict[str, frozenset[str]] = {
 """The options of each torch.optim optimizer that the oracle also models (eps inside the square root is not
 among them: torch.optim always divides by sqrt(v) + eps)."""
 
+FUSED_CPU_OPTIMIZERS = ("sgd", "adam", "adamw", "adagrad")
+"""The torch.optim optimizers with a fused CPU kernel (`fused=True`); the others have none."""
+FUSED_CUDA_OPTIMIZERS = ("sgd", "adam", "adamw")
+"""The torch.optim optimizers with a fused CUDA kernel (Adagrad's fused path is CPU only)."""
+
+
+@dataclass(frozen=True)
+class OptimizerPath:
+    """One torch.optim implementation path: the keyword arguments that select it and the optimizers that have
+    it on a device ("cpu" or "cuda"; None: every optimizer)."""
+
+    kwargs: Mapping[str, Any]
+    optimizers: Mapping[str, tuple[str, ...] | None]
+
+    def supported(self, device: str) -> tuple[str, ...]:
+        chosen = self.optimizers.get(device.split(":")[0], ())
+        return tuple(OPTIMIZER_CLASSES) if chosen is None else chosen
+
+
+OPTIMIZER_PATHS: dict[str, OptimizerPath] = {
+    "default": OptimizerPath({}, {"cpu": None, "cuda": None}),  # torch's choice: for-loop on CPU, foreach on CUDA
+    "for-loop": OptimizerPath({"foreach": False}, {"cpu": None, "cuda": None}),
+    "foreach": OptimizerPath({"foreach": True}, {"cpu": None, "cuda": None}),
+    "fused": OptimizerPath({"fused": True}, {"cpu": FUSED_CPU_OPTIMIZERS, "cuda": FUSED_CUDA_OPTIMIZERS}),
+}
+"""torch.optim's implementation paths (the `foreach` and `fused` switches), by name."""
+
 LOSS_PARAMS_FIXED_BY_TORCH = {"mse": {"half": False}, "binary_cross_entropy": {"log_clamp": -100.0}}
 """Loss parameters torch does not expose: the value torch hard-codes is accepted, any other is refused."""
 
@@ -139,6 +168,53 @@ if torch is not None:
     class Step(nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return StepFunction.apply(x)
+
+
+@dataclass(frozen=True)
+class ActivationEntry:
+    """How an oracle activation becomes a torch module: `build(**params)`, and the parameter names it takes."""
+
+    build: Callable[..., Any]
+    params: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LossEntry:
+    """How an oracle loss becomes a torch.nn.functional call: `function(pred, target, reduction=..., **params)`."""
+
+    function: Callable[..., Any]
+    params: tuple[str, ...] = ()
+
+
+ACTIVATION_MODULES: dict[str, ActivationEntry] = {}
+"""Oracle activation name -> its torch module and parameters (empty where torch is missing)."""
+LOSS_FUNCTIONS: dict[str, LossEntry] = {}
+"""Oracle loss name -> its torch.nn.functional function and parameters (empty where torch is missing)."""
+
+if torch is not None:
+    ACTIVATION_MODULES.update({
+        "identity": ActivationEntry(nn.Identity),
+        "step": ActivationEntry(Step),
+        "sigmoid": ActivationEntry(nn.Sigmoid),
+        "tanh": ActivationEntry(nn.Tanh),
+        "relu": ActivationEntry(nn.ReLU),
+        "leaky_relu": ActivationEntry(nn.LeakyReLU, ("negative_slope",)),
+        "gelu": ActivationEntry(nn.GELU, ("approximate",)),
+        "gelu_tanh": ActivationEntry(lambda: nn.GELU(approximate="tanh")),
+        "softmax": ActivationEntry(lambda axis=-1: nn.Softmax(dim=axis), ("axis",)),
+        "elu": ActivationEntry(nn.ELU, ("alpha",)),
+        "silu": ActivationEntry(nn.SiLU),
+        "softplus": ActivationEntry(nn.Softplus, ("beta", "threshold")),
+    })
+    LOSS_FUNCTIONS.update({
+        "mse": LossEntry(F.mse_loss),
+        "binary_cross_entropy": LossEntry(F.binary_cross_entropy),
+        "binary_cross_entropy_with_logits": LossEntry(F.binary_cross_entropy_with_logits),
+        "cross_entropy": LossEntry(F.cross_entropy),
+        "nll": LossEntry(F.nll_loss),
+        "l1": LossEntry(F.l1_loss),
+        "huber": LossEntry(F.huber_loss, ("delta",)),
+    })
 
 
 def _rng_state(device: str) -> torch.Tensor:
@@ -221,15 +297,15 @@ class TorchTrainer(Trainer):
     ) -> None:
         self.impl, self.built, self.optimizer = impl, built, optimizer
         self.x, self.target, self.loss = x, target, loss
+        self.optimizer_step = impl.optimizer_step(optimizer)
         built.model.train()
 
     def step(self) -> None:
         with self.impl.numerics():
             self.optimizer.zero_grad(set_to_none=True)
-            output = self.built.model(self.x)
-            loss = self.impl.compute_loss(self.loss, output, self.target, "mean", {})
+            _, loss = self.impl.forward_loss(self.built.model, self.x, self.target, self.loss, "mean", {})
             loss.backward()
-            self.optimizer.step()
+            self.optimizer_step()
 
     def synchronize(self) -> None:
         if self.impl.device.startswith("cuda"):
@@ -241,11 +317,15 @@ class TorchImplementation(Implementation):
 
     kind = "built-in"
 
-    def __init__(self, device: str = "cpu", precision: str = "ieee", name: str | None = None) -> None:
+    def __init__(self, device: str = "cpu", precision: str = "ieee", name: str | None = None,
+                 optimizer_path: str = "default") -> None:
         if precision not in ("ieee", "tf32"):
             raise ValueError(f"precision must be 'ieee' or 'tf32', not {precision!r}")
+        if optimizer_path not in OPTIMIZER_PATHS:
+            raise ValueError(f"optimizer_path must be one of {', '.join(OPTIMIZER_PATHS)}, not {optimizer_path!r}")
         self.device = device
         self.precision = precision
+        self.optimizer_path = optimizer_path
         default_name = "torch-" + device.split(":")[0] + ("-tf32" if precision == "tf32" else "")
         if name is not None:
             self.name = name
@@ -255,7 +335,7 @@ class TorchImplementation(Implementation):
         if not self.description:
             self.description = f"PyTorch {version} on {device}, " + (
                 "TF32 matmuls allowed" if precision == "tf32" else "TF32 off"
-            )
+            ) + ("" if optimizer_path == "default" else f", torch.optim {optimizer_path} path")
 
     # -- what it is
     def availability(self) -> tuple[bool, str]:
@@ -288,7 +368,8 @@ class TorchImplementation(Implementation):
             activations=frozenset(ACTIVATION_NAMES),
             losses=frozenset(LOSS_NAMES),
             initializers=frozenset(INITIALIZER_NAMES),
-            optimizers=claimed_optimizer_options(),
+            optimizers={name: options for name, options in claimed_optimizer_options().items()
+                        if name in OPTIMIZER_PATHS[self.optimizer_path].supported(self.device)},
             dtypes=frozenset({"float32", "float64"}),
             model=True,
             training=True,
@@ -319,47 +400,15 @@ class TorchImplementation(Implementation):
 
     # -- overridable parts
     def build_activation(self, name: str, params: Mapping[str, Any]) -> nn.Module:
-        """The activation module for an oracle activation name and its keyword parameters."""
+        """The activation module for an oracle activation name and its keyword parameters (ACTIVATION_MODULES)."""
+        if name not in ACTIVATION_MODULES:
+            raise ValueError(f"unknown activation {name!r}; known: {', '.join(ACTIVATION_NAMES)}")
+        entry = ACTIVATION_MODULES[name]
         params = dict(params)
-
-        def take(*allowed: str) -> dict[str, Any]:
-            unknown = sorted(set(params) - set(allowed))
-            if unknown:
-                raise ValueError(f"activation {name!r} has no parameters {unknown}; it takes {list(allowed)}")
-            return params
-
-        if name == "identity":
-            take()
-            return nn.Identity()
-        if name == "step":
-            take()
-            return Step()
-        if name == "sigmoid":
-            take()
-            return nn.Sigmoid()
-        if name == "tanh":
-            take()
-            return nn.Tanh()
-        if name == "relu":
-            take()
-            return nn.ReLU()
-        if name == "leaky_relu":
-            return nn.LeakyReLU(**take("negative_slope"))
-        if name == "gelu":
-            return nn.GELU(**take("approximate"))
-        if name == "gelu_tanh":
-            take()
-            return nn.GELU(approximate="tanh")
-        if name == "softmax":
-            return nn.Softmax(dim=take("axis").get("axis", -1))
-        if name == "elu":
-            return nn.ELU(**take("alpha"))
-        if name == "silu":
-            take()
-            return nn.SiLU()
-        if name == "softplus":
-            return nn.Softplus(**take("beta", "threshold"))
-        raise ValueError(f"unknown activation {name!r}; known: {', '.join(ACTIVATION_NAMES)}")
+        unknown = sorted(set(params) - set(entry.params))
+        if unknown:
+            raise ValueError(f"activation {name!r} has no parameters {unknown}; it takes {list(entry.params)}")
+        return entry.build(**params)
 
     def make_linear(self, in_features: int, out_features: int, dtype: torch.dtype) -> nn.Module:
         """A dense layer y = x W^T + b with weight (out, in) and bias (out,)."""
@@ -383,25 +432,13 @@ class TorchImplementation(Implementation):
                     raise NotImplementedError(
                         f"torch's {name} has {key}={torch_value!r} fixed; got {value!r}"
                     )
-        allowed = {"huber": {"delta"}}.get(name, set())
-        unknown = sorted(set(params) - allowed)
+        if name not in LOSS_FUNCTIONS:
+            raise ValueError(f"unknown loss {name!r}; known: {', '.join(LOSS_NAMES)}")
+        entry = LOSS_FUNCTIONS[name]
+        unknown = sorted(set(params) - set(entry.params))
         if unknown:
             raise ValueError(f"loss {name!r} has no parameters {unknown}")
-        if name == "mse":
-            return F.mse_loss(pred, target, reduction=reduction)
-        if name == "binary_cross_entropy":
-            return F.binary_cross_entropy(pred, target, reduction=reduction)
-        if name == "binary_cross_entropy_with_logits":
-            return F.binary_cross_entropy_with_logits(pred, target, reduction=reduction)
-        if name == "cross_entropy":
-            return F.cross_entropy(pred, target, reduction=reduction)
-        if name == "nll":
-            return F.nll_loss(pred, target, reduction=reduction)
-        if name == "l1":
-            return F.l1_loss(pred, target, reduction=reduction)
-        if name == "huber":
-            return F.huber_loss(pred, target, reduction=reduction, delta=params.get("delta", 1.0))
-        raise ValueError(f"unknown loss {name!r}; known: {', '.join(LOSS_NAMES)}")
+        return entry.function(pred, target, reduction=reduction, **params)
 
     def init_call(self, name: str, tensor: torch.Tensor, params: Mapping[str, Any], generator: Any) -> None:
         """Fill `tensor` in place with torch.nn.init.<name>_ drawing from `generator`."""
@@ -428,12 +465,38 @@ class TorchImplementation(Implementation):
         return kwargs
 
     def make_optimizer(self, name: str, params: Sequence[torch.Tensor], hyper: Mapping[str, Any]) -> Any:
-        """torch.optim.<Class>(params, **hyper)."""
+        """torch.optim.<Class>(params, **hyper), on this implementation's optimizer path (foreach, fused)."""
         if name not in OPTIMIZER_CLASSES:
             raise ValueError(f"unknown optimizer {name!r}; known: {', '.join(OPTIMIZER_CLASSES)}")
-        return getattr(torch.optim, OPTIMIZER_CLASSES[name])(
-            list(params), **self.optimizer_kwargs(name, hyper)
-        )
+        kwargs = {**self.optimizer_kwargs(name, hyper), **OPTIMIZER_PATHS[self.optimizer_path].kwargs}
+        return getattr(torch.optim, OPTIMIZER_CLASSES[name])(list(params), **kwargs)
+
+    def forward_loss(
+        self, model: nn.Module, x: torch.Tensor, target: torch.Tensor, loss: str, reduction: str,
+        loss_params: Mapping[str, Any],
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(model output, loss value): the forward half of a training step (compiled engines compile it)."""
+        output = model(x)
+        return output, self.compute_loss(loss, output, target, reduction, loss_params)
+
+    def optimizer_step(self, optimizer: Any) -> Callable[[], Any]:
+        """What applies one optimizer step (compiled engines return a compiled step)."""
+        return optimizer.step
+
+    def train_steps(self, model: nn.Module, optimizer: Any, loss: str, reduction: str,
+                    loss_params: Mapping[str, Any]) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """What runs one training step on a batch (zero_grad, forward, loss, backward, optimizer step) and
+        returns the batch's loss; engines that graph or compile the step replace it."""
+        optimizer_step = self.optimizer_step(optimizer)
+
+        def step(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+            optimizer.zero_grad(set_to_none=True)
+            _, value = self.forward_loss(model, x, target, loss, reduction, loss_params)
+            value.backward()
+            optimizer_step()
+            return value.detach()
+
+        return step
 
     def batch_iterator(self, request: TrainRequest, epoch: int) -> Iterator[np.ndarray]:
         """The suite's batches: consecutive slices of request.batch_orders[epoch]."""
@@ -545,13 +608,11 @@ class TorchImplementation(Implementation):
             xt = self.tensor(x).requires_grad_(True)
             try:
                 with seeded(self.device, 0 if dropout_seed is None else int(dropout_seed)):
-                    output = built.model(xt)
+                    output, value = self.forward_loss(built.model, xt, self.target_tensor(loss, target, xt),
+                                                      loss, reduction, loss_params or {})
             finally:
                 if recorder is not None:
                     recorder.remove()
-            value = self.compute_loss(
-                loss, output, self.target_tensor(loss, target, output), reduction, loss_params or {}
-            )
             (value.sum() if reduction == "none" else value).backward()
             return ModelResult(
                 output=self.numpy(output, dtype),
@@ -573,10 +634,11 @@ class TorchImplementation(Implementation):
         with self.numerics():
             tensors = [nn.Parameter(self.tensor(p)) for p in params]
             optimizer = self.make_optimizer(name, tensors, hyper)
+            step = self.optimizer_step(optimizer)
             for grads in grads_per_step:
                 for tensor, grad in zip(tensors, grads, strict=True):
                     tensor.grad = self.tensor(grad, tensor.dtype)
-                optimizer.step()
+                step()
             return [self.numpy(t, d) for t, d in zip(tensors, dtypes, strict=True)], self.oracle_state(
                 optimizer, tensors, dtypes, len(grads_per_step)
             )
@@ -611,6 +673,7 @@ class TorchImplementation(Implementation):
             model = built.model
             self.load_params(model, request.params)
             optimizer = self.make_optimizer(request.optimizer, list(model.parameters()), request.hyper)
+            train_step = self.train_steps(model, optimizer, request.loss, request.reduction, request.loss_params)
             x = self.tensor(request.x)
             y = self.target_tensor(request.loss, request.y, x)
             x_val = self.tensor(request.x_val) if request.x_val is not None else None
@@ -625,25 +688,17 @@ class TorchImplementation(Implementation):
                 total, count = 0.0, 0
                 for batch in self.batch_iterator(request, epoch):
                     index = torch.as_tensor(np.asarray(batch, dtype=np.int64), device=self.device)
-                    optimizer.zero_grad(set_to_none=True)
-                    value = self.compute_loss(
-                        request.loss, model(x[index]), y[index], request.reduction, request.loss_params
-                    )
-                    value.backward()
-                    optimizer.step()
+                    value = train_step(x[index], y[index])
                     total += float(value.detach()) * len(batch)
                     count += len(batch)
                 train_losses.append(total / count)
                 if x_val is not None:
                     model.eval()
                     with torch.no_grad():
-                        val_losses.append(
-                            float(
-                                self.compute_loss(
-                                    request.loss, model(x_val), y_val, request.reduction, request.loss_params
-                                )
-                            )
+                        _, value = self.forward_loss(
+                            model, x_val, y_val, request.loss, request.reduction, request.loss_params
                         )
+                        val_losses.append(float(value))
                 epochs_run = epoch + 1
                 if tracker is not None:
                     monitored = val_losses[-1] if config.monitor == "val_loss" else train_losses[-1]

@@ -1,4 +1,4 @@
-"""The `mlpbench` command line: `list`, `check`, `bench`, `report`.
+"""The `mlpbench` command line: `list`, `check`, `matrix`, `bench`, `report`.
 
 Each command lives in its own module exposing `add_arguments(parser)` and `run(args) -> int`.
 Exit codes: 0 success, 1 a check or comparison failed, 2 usage error (one line on stderr; a bare `mlpbench`
@@ -14,6 +14,7 @@ import sys
 COMMANDS = {
     "list": ("mlpbench.commands.list_command", "list registered implementations and whether each is available"),
     "check": ("mlpbench.commands.check_command", "conformance gate for one implementation (exit 0/1/2)"),
+    "matrix": ("mlpbench.commands.matrix_command", "conformance of several implementations side by side, one table"),
     "bench": ("mlpbench.bench.command", "time mini-batch training throughput, GPU against CPU"),
     "report": ("mlpbench.bench.report_command", "re-render saved benchmark results; compare two runs"),
     "scaling": ("mlpbench.bench.scaling", "data-parallel throughput against the world size (torch-ddp:W)"),

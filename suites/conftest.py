@@ -4,7 +4,8 @@ Default: every registered implementation that is not a mutant. Each selected imp
 a supervised worker process shared by every test of the session (as `mlpbench check` does), never in the
 pytest process. An implementation that is not available here (torch-cuda without a GPU) still gets its tests,
 skipped with the implementation's reason, so the `-ra` summary says what was not checked and why; one that
-fails to load gets one failing test naming what happened. Mutants run only when named with --impl.
+fails to load gets one failing test naming what happened. Mutants run only when named with --impl, and so do
+the slow built-ins of `impls.registry.OPT_IN` (torch-cpu-compile), shown as one skipped test with the reason.
 
 `test_conformance` takes `conformance_check`, parametrized here over the catalogue's cases (and the coverage
 cases that follow each claim) x the selected implementations x the dtypes each claims, with ids such as
@@ -79,12 +80,15 @@ def selected_implementations(config: pytest.Config) -> list[SelectedImpl]:
     cached = getattr(config, "_mlpbench_selected", None)
     if cached is not None:
         return cached
-    from impls.registry import entries
+    from impls.registry import OPT_IN, entries
     from mlpbench.isolation.supervisor import WorkerDied
 
     names = config.getoption("--impl") or [e.name for e in entries(include_mutants=False)]
     selected = []
     for name in names:
+        if name in OPT_IN and not config.getoption("--impl"):
+            selected.append(SelectedImpl(name, None, unavailable=f"{name} is opt-in: {OPT_IN[name]}"))
+            continue
         info = session_worker(config, name).load()
         if isinstance(info, WorkerDied):
             selected.append(SelectedImpl(name, None, broken=f"loading {name}: {info.describe()}"))
@@ -123,6 +127,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         if choice.broken:
             params.append(pytest.param(ConformanceItem(choice.label, None, "-", choice.broken),
                                        id=f"{choice.label}-load"))
+            continue
+        if choice.info is None:  # opt-in, not named: one visible skip with the reason
+            params.append(pytest.param(ConformanceItem(choice.label, None, "-"), id=f"{choice.label}-opt-in",
+                                       marks=[pytest.mark.skip(reason=choice.unavailable)]))
             continue
         caps = choice.info.capabilities
         dtypes = [d for d in CONFORMANCE_DTYPES if d in caps.dtypes] or list(CONFORMANCE_DTYPES[:1])

@@ -40,7 +40,7 @@ def with_timing(cell: CellResult, timing: CellTiming) -> CellResult:
         steps_per_block=timing.steps_per_block, blocks=len(timing.block_seconds), warmup_steps=timing.warmup_steps,
         block_seconds=tuple(timing.block_seconds), median_s=median, q1_s=q1, q3_s=q3,
         iqr_fraction=(q3 - q1) / median, noisy=(q3 - q1) > SPREAD_WARNING * median,
-        samples_per_s=cell.batch_size * steps / seconds,
+        samples_per_s=cell.batch_size * steps / seconds, compile_s=timing.compile_s,
     )
     if cell.kind is CellKind.TRAIN_STEP:
         from mlpbench.catalogue.benchmark import model_spec

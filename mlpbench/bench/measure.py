@@ -85,6 +85,7 @@ class CellTiming:
     block_seconds: tuple[float, ...]
     warmup_steps: int
     bytes: int | None = None  # bytes per copy, for a host-to-device transfer cell
+    compile_s: float | None = None  # compile or jit time spent building the trainer, never in the step time
 
 
 def time_cell(impl: Any, kind: CellKind, case: BenchCase, timing: TimingSettings, threads: int) -> CellTiming:
@@ -96,9 +97,12 @@ def time_cell(impl: Any, kind: CellKind, case: BenchCase, timing: TimingSettings
             x, target = batch_data(case.spec, case.batch_size, case.dtype, case.loss)
             blocks = time_blocks(lambda: impl.transfer_to_device([x, target]), **timing.options())
             nbytes = int(x.nbytes + target.nbytes)
+            compile_s = None
         else:
-            blocks = time_trainer(make_trainer(impl, case), **timing.options())
+            trainer = make_trainer(impl, case)
+            compile_s = getattr(trainer, "compile_s", None)  # measured by the engine when it built the trainer
+            blocks = time_trainer(trainer, **timing.options())
             nbytes = None
     finally:
         restore()
-    return CellTiming(blocks.steps_per_block, tuple(blocks.block_seconds), blocks.warmup_steps, nbytes)
+    return CellTiming(blocks.steps_per_block, tuple(blocks.block_seconds), blocks.warmup_steps, nbytes, compile_s)

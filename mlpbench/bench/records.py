@@ -78,6 +78,7 @@ class CellResult:
     efficiency_problem: str = ""
     bytes: int | None = None
     bytes_per_s: float | None = None
+    compile_s: float | None = None  # compile or jit time (torch.compile, XLA), measured apart from step time
     hyper: dict[str, Any] | None = field(default=None, metadata=_json_only())
     block_seconds: tuple[float, ...] = field(default=(), metadata=_json_only())
 

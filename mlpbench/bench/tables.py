@@ -8,6 +8,7 @@ from itertools import groupby
 
 from tabulate import tabulate
 
+from mlpbench.bench.engines import engines_table
 from mlpbench.bench.records import BenchResults, CellKind, CellResult, CellStatus
 from mlpbench.bench.speedup import has_accelerator_timings
 
@@ -250,6 +251,8 @@ def markdown_report(results: BenchResults, plots: Sequence[str] = ()) -> str:
         speedup_tables(results),
         "## Crossover batch size per model",
         crossover_table(results),
+        "## Fastest conforming engine per cell (speedup over torch eager; compile time apart from step time)",
+        engines_table(results),
     ]
     if plots:
         sections += ["## Plots", "\n".join(f"![{name}]({name})" for name in plots)]

@@ -22,6 +22,10 @@ BENCH_MODELS: tuple[str, ...] = ("seed-10-64-32-1", "mnist-784-256-256-10", "wid
 DTYPES: tuple[str, ...] = ("float32", "float64")
 # the implementations timed by default; torch-cuda-tf32 is the labelled TF32 mode (float32 only)
 IMPLEMENTATIONS: tuple[str, ...] = ("torch-cuda", "torch-cuda-tf32", "torch-cpu", "reference")
+ENGINES: tuple[str, ...] = ("torch-cuda-fused", "torch-cuda-compile", "torch-cuda-graphs", "jax-cuda",
+                            "torch-cpu-foreach", "torch-cpu-fused", "torch-cpu-compile", "jax-cpu", "keras")
+"""The other engines the full grid times beside torch eager (the quick grid leaves them out: compiling a step
+takes seconds to tens of seconds per cell)."""
 OPTIMIZERS: Mapping[str, Mapping[str, Any]] = {
     "sgd": {"lr": 1e-3},
     "adam": {"lr": 1e-3},
@@ -32,7 +36,7 @@ OPTIMIZERS: Mapping[str, Mapping[str, Any]] = {
 class Grid:
     """The cross product timed by one run, plus the per-cell work caps."""
 
-    implementations: tuple[str, ...] = IMPLEMENTATIONS
+    implementations: tuple[str, ...] = IMPLEMENTATIONS + ENGINES
     models: tuple[str, ...] = BENCH_MODELS
     batch_sizes: tuple[int, ...] = BATCH_SIZES
     dtypes: tuple[str, ...] = DTYPES

@@ -41,7 +41,7 @@ _PRELOAD = ["numpy", "mlpbench.isolation.worker", "mlpbench.conformance.checks.e
 if START_METHOD == "forkserver":
     _context.set_forkserver_preload(_PRELOAD)
 
-FRAMEWORK_OF_PREFIX = {"torch-": "torch", "mutant-": "torch"}
+FRAMEWORK_OF_PREFIX = {"torch-": "torch", "mutant-": "torch", "jax-": "jax", "keras": "jax"}
 """Built-in name prefix -> the framework its workers import; preloaded in the server (see `preload_for`)."""
 
 

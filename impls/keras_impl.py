@@ -1,0 +1,336 @@
+"""Keras 3 as an implementation under test, on its JAX backend (the backend that installs beside it here):
+keras.layers.Dense, keras.activations, keras.losses and keras.optimizers, gradients by jax.value_and_grad through
+`Model.stateless_call`, training steps through `Optimizer.stateless_apply`, jitted; float32.
+
+It follows the `keras` convention profile (eps on the uncorrected sqrt(v) for Adam and AdamW, "epsilon hat";
+inside the square root for RMSprop and Adagrad; decoupled weight decay; Adagrad's accumulator from 0.1; BCE
+clipping p into [1e-7, 1 - 1e-7]; elementwise losses averaged over each sample's last axis). The suite's
+PyTorch layout (weight (out, in)) is transposed to Keras' kernel (in, out) and back. Keras' state is reported in
+the oracle's names (momentum -> exp_avg, velocity -> exp_avg_sq or square_avg, accumulator -> sum,
+average_gradient -> grad_avg); Keras' SGD keeps its velocity as -lr times torch's momentum buffer, reported
+divided by -lr.
+
+Not claimed because Keras differs from the oracle (README, "Findings"): softplus (no linear branch above
+PyTorch's threshold of 20), l1 (its gradient at a tie is not 0), binary_cross_entropy on probabilities (the 1e-7
+clip is applied in float32, where 1 - 1e-7 rounds to 1 - 2^-23), early stopping (a float32 bias 1.15 times the
+tolerance after min_delta stopping), float64 (results agree with the oracle only to about 1e-8 relative: part
+of the computation stays in float32). Not claimed: Keras' own initializers and dropout (not wired up here),
+reduction "none" (Keras returns one loss
+per sample, the oracle one per element), every optimizer's maximize and SGD's dampening (Keras has neither),
+Adagrad's lr_decay, RMSprop's momentum (Keras applies it after the learning rate), Adadelta, and NLL (no Keras
+loss takes log-probabilities with class indices).
+
+This module imports without keras installed; the implementation then reports itself unavailable with the command
+that installs it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from impls.interface import Capabilities, Implementation, LossClaim, ModelResult, Trainer, TrainRequest, TrainResult
+from reference.conventions import KERAS
+from reference.early_stopping import EarlyStoppingTracker
+from reference.spec import MLPSpec
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+try:
+    import jax
+    import keras
+
+    KERAS_IMPORT_ERROR: str | None = None
+except ImportError as error:  # pragma: no cover - exercised only where keras is missing
+    jax = keras = None  # type: ignore[assignment]
+    KERAS_IMPORT_ERROR = f"{type(error).__name__}: {error}"
+
+INSTALL = "pip install 'mlpbench[keras]'"
+
+ACTIVATIONS: dict[str, str] = {
+    "identity": "linear", "sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu", "softmax": "softmax",
+    "elu": "elu", "silu": "silu",
+}
+"""Oracle activation name -> keras.activations name (activations without parameters beyond the defaults)."""
+
+LOSSES: dict[str, Callable[..., Any]] = {}
+"""Oracle loss name -> keras.losses class (with its arguments) for a reduction."""
+if keras is not None:
+    LOSSES.update({
+        "mse": lambda reduction, target, dtype: keras.losses.MeanSquaredError(reduction=reduction, dtype=dtype),
+        "huber": lambda reduction, target, dtype, delta=1.0: keras.losses.Huber(delta=delta, reduction=reduction,
+                                                                               dtype=dtype),
+        "binary_cross_entropy_with_logits": lambda reduction, target, dtype: keras.losses.BinaryCrossentropy(
+            from_logits=True, reduction=reduction, dtype=dtype),
+        "cross_entropy": lambda reduction, target, dtype: (
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=reduction, dtype=dtype)
+            if np.issubdtype(target.dtype, np.integer)
+            else keras.losses.CategoricalCrossentropy(from_logits=True, reduction=reduction, dtype=dtype)),
+    })
+ACTIVATION_PARAMS = {"elu": ("alpha",), "softmax": ("axis",)}
+REDUCTIONS = {"mean": "sum_over_batch_size", "sum": "sum"}
+LOSS_PARAMS = {"huber": ("delta",)}
+
+OPTIMIZER_OPTIONS: dict[str, frozenset[str]] = {
+    "sgd": frozenset({"momentum", "nesterov", "weight_decay"}),
+    "adam": frozenset({"weight_decay", "amsgrad"}),
+    "adamw": frozenset({"amsgrad"}),
+    "adagrad": frozenset({"initial_accumulator_value", "weight_decay"}),
+    "rmsprop": frozenset({"centered", "weight_decay"}),
+}
+
+
+def _refuse(name: str, hyper: Mapping[str, Any], *keys: str) -> None:
+    for key in keys:
+        if hyper.get(key):
+            raise NotImplementedError(f"keras' {name} has no {key}")
+
+
+def _wd(h: Mapping[str, Any]) -> float | None:
+    return float(h["weight_decay"]) if h.get("weight_decay") else None
+
+
+def _optimizer(name: str, h: Mapping[str, Any]) -> Any:
+    lr = float(h["lr"])
+    b1, b2 = h.get("betas", (0.9, 0.999))
+    if name == "sgd":
+        _refuse(name, h, "dampening", "maximize")
+        return keras.optimizers.SGD(lr, momentum=float(h.get("momentum", 0.0)), nesterov=bool(h.get("nesterov")),
+                                    weight_decay=_wd(h))
+    if name in ("adam", "adamw"):
+        _refuse(name, h, "maximize")
+        cls = keras.optimizers.AdamW if name == "adamw" else keras.optimizers.Adam
+        wd = float(h.get("weight_decay", 0.01)) if name == "adamw" else _wd(h)
+        return cls(lr, beta_1=b1, beta_2=b2, epsilon=float(h.get("eps", 1e-8)), amsgrad=bool(h.get("amsgrad")),
+                   weight_decay=wd)
+    if name == "adagrad":
+        _refuse(name, h, "lr_decay", "maximize")
+        return keras.optimizers.Adagrad(lr, initial_accumulator_value=float(h.get(
+            "initial_accumulator_value", KERAS.adagrad_initial_accumulator)), epsilon=float(h.get("eps", 1e-10)),
+            weight_decay=_wd(h))
+    if name == "rmsprop":
+        _refuse(name, h, "momentum", "maximize")
+        return keras.optimizers.RMSprop(lr, rho=float(h.get("alpha", 0.99)), epsilon=float(h.get("eps", 1e-8)),
+                                        centered=bool(h.get("centered")), weight_decay=_wd(h))
+    raise NotImplementedError(f"optimizer {name!r} is not claimed")
+
+
+STATE_ATTRIBUTES: dict[str, dict[str, str]] = {
+    "sgd": {"momentums": "momentum_buffer"},
+    "adam": {"_momentums": "exp_avg", "_velocities": "exp_avg_sq", "_velocity_hats": "max_exp_avg_sq"},
+    "adamw": {"_momentums": "exp_avg", "_velocities": "exp_avg_sq", "_velocity_hats": "max_exp_avg_sq"},
+    "adagrad": {"_accumulators": "sum"},
+    "rmsprop": {"_velocities": "square_avg", "_average_gradients": "grad_avg"},
+}
+"""Per optimizer: Keras' state attribute -> the oracle's buffer name."""
+
+
+class KerasImplementation(Implementation):
+    """Keras 3 (JAX backend) on the CPU."""
+
+    kind = "built-in"
+    device = "cpu"
+    conventions = KERAS
+
+    def __init__(self, name: str = "keras") -> None:
+        self.name = name
+        version = keras.__version__ if keras is not None else "not installed"
+        self.description = f"Keras {version} on its JAX backend, CPU (keras profile)"
+        self._jitted: dict[tuple, Callable[..., Any]] = {}
+
+    def availability(self) -> tuple[bool, str]:
+        if keras is None:
+            return False, f"keras is not importable ({KERAS_IMPORT_ERROR}); install with: {INSTALL}"
+        if keras.backend.backend() != "jax":
+            return False, f"keras runs on the {keras.backend.backend()} backend here; set KERAS_BACKEND=jax"
+        jax.config.update("jax_enable_x64", True)
+        return True, ""
+
+    def capabilities(self) -> Capabilities:
+        reductions = frozenset(REDUCTIONS)
+        return Capabilities(
+            activations=frozenset(ACTIVATIONS),
+            losses={name: LossClaim(reductions=reductions) for name in LOSSES},
+            optimizers=OPTIMIZER_OPTIONS,
+            dtypes=frozenset({"float32"}),
+            model=True, training=True, early_stopping=False, dropout=False, deterministic=True,
+        )
+
+    # -- helpers
+    def activation_fn(self, name: str, params: Mapping[str, Any]) -> Callable[[Any], Any]:
+        if name not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {name!r}")
+        params = dict(params)
+        unknown = sorted(set(params) - set(ACTIVATION_PARAMS.get(name, ())))
+        if unknown:
+            raise ValueError(f"activation {name!r} has no parameters {unknown}")
+        return partial(keras.activations.get(ACTIVATIONS[name]), **params)
+
+    def loss_object(self, name: str, reduction: str, params: Mapping[str, Any], target: np.ndarray,
+                    dtype: str) -> Any:
+        if name not in LOSSES or reduction not in REDUCTIONS:
+            raise NotImplementedError(f"loss {name!r} with reduction {reduction!r} is not claimed")
+        unknown = sorted(set(params) - set(LOSS_PARAMS.get(name, ())))
+        if unknown:
+            raise NotImplementedError(f"loss {name!r} parameters {unknown} are not claimed")
+        return LOSSES[name](REDUCTIONS[reduction], np.asarray(target), dtype, **dict(params))
+
+    def build_model(self, spec: MLPSpec, dtype: str) -> Any:
+        layers = [keras.Input(shape=(spec.sizes[0],), dtype=dtype)]
+        for index, width in enumerate(spec.sizes[1:]):
+            last = index == spec.n_layers - 1
+            activation = spec.output_activation if last else spec.activation
+            params = {} if last else spec.activation_kwargs()
+            layers.append(keras.layers.Dense(width, activation=self.activation_fn(activation, params), dtype=dtype))
+        return keras.Sequential(layers)
+
+    @staticmethod
+    def to_keras(params: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return [np.array(p.T if p.ndim == 2 else p, copy=True) for p in params]
+
+    @staticmethod
+    def from_keras(values: Sequence[Any], dtype: Any) -> list[np.ndarray]:
+        arrays = [np.asarray(v) for v in values]
+        return [np.array(a.T if a.ndim == 2 else a, dtype=dtype, copy=True) for a in arrays]
+
+    def jitted(self, key: tuple, build: Callable[[], Callable[..., Any]]) -> Callable[..., Any]:
+        if key not in self._jitted:
+            self._jitted[key] = jax.jit(build())
+        return self._jitted[key]
+
+    # -- interface: elementwise and losses
+    def activation(self, name: str, x: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+        return np.array(self.activation_fn(name, params)(jax.numpy.asarray(x)), dtype=x.dtype, copy=True)
+
+    def activation_grad(self, name: str, x: np.ndarray, grad_y: np.ndarray, params: Mapping[str, Any]
+                        ) -> np.ndarray:
+        _, vjp = jax.vjp(self.activation_fn(name, params), jax.numpy.asarray(x))
+        return np.array(vjp(jax.numpy.asarray(grad_y))[0], dtype=x.dtype, copy=True)
+
+    def loss(self, name: str, pred: np.ndarray, target: np.ndarray, reduction: str, params: Mapping[str, Any]
+             ) -> tuple[np.ndarray, np.ndarray]:
+        function = self.loss_object(name, reduction, params, target, pred.dtype.name)
+        value, grad = jax.value_and_grad(lambda p: function(jax.numpy.asarray(target), p))(jax.numpy.asarray(pred))
+        return np.array(value, dtype=pred.dtype), np.array(grad, dtype=pred.dtype, copy=True)
+
+    # -- interface: model
+    def forward_backward(self, spec: MLPSpec, params: Sequence[np.ndarray], x: np.ndarray, target: np.ndarray,
+                         loss: str, *, reduction: str = "mean", loss_params: Mapping[str, Any] | None = None,
+                         training: bool = False, dropout_seed: int | None = None) -> ModelResult:
+        model = self.build_model(spec, x.dtype.name)
+        function = self.loss_object(loss, reduction, loss_params or {}, target, x.dtype.name)
+
+        def objective(weights: Any, xs: Any) -> tuple[Any, tuple[Any, Any]]:
+            output, _ = model.stateless_call(weights, [], xs)
+            value = function(jax.numpy.asarray(target), output)
+            return value, (output, value)
+
+        (_, (output, value)), (grads, input_grad) = jax.value_and_grad(objective, argnums=(0, 1), has_aux=True)(
+            [jax.numpy.asarray(w) for w in self.to_keras(params)], jax.numpy.asarray(x))
+        dtype = x.dtype
+        return ModelResult(output=np.array(output, dtype=dtype), loss=np.array(value, dtype=dtype),
+                           param_grads=self.from_keras(grads, dtype), input_grad=np.array(input_grad, dtype=dtype))
+
+    # -- interface: optimizers
+    def optimizer_run(self, name: str, hyper: Mapping[str, Any], params: Sequence[np.ndarray],
+                      grads_per_step: Sequence[Sequence[np.ndarray]]) -> tuple[list[np.ndarray], dict[str, Any]]:
+        dtypes = [np.asarray(p).dtype for p in params]
+        optimizer = _optimizer(name, hyper)
+        variables = [keras.Variable(np.array(p, copy=True), dtype=np.asarray(p).dtype.name) for p in params]
+        optimizer.build(variables)
+        for grads in grads_per_step:
+            optimizer.apply([jax.numpy.asarray(g) for g in grads], variables)
+        state: dict[str, Any] = {"step": len(grads_per_step)}
+        for attribute, key in STATE_ATTRIBUTES[name].items():
+            buffers = getattr(optimizer, attribute, None)
+            if buffers:
+                arrays = [np.asarray(b) for b in buffers]
+                if name == "sgd":  # Keras' velocity m <- momentum m - lr g is -lr times torch's buffer
+                    arrays = [a / -float(hyper["lr"]) for a in arrays]
+                state[key] = [np.array(a, dtype=d, copy=True) for a, d in zip(arrays, dtypes, strict=True)]
+        return [np.array(v.numpy(), dtype=d, copy=True) for v, d in zip(variables, dtypes, strict=True)], state
+
+    # -- interface: training
+    def stateless_step(self, spec: MLPSpec, params: Sequence[np.ndarray], loss: str, reduction: str,
+                       loss_params: Mapping[str, Any], target: np.ndarray, optimizer_name: str,
+                       hyper: Mapping[str, Any]) -> tuple[Callable[..., Any], Callable[..., Any], list[Any], list[Any]]:
+        """(jitted step (weights, optimizer variables, x, y) -> (weights, variables, loss), jitted loss of
+        (weights, x, y), initial weights, initial optimizer variables), the Keras 3 JAX-backend idiom."""
+        dtype = params[0].dtype.name
+        model = self.build_model(spec, dtype)
+        optimizer = _optimizer(optimizer_name, hyper)
+        optimizer.build(model.trainable_variables)
+        function = self.loss_object(loss, reduction, loss_params, target, dtype)
+
+        def objective(ws: Any, xb: Any, yb: Any) -> Any:
+            output, _ = model.stateless_call(ws, [], xb)
+            return function(yb, output)
+
+        def step(ws: Any, ov: Any, xb: Any, yb: Any) -> tuple[Any, Any, Any]:
+            value, grads = jax.value_and_grad(objective)(ws, xb, yb)
+            ws, ov = optimizer.stateless_apply(ov, grads, ws)
+            return ws, ov, value
+
+        weights = [jax.numpy.asarray(w) for w in self.to_keras(params)]
+        return jax.jit(step), jax.jit(objective), weights, [v.value for v in optimizer.variables]
+
+    def make_trainer(self, spec: MLPSpec, params: Sequence[np.ndarray], x: np.ndarray, target: np.ndarray,
+                     loss: str, optimizer: str, hyper: Mapping[str, Any]) -> Trainer:
+        step, _, weights, opt_vars = self.stateless_step(spec, params, loss, "mean", {}, target, optimizer, hyper)
+        return KerasTrainer(step, weights, opt_vars, jax.numpy.asarray(x), jax.numpy.asarray(target))
+
+    def train(self, request: TrainRequest) -> TrainResult:
+        dtype = np.asarray(request.x).dtype
+        step, evaluate, weights, opt_vars = self.stateless_step(
+            request.spec, request.params, request.loss, request.reduction, request.loss_params, request.y,
+            request.optimizer, request.hyper)
+        x, y = np.asarray(request.x), np.asarray(request.y)
+        config = request.early_stopping
+        tracker = EarlyStoppingTracker(config) if config is not None else None
+        best, train_losses, val_losses, epochs_run = None, [], [], 0
+        for epoch in range(request.epochs):
+            order = np.asarray(request.batch_orders[epoch])
+            total, count = 0.0, 0
+            for start in range(0, len(order), request.batch_size):
+                batch = order[start:start + request.batch_size]
+                weights, opt_vars, value = step(weights, opt_vars, x[batch], y[batch])
+                total += float(value) * len(batch)
+                count += len(batch)
+            train_losses.append(total / count)
+            if request.x_val is not None:
+                val_losses.append(float(evaluate(weights, np.asarray(request.x_val), np.asarray(request.y_val))))
+            epochs_run = epoch + 1
+            if tracker is not None:
+                stop = tracker.update(epoch, val_losses[-1] if config.monitor == "val_loss" else train_losses[-1])
+                if tracker.best_epoch == epoch:
+                    best = list(weights)
+                if stop:
+                    break
+        if tracker is not None and config.restore_best_weights and best is not None:
+            weights = best
+        return TrainResult(params=self.from_keras(weights, dtype), train_loss=train_losses, val_loss=val_losses,
+                           epochs_run=epochs_run, best_epoch=tracker.best_epoch if tracker is not None else None,
+                           stopped_epoch=tracker.stopped_epoch if tracker is not None else None)
+
+
+class KerasTrainer(Trainer):
+    """The jitted stateless step on device-resident data; the first call (tracing, XLA compile) is `compile_s`."""
+
+    def __init__(self, step: Callable[..., Any], weights: list[Any], opt_vars: list[Any], x: Any, target: Any
+                 ) -> None:
+        import time
+
+        self._step, self.weights, self.opt_vars, self.x, self.target = step, weights, opt_vars, x, target
+        started = time.perf_counter()
+        self.step()
+        self.synchronize()
+        self.compile_s = time.perf_counter() - started
+
+    def step(self) -> None:
+        self.weights, self.opt_vars, _ = self._step(self.weights, self.opt_vars, self.x, self.target)
+
+    def synchronize(self) -> None:
+        jax.block_until_ready(self.weights)
