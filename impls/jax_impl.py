@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from impls.epochs import functional_epochs
 from impls.interface import Capabilities, Implementation, LossClaim, ModelResult, Trainer, TrainRequest, TrainResult
 from reference.conventions import OPTAX
-from reference.early_stopping import EarlyStoppingTracker
 from reference.spec import MLPSpec
 
 try:
@@ -341,7 +341,6 @@ class JaxImplementation(Implementation):
         if request.spec.dropout > 0:
             raise NotImplementedError("dropout is not claimed")
         dtype = np.asarray(request.x).dtype
-        config = request.early_stopping
         optimizer = self.make_optimizer(request.optimizer, request.hyper)
         params = [self.put(p) for p in request.params]
         state = optimizer.init(params)
@@ -350,33 +349,10 @@ class JaxImplementation(Implementation):
         evaluate = self.jitted(("evaluate", request.spec, request.loss, request.reduction,
                                 tuple(sorted(request.loss_params.items()))),
                                lambda: lambda ps, xs, ys: function(self.forward(request.spec, ps, xs), ys))
-        x, y = np.asarray(request.x), np.asarray(request.y)
-        tracker = EarlyStoppingTracker(config) if config is not None else None
-        best, train_losses, val_losses, epochs_run = None, [], [], 0
-        for epoch in range(request.epochs):
-            order = np.asarray(request.batch_orders[epoch])
-            total, count = 0.0, 0
-            for start in range(0, len(order), request.batch_size):
-                batch = order[start:start + request.batch_size]
-                params, state, value = step(params, state, self.put(x[batch]), self.put(y[batch]))
-                total += float(value) * len(batch)
-                count += len(batch)
-            train_losses.append(total / count)
-            if request.x_val is not None:
-                val_losses.append(float(evaluate(params, self.put(request.x_val), self.put(request.y_val))))
-            epochs_run = epoch + 1
-            if tracker is not None:
-                stop = tracker.update(epoch, val_losses[-1] if config.monitor == "val_loss" else train_losses[-1])
-                if tracker.best_epoch == epoch:
-                    best = list(params)
-                if stop:
-                    break
-        if tracker is not None and config.restore_best_weights and best is not None:
-            params = best
-        return TrainResult(params=[self.numpy(p, dtype) for p in params], train_loss=train_losses,
-                           val_loss=val_losses, epochs_run=epochs_run,
-                           best_epoch=tracker.best_epoch if tracker is not None else None,
-                           stopped_epoch=tracker.stopped_epoch if tracker is not None else None)
+        run = functional_epochs(request, params, state, step, evaluate, put=self.put)
+        return TrainResult(params=[self.numpy(p, dtype) for p in run.weights], train_loss=run.train_loss,
+                           val_loss=run.val_loss, epochs_run=run.epochs_run, best_epoch=run.best_epoch,
+                           stopped_epoch=run.stopped_epoch)
 
     # -- interface: benchmarking
     def make_trainer(self, spec: MLPSpec, params: Sequence[np.ndarray], x: np.ndarray, target: np.ndarray,

@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 
+from impls.epochs import functional_epochs
 from impls.interface import Capabilities, Implementation, LossClaim, ModelResult, Trainer, TrainRequest, TrainResult
 from reference.conventions import KERAS
-from reference.early_stopping import EarlyStoppingTracker
 from reference.spec import MLPSpec
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
@@ -287,33 +287,10 @@ class KerasImplementation(Implementation):
         step, evaluate, weights, opt_vars = self.stateless_step(
             request.spec, request.params, request.loss, request.reduction, request.loss_params, request.y,
             request.optimizer, request.hyper)
-        x, y = np.asarray(request.x), np.asarray(request.y)
-        config = request.early_stopping
-        tracker = EarlyStoppingTracker(config) if config is not None else None
-        best, train_losses, val_losses, epochs_run = None, [], [], 0
-        for epoch in range(request.epochs):
-            order = np.asarray(request.batch_orders[epoch])
-            total, count = 0.0, 0
-            for start in range(0, len(order), request.batch_size):
-                batch = order[start:start + request.batch_size]
-                weights, opt_vars, value = step(weights, opt_vars, x[batch], y[batch])
-                total += float(value) * len(batch)
-                count += len(batch)
-            train_losses.append(total / count)
-            if request.x_val is not None:
-                val_losses.append(float(evaluate(weights, np.asarray(request.x_val), np.asarray(request.y_val))))
-            epochs_run = epoch + 1
-            if tracker is not None:
-                stop = tracker.update(epoch, val_losses[-1] if config.monitor == "val_loss" else train_losses[-1])
-                if tracker.best_epoch == epoch:
-                    best = list(weights)
-                if stop:
-                    break
-        if tracker is not None and config.restore_best_weights and best is not None:
-            weights = best
-        return TrainResult(params=self.from_keras(weights, dtype), train_loss=train_losses, val_loss=val_losses,
-                           epochs_run=epochs_run, best_epoch=tracker.best_epoch if tracker is not None else None,
-                           stopped_epoch=tracker.stopped_epoch if tracker is not None else None)
+        run = functional_epochs(request, weights, opt_vars, step, evaluate)
+        return TrainResult(params=self.from_keras(run.weights, dtype), train_loss=run.train_loss,
+                           val_loss=run.val_loss, epochs_run=run.epochs_run, best_epoch=run.best_epoch,
+                           stopped_epoch=run.stopped_epoch)
 
 
 class KerasTrainer(Trainer):
