@@ -1,11 +1,14 @@
-"""Adam and AdamW in place: the update of reference.optim.adam with preallocated scratch buffers.
+"""Adam and AdamW in place: the update of reference.optim.adam, chunk by chunk, with reused scratch buffers.
 
 The same arithmetic, operation for operation, as the readable `reference.optim.adam._adam_update` (so the
 two agree bit for bit; suites/reference/test_oracle_optim.py::test_inplace_equals_not_inplace), with every
-temporary written into a reused buffer: the path `TrainingStep` and the benchmarks take.
+temporary written into a scratch buffer and the elements cut into cache-sized chunks shared among the cores
+(reference.optim._chunks): the path `TrainingStep` and the benchmarks take.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -18,9 +21,8 @@ from reference.optim._buffers import (
     moving_average,
     moving_average_of_squares,
     next_step,
-    scratch,
-    scratch_pool,
 )
+from reference.optim._chunks import for_each_chunk
 
 
 def adam_update_inplace(
@@ -32,9 +34,8 @@ def adam_update_inplace(
     exp_avgs = buffers(state, "exp_avg", params)
     exp_avg_sqs = buffers(state, "exp_avg_sq", params)
     max_exp_avg_sqs = buffers(state, "max_exp_avg_sq", params) if hyper.amsgrad else None
-    pool = scratch_pool(state, params, True)
 
-    lr, eps, wd, eps_root = hyper.lr, hyper.eps, hyper.weight_decay, hyper.eps_root
+    lr, eps, wd, eps_root, maximize = hyper.lr, hyper.eps, hyper.weight_decay, hyper.eps_root, hyper.maximize
     beta1, beta2 = hyper.betas
     bias_correction1 = bias_correction(beta1, step)
     bias_correction2 = bias_correction(beta2, step)
@@ -42,21 +43,20 @@ def adam_update_inplace(
     step_size = lr / bias_correction1
     if placement == "hat":
         step_size *= bias_correction2**0.5
+    coupled_decay = 0.0 if decoupled else wd
 
-    for index, (param, grad) in enumerate(zip(params, grads, strict=True)):
-        slots = pool[index]
+    def update(arrays: Sequence[np.ndarray], slots: Sequence[np.ndarray]) -> None:
+        param, grad, exp_avg, exp_avg_sq = arrays[:4]
+        work = slots[0]
         if decoupled:
             decay_weights(param, lr, wd)
-        g = effective_grad(grad, param, 0.0 if decoupled else wd, hyper.maximize, slots)
-        work = scratch(slots, 0, param)
-        exp_avg, exp_avg_sq = exp_avgs[index], exp_avg_sqs[index]
-
+        g = effective_grad(grad, param, coupled_decay, maximize, slots)
         moving_average(exp_avg, g, beta1, work)                # m = beta1 m + (1 - beta1) g
         moving_average_of_squares(exp_avg_sq, g, beta2, work)  # v = beta2 v + ((1 - beta2) g) g
         second = exp_avg_sq
-        if max_exp_avg_sqs is not None:                        # amsgrad: v = max over steps
-            np.maximum(max_exp_avg_sqs[index], exp_avg_sq, out=max_exp_avg_sqs[index])
-            second = max_exp_avg_sqs[index]
+        if len(arrays) > 4:                                    # amsgrad: v = max over steps
+            np.maximum(arrays[4], exp_avg_sq, out=arrays[4])
+            second = arrays[4]
 
         if placement == "inside":                              # denom = sqrt(v / bc2 + eps)
             np.divide(second, bias_correction2, out=work)
@@ -77,4 +77,11 @@ def adam_update_inplace(
         np.divide(exp_avg, work, out=work)                     # p -= step_size * m / denom
         work *= step_size
         param -= work
+
+    groups = [
+        (param, grad, exp_avgs[index], exp_avg_sqs[index])
+        + ((max_exp_avg_sqs[index],) if max_exp_avg_sqs is not None else ())
+        for index, (param, grad) in enumerate(zip(params, grads, strict=True))
+    ]
+    for_each_chunk(update, groups, scratch=2)
     return params, state

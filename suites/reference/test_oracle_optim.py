@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -35,6 +36,7 @@ from reference.optim import (
     rmsprop,
     sgd,
 )
+from reference.optim import _chunks as chunks
 
 SHAPES = [(3, 2), (4,)]
 
@@ -476,6 +478,63 @@ def test_inplace_equals_not_inplace(name: str, options: dict) -> None:
         for a, b in zip(pure_params, live_params, strict=True):
             np.testing.assert_array_equal(a, b)
         _assert_states_equal(pure_state, live_state)
+
+
+
+ADAM_INPLACE_CASES = [case for case in INPLACE_CASES if case[0] in ("adam", "adamw")]
+
+
+@pytest.mark.parametrize(("name", "options"), ADAM_INPLACE_CASES,
+                         ids=[f"{n}-{i}" for i, (n, _) in enumerate(ADAM_INPLACE_CASES)])
+def test_inplace_in_chunks_on_threads_equals_not_inplace(name: str, options: dict, monkeypatch) -> None:
+    """Bit for bit again, with the in-place update cut into chunks of 5 elements shared among 3 threads
+    (reference.optim._chunks), and one parameter that is not contiguous (updated whole)."""
+    monkeypatch.setattr(chunks, "CHUNK", 5)
+    monkeypatch.setattr(chunks, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(chunks, "threads", lambda: 3)
+    entry, hyper = get_optimizer(name), make_hyper(name, **options)
+    shapes = [(7, 6), (6,), (3, 7)]
+    rng = np.random.default_rng(3)
+    pure_params = [rng.standard_normal(shape) for shape in shapes]
+    pure_params.append(rng.standard_normal((5, 4)).T)                     # a transposed view: not contiguous
+    live_params = [np.array(p, order="F" if not p.flags.c_contiguous else "C", copy=True) for p in pure_params]
+    assert not live_params[-1].flags.c_contiguous
+    pure_state: dict = {}
+    live_state: dict = {}
+    ran: list[str] = []
+    real_run = chunks._run
+    monkeypatch.setattr(chunks, "_run", lambda *args: (ran.append(threading.current_thread().name),
+                                                       real_run(*args))[1])
+    for step in range(4):
+        grads = [0.5 ** step * rng.standard_normal(p.shape) for p in pure_params]
+        pure_params, pure_state = entry.step(pure_params, grads, pure_state, hyper)
+        entry.step(live_params, grads, live_state, hyper, inplace=True)
+        for a, b in zip(pure_params, live_params, strict=True):
+            np.testing.assert_array_equal(a, b)
+        _assert_states_equal(pure_state, live_state)
+    assert len(ran) == 4 * 3, "each update is cut into three runs of chunks"
+    assert "MainThread" in ran and len(set(ran)) >= 2, "the runs are shared with the pool's threads"
+
+
+def test_chunks_cover_every_element_once_and_errors_propagate(monkeypatch) -> None:
+    monkeypatch.setattr(chunks, "CHUNK", 4)
+    monkeypatch.setattr(chunks, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(chunks, "threads", lambda: 2)
+    arrays = [np.zeros((5, 3)), np.zeros(9), np.zeros((4, 3)).T, np.zeros(0)]
+
+    def count(views, work):
+        assert len(work) == 2 and all(w.shape == views[0].shape for w in work)
+        np.add(views[0], 1.0, out=views[0])
+
+    chunks.for_each_chunk(count, [(a,) for a in arrays], scratch=2)
+    assert all(np.all(a == 1.0) for a in arrays)
+
+    def fail(views, work):
+        if threading.current_thread() is not threading.main_thread():
+            raise FloatingPointError("raised in a worker thread")
+
+    with pytest.raises(FloatingPointError, match="worker thread"):
+        chunks.for_each_chunk(fail, [(np.zeros(40),)], scratch=1)
 
 
 TORCH_STATE_KEYS = {
