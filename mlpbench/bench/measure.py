@@ -14,6 +14,7 @@ import numpy as np
 from mlpbench.bench.records import CellKind
 from mlpbench.bench.timing import TimingSettings, time_blocks, time_trainer
 from mlpbench.catalogue.benchmark import SEED, BenchCase
+from reference.optim import limit_threads
 from reference.spec import MLPSpec
 
 # -- inputs of a cell -------------------------------------------------------------------------------------------
@@ -48,9 +49,10 @@ def make_trainer(impl, case: BenchCase):
 
 
 def set_threads(threads: int) -> Callable[[], None]:
-    """Use `threads` CPU threads in torch (and in the BLAS pools threadpoolctl can reach); returns a function
-    that restores the previous settings."""
-    restores = []
+    """Use `threads` CPU threads in torch, in the oracle's elementwise updates (reference.optim._chunks) and in
+    the BLAS pools threadpoolctl can reach; returns a function that restores the previous settings."""
+    previous_limit = limit_threads(threads)
+    restores: list[Callable[[], object]] = [lambda: limit_threads(previous_limit)]
     try:
         import torch
 

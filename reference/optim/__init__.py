@@ -16,6 +16,7 @@ from typing import Any
 
 from reference.conventions import Conventions
 from reference.optim._buffers import public_state
+from reference.optim._chunks import limit_threads
 from reference.optim.adadelta import Adadelta, adadelta
 from reference.optim.adagrad import Adagrad, adagrad
 from reference.optim.adam import Adam, AdamW, adam, adamw
@@ -150,6 +151,7 @@ __all__ = [
     "get_optimizer",
     "governed_fields",
     "hyperparameters",
+    "limit_threads",
     "make_hyper",
     "public_state",
     "resolve_optimizer",

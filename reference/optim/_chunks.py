@@ -36,13 +36,26 @@ _pool: tuple[tuple[int, int], ThreadPoolExecutor] | None = None  # keyed by (pro
 _pool_lock = threading.Lock()
 
 
+_limit: int | None = None
+
+
 def threads() -> int:
-    """The cores this process may run on, at most MAX_THREADS."""
+    """The cores this process may run on, at most MAX_THREADS and at most the limit set by `limit_threads`."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return max(1, min(cores, MAX_THREADS))
+    return max(1, min(cores, MAX_THREADS, _limit or MAX_THREADS))
+
+
+def limit_threads(count: int | None) -> int | None:
+    """Use at most `count` threads (None: as many as there are cores); returns the previous limit.
+    `mlpbench bench --threads N` sets it, as it sets torch's and the BLAS libraries' thread counts."""
+    global _limit
+    if count is not None and count < 1:
+        raise ValueError(f"the thread limit must be at least 1, got {count}")
+    previous, _limit = _limit, count
+    return previous
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:

@@ -62,3 +62,17 @@ def test_a_hanging_step_is_killed_at_the_cell_limit(calls: IsolatedCalls, monkey
 def test_an_unknown_name_is_reported_for_a_usage_error(calls: IsolatedCalls) -> None:
     info, caps, unknown = calls.load("no-such-engine")
     assert caps is None and "unknown implementation 'no-such-engine'" in unknown
+
+
+def test_threads_setting_reaches_the_oracle_and_is_restored() -> None:
+    """`--threads N` bounds the oracle's elementwise threads as it bounds torch's and the BLAS pools'."""
+    from mlpbench.bench.measure import set_threads
+    from reference.optim import _chunks
+
+    before = _chunks.threads()
+    restore = set_threads(1)
+    try:
+        assert _chunks.threads() == 1
+    finally:
+        restore()
+    assert _chunks.threads() == before

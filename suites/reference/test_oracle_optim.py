@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+import os
 import threading
 
 import numpy as np
@@ -31,6 +32,7 @@ from reference.optim import (
     adamw,
     apply_conventions,
     get_optimizer,
+    limit_threads,
     make_hyper,
     public_state,
     rmsprop,
@@ -679,3 +681,14 @@ def test_apply_conventions() -> None:
     assert apply_conventions(Adam(eps_placement="inside"), PYTORCH).eps_placement == "inside"
     assert apply_conventions(Adam(eps_placement="outside"), textbook).eps_placement == "outside"
     assert apply_conventions(SGD(momentum=0.9), PYTORCH).decoupled_weight_decay is False
+
+
+def test_thread_limit_bounds_the_chunk_threads() -> None:
+    previous = limit_threads(1)
+    try:
+        assert chunks.threads() == 1
+        with pytest.raises(ValueError, match="at least 1"):
+            limit_threads(0)
+    finally:
+        limit_threads(previous)
+    assert chunks.threads() == max(1, min(len(os.sched_getaffinity(0)), chunks.MAX_THREADS))
