@@ -46,8 +46,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from impls.epochs import run_epochs
 from impls.interface import TrainRequest, TrainResult
-from impls.torch_impl import TorchImplementation, seeded, torch_dtype
+from impls.torch_impl import ModuleSteps, TorchImplementation, seeded, torch_dtype
 
 
 def shard_bounds(n: int, world_size: int) -> list[tuple[int, int]]:
@@ -242,67 +243,37 @@ class RankEngine(TorchImplementation):
         return self.optimizer_run(name, hyper, params, grads_per_step)
 
     def op_train(self, request: TrainRequest) -> TrainResult:
+        """A training run (impls.epochs.run_epochs) on this rank's rows of every batch and of the validation set."""
         dtype = np.asarray(request.x).dtype
-        config = request.early_stopping
-        if config is not None and config.monitor == "val_loss" and request.x_val is None:
-            raise ValueError("early stopping monitors val_loss but no validation data was given")
-        if len(request.batch_orders) < request.epochs:
-            raise ValueError(
-                f"{request.epochs} epochs need {request.epochs} batch orders, got {len(request.batch_orders)}")
         with self.numerics(), seeded(self.device, self.dropout_seed(request.dropout_seed)):
             local, model = self.build(request.spec, torch_dtype(dtype), request.params, in_stream=True)
             optimizer = self.make_optimizer(request.optimizer, list(local.parameters()), request.hyper)
             x = self.tensor(request.x)
             y = self.target_tensor(request.loss, request.y, x)
-            tracker = self.early_stopping_tracker(config) if config is not None else None
-            best: list[torch.Tensor] | None = None
-            train_losses: list[float] = []
-            val_losses: list[float] = []
-            epochs_run = 0
-            for epoch in range(request.epochs):
-                model.train()
-                total, count = 0.0, 0
-                for batch in self.batch_iterator(request, epoch):
-                    start, stop = self.set_rows(len(batch))
-                    index = torch.as_tensor(np.asarray(batch[start:stop], dtype=np.int64), device=self.device)
-                    optimizer.zero_grad(set_to_none=True)
-                    value = self.local_loss(request.loss, model(x[index]), y[index], request.reduction,
-                                            request.loss_params)
-                    share = self.contribution(value, stop - start, len(batch), request.reduction)
-                    (share * self.world_size).backward()
-                    optimizer.step()
-                    total += float(self.all_reduce(share)) * len(batch)
-                    count += len(batch)
-                train_losses.append(total / count)
-                if request.x_val is not None:
-                    val_losses.append(self.evaluate(model, request))
-                epochs_run = epoch + 1
-                if tracker is not None:
-                    monitored = val_losses[-1] if config.monitor == "val_loss" else train_losses[-1]
-                    stop_now = tracker.update(epoch, monitored)
-                    if tracker.best_epoch == epoch:
-                        best = [p.detach().clone() for p in local.parameters()]
-                    if stop_now:
-                        break
-            if tracker is not None:
-                self.restore_best_weights(local, best, config)
-            return TrainResult(
-                params=[self.numpy(p, dtype) for p in local.parameters()], train_loss=train_losses,
-                val_loss=val_losses, epochs_run=epochs_run,
-                best_epoch=tracker.best_epoch if tracker is not None else None,
-                stopped_epoch=tracker.stopped_epoch if tracker is not None else None)
+
+            def step(batch: np.ndarray) -> float:
+                """DDP's step on this rank's rows of the batch; the batch's loss (the ranks' shares all-reduced)."""
+                start, stop = self.set_rows(len(batch))
+                index = self.row_index(batch[start:stop])
+                optimizer.zero_grad(set_to_none=True)
+                value = self.local_loss(request.loss, model(x[index]), y[index], request.reduction,
+                                        request.loss_params)
+                share = self.contribution(value, stop - start, len(batch), request.reduction)
+                (share * self.world_size).backward()
+                optimizer.step()
+                return float(self.all_reduce(share))
+
+            run = run_epochs(ModuleSteps(request, self, model, local, step, lambda: self.evaluate(model, request)))
+            return run.result([self.numpy(p, dtype) for p in run.weights])
 
     def evaluate(self, model: nn.Module, request: TrainRequest) -> float:
-        """The validation loss in evaluation mode, the validation set split across ranks like a batch."""
-        model.eval()
-        with torch.no_grad():
-            start, stop = self.set_rows(len(request.x_val))
-            x = self.tensor(request.x_val[start:stop])
-            value = self.local_loss(request.loss, model(x),
-                                    self.target_tensor(request.loss, request.y_val[start:stop], x),
-                                    request.reduction, request.loss_params)
-            return float(self.all_reduce(self.contribution(value, stop - start, len(request.x_val),
-                                                           request.reduction)))
+        """The validation loss (the loop calls it in evaluation mode, without autograd), the validation set split
+        across ranks like a batch."""
+        start, stop = self.set_rows(len(request.x_val))
+        x = self.tensor(request.x_val[start:stop])
+        value = self.local_loss(request.loss, model(x), self.target_tensor(request.loss, request.y_val[start:stop], x),
+                                request.reduction, request.loss_params)
+        return float(self.all_reduce(self.contribution(value, stop - start, len(request.x_val), request.reduction)))
 
     def op_bench(self, spec: Any, params: Sequence[np.ndarray], x: np.ndarray, target: np.ndarray, loss: str,
                  optimizer: str, hyper: Mapping[str, Any], steps: int, blocks: int, warmup: int) -> dict[str, Any]:

@@ -350,9 +350,7 @@ class JaxImplementation(Implementation):
                                 tuple(sorted(request.loss_params.items()))),
                                lambda: lambda ps, xs, ys: function(self.forward(request.spec, ps, xs), ys))
         run = functional_epochs(request, params, state, step, evaluate, put=self.put)
-        return TrainResult(params=[self.numpy(p, dtype) for p in run.weights], train_loss=run.train_loss,
-                           val_loss=run.val_loss, epochs_run=run.epochs_run, best_epoch=run.best_epoch,
-                           stopped_epoch=run.stopped_epoch)
+        return run.result([self.numpy(p, dtype) for p in run.weights])
 
     # -- interface: benchmarking
     def make_trainer(self, spec: MLPSpec, params: Sequence[np.ndarray], x: np.ndarray, target: np.ndarray,

@@ -288,9 +288,7 @@ class KerasImplementation(Implementation):
             request.spec, request.params, request.loss, request.reduction, request.loss_params, request.y,
             request.optimizer, request.hyper)
         run = functional_epochs(request, weights, opt_vars, step, evaluate)
-        return TrainResult(params=self.from_keras(run.weights, dtype), train_loss=run.train_loss,
-                           val_loss=run.val_loss, epochs_run=run.epochs_run, best_epoch=run.best_epoch,
-                           stopped_epoch=run.stopped_epoch)
+        return run.result(self.from_keras(run.weights, dtype))
 
 
 class KerasTrainer(Trainer):

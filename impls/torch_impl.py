@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from impls.epochs import EpochSteps, run_epochs, suite_batches
 from impls.interface import Capabilities, Implementation, ModelResult, Trainer, TrainRequest, TrainResult
 from reference.early_stopping import EarlyStopping, EarlyStoppingTracker
 from reference.spec import MLPSpec
@@ -289,6 +290,47 @@ class BuiltModel:
     dropouts: list[nn.Module] = field(default_factory=list)
 
 
+@dataclass
+class ModuleSteps(EpochSteps):
+    """The epoch loop's side of a torch module that its optimizer trains in place (impls.epochs.run_epochs).
+
+    `step(rows)` trains the batch of these rows and returns its loss; `evaluate()` is the validation loss, called
+    in evaluation mode without autograd. `model` runs the batches (on a data-parallel rank the DDP wrapper of
+    `module`), `module` holds the weights. The batches, the tracker and the restoring go through the
+    implementation's extension points, which the mutants replace.
+    """
+
+    impl: TorchImplementation
+    model: nn.Module
+    module: nn.Module
+    step: Callable[[np.ndarray], float]
+    evaluate: Callable[[], float]
+
+    def batches(self, epoch: int) -> Iterator[np.ndarray]:
+        self.model.train()
+        return self.impl.batch_iterator(self.request, epoch)
+
+    def tracker(self, config: EarlyStopping) -> EarlyStoppingTracker:
+        return self.impl.early_stopping_tracker(config)
+
+    def train_batch(self, rows: np.ndarray) -> float:
+        return self.step(rows)
+
+    def validate(self) -> float:
+        self.model.eval()
+        with torch.no_grad():
+            return self.evaluate()
+
+    def snapshot(self) -> list[torch.Tensor]:
+        return [p.detach().clone() for p in self.module.parameters()]
+
+    def restore(self, best: list[torch.Tensor]) -> None:
+        self.impl.restore_best_weights(self.module, best, self.request.early_stopping)
+
+    def current_weights(self) -> list[torch.Tensor]:
+        return list(self.module.parameters())
+
+
 class TorchTrainer(Trainer):
     """zero_grad, forward, loss, backward, optimizer step on tensors already on the device."""
 
@@ -500,9 +542,11 @@ class TorchImplementation(Implementation):
 
     def batch_iterator(self, request: TrainRequest, epoch: int) -> Iterator[np.ndarray]:
         """The suite's batches: consecutive slices of request.batch_orders[epoch]."""
-        order = np.asarray(request.batch_orders[epoch])
-        for start in range(0, len(order), request.batch_size):
-            yield order[start : start + request.batch_size]
+        return suite_batches(request, epoch)
+
+    def row_index(self, rows: np.ndarray) -> torch.Tensor:
+        """A batch's row indices as an index tensor on the device."""
+        return torch.as_tensor(np.asarray(rows, dtype=np.int64), device=self.device)
 
     def early_stopping_tracker(self, config: EarlyStopping) -> EarlyStoppingTracker:
         return EarlyStoppingTracker(config)
@@ -661,16 +705,8 @@ class TorchImplementation(Implementation):
     # -- interface: training
     def train(self, request: TrainRequest) -> TrainResult:
         dtype = np.asarray(request.x).dtype
-        config = request.early_stopping
-        if config is not None and config.monitor == "val_loss" and request.x_val is None:
-            raise ValueError("early stopping monitors val_loss but no validation data was given")
-        if len(request.batch_orders) < request.epochs:
-            raise ValueError(
-                f"{request.epochs} epochs need {request.epochs} batch orders, got {len(request.batch_orders)}"
-            )
         with self.numerics(), seeded(self.device, int(request.dropout_seed)):
-            built = self.build_model(request.spec, torch_dtype(dtype))
-            model = built.model
+            model = self.build_model(request.spec, torch_dtype(dtype)).model
             self.load_params(model, request.params)
             optimizer = self.make_optimizer(request.optimizer, list(model.parameters()), request.hyper)
             train_step = self.train_steps(model, optimizer, request.loss, request.reduction, request.loss_params)
@@ -678,45 +714,18 @@ class TorchImplementation(Implementation):
             y = self.target_tensor(request.loss, request.y, x)
             x_val = self.tensor(request.x_val) if request.x_val is not None else None
             y_val = self.target_tensor(request.loss, request.y_val, x) if request.y_val is not None else None
-            tracker = self.early_stopping_tracker(config) if config is not None else None
-            best: list[torch.Tensor] | None = None
-            train_losses: list[float] = []
-            val_losses: list[float] = []
-            epochs_run = 0
-            for epoch in range(request.epochs):
-                model.train()
-                total, count = 0.0, 0
-                for batch in self.batch_iterator(request, epoch):
-                    index = torch.as_tensor(np.asarray(batch, dtype=np.int64), device=self.device)
-                    value = train_step(x[index], y[index])
-                    total += float(value.detach()) * len(batch)
-                    count += len(batch)
-                train_losses.append(total / count)
-                if x_val is not None:
-                    model.eval()
-                    with torch.no_grad():
-                        _, value = self.forward_loss(
-                            model, x_val, y_val, request.loss, request.reduction, request.loss_params
-                        )
-                        val_losses.append(float(value))
-                epochs_run = epoch + 1
-                if tracker is not None:
-                    monitored = val_losses[-1] if config.monitor == "val_loss" else train_losses[-1]
-                    stop = tracker.update(epoch, monitored)
-                    if tracker.best_epoch == epoch:
-                        best = [p.detach().clone() for p in model.parameters()]
-                    if stop:
-                        break
-            if tracker is not None:
-                self.restore_best_weights(model, best, config)
-            return TrainResult(
-                params=[self.numpy(p, dtype) for p in model.parameters()],
-                train_loss=train_losses,
-                val_loss=val_losses,
-                epochs_run=epochs_run,
-                best_epoch=tracker.best_epoch if tracker is not None else None,
-                stopped_epoch=tracker.stopped_epoch if tracker is not None else None,
-            )
+
+            def step(rows: np.ndarray) -> float:
+                index = self.row_index(rows)
+                return float(train_step(x[index], y[index]).detach())
+
+            def evaluate() -> float:
+                _, value = self.forward_loss(model, x_val, y_val, request.loss, request.reduction,
+                                             request.loss_params)
+                return float(value)
+
+            run = run_epochs(ModuleSteps(request, self, model, model, step, evaluate))
+            return run.result([self.numpy(p, dtype) for p in run.weights])
 
     # -- interface: benchmarking
     def make_trainer(
