@@ -29,8 +29,6 @@ Kernel = Callable[[Sequence[np.ndarray], Sequence[np.ndarray]], None]
 """kernel(arrays, work): update one chunk; `arrays` are views of one parameter's arrays at the same
 elements, `work` scratch buffers of the chunk's shape and dtype (their contents are undefined)."""
 
-_Piece = tuple[int, int, int]  # (group, start, stop) over the group's flattened arrays
-
 _local = threading.local()
 _pool: tuple[tuple[int, int], ThreadPoolExecutor] | None = None  # keyed by (process id, workers)
 _pool_lock = threading.Lock()
@@ -70,69 +68,65 @@ def _executor(workers: int) -> ThreadPoolExecutor:
         return _pool[1]
 
 
-def _work(count: int, length: int, dtype: np.dtype) -> list[np.ndarray]:
-    """`count` scratch buffers of `length` elements, kept per thread and reused across calls."""
-    buffers = getattr(_local, "buffers", None)
-    if buffers is None:
-        buffers = _local.buffers = {}
-    key = np.dtype(dtype)
-    held = buffers.get(key)
-    if held is None or len(held) < count or held[0].size < length:
-        held = buffers[key] = [np.empty(max(length, CHUNK), key) for _ in range(count)]
-    return [buffer[:length] for buffer in held[:count]]
+def _work(count: int, like: np.ndarray) -> list[np.ndarray]:
+    """`count` scratch arrays shaped and typed like `like`: views of buffers kept per thread, reused (the
+    views too, by shape)."""
+    views = getattr(_local, "views", None)
+    if views is None:
+        views = _local.views = {}
+    key = (like.dtype, like.shape, count)
+    found = views.get(key)
+    if found is None:
+        buffers = _local.__dict__.setdefault("buffers", {})
+        held = buffers.get(like.dtype)
+        if held is None or len(held) < count or held[0].size < like.size:
+            held = buffers[like.dtype] = [np.empty(max(like.size, CHUNK), like.dtype) for _ in range(count)]
+            views.clear()
+        found = views[key] = [buffer[: like.size].reshape(like.shape) for buffer in held[:count]]
+    return found
 
 
-def _flat(group: Sequence[np.ndarray]) -> list[np.ndarray] | None:
-    """1-d views of the group's arrays, or None when one of them cannot be viewed flat (not C-contiguous)."""
-    if not all(array.flags.c_contiguous for array in group):
-        return None
-    return [array.reshape(-1) for array in group]
+def _pieces(group: Sequence[np.ndarray]) -> list[Sequence[np.ndarray]]:
+    """The group whole when it is one chunk or cannot be viewed flat (not C-contiguous), else its chunks."""
+    if group[0].size <= CHUNK or not all(array.flags.c_contiguous for array in group):
+        return [group]
+    flat = [array.reshape(-1) for array in group]
+    return [[array[start : start + CHUNK] for array in flat] for start in range(0, flat[0].size, CHUNK)]
 
 
-def _run(kernel: Kernel, flats: Sequence[Sequence[np.ndarray]], pieces: Sequence[_Piece], scratch: int) -> None:
-    for group, start, stop in pieces:
-        arrays = [array[start:stop] for array in flats[group]]
-        kernel(arrays, _work(scratch, stop - start, arrays[0].dtype))
+def _run(kernel: Kernel, pieces: Sequence[Sequence[np.ndarray]], scratch: int) -> None:
+    for arrays in pieces:
+        kernel(arrays, _work(scratch, arrays[0]))
 
 
-def _split(pieces: list[_Piece], parts: int) -> list[list[_Piece]]:
+def _split(pieces: list[Sequence[np.ndarray]], parts: int) -> list[list[Sequence[np.ndarray]]]:
     """Consecutive runs of pieces with about the same number of elements each."""
-    total = sum(stop - start for _, start, stop in pieces)
-    runs: list[list[_Piece]] = [[]]
+    total = sum(piece[0].size for piece in pieces)
+    runs: list[list[Sequence[np.ndarray]]] = [[]]
     done = 0
     for piece in pieces:
         if done >= total * len(runs) / parts and len(runs) < parts:
             runs.append([])
         runs[-1].append(piece)
-        done += piece[2] - piece[1]
+        done += piece[0].size
     return runs
 
 
 def for_each_chunk(kernel: Kernel, groups: Sequence[Sequence[np.ndarray]], scratch: int) -> None:
     """Call `kernel` on every chunk of every group (one group per parameter: arrays of one shape).
 
-    A group whose arrays are not all C-contiguous is updated whole, in the calling thread.
+    A group of at most CHUNK elements, or whose arrays are not all C-contiguous, is one piece.
     """
-    flats: list[Sequence[np.ndarray]] = []
-    pieces: list[_Piece] = []
-    for group in groups:
-        flat = _flat(group)
-        if flat is None:
-            kernel(group, [np.empty_like(group[0]) for _ in range(scratch)])
-            continue
-        index, size = len(flats), flat[0].size
-        flats.append(flat)
-        pieces.extend((index, start, min(start + CHUNK, size)) for start in range(0, size, CHUNK))
-    total = sum(stop - start for _, start, stop in pieces)
-    workers = threads() if total >= PARALLEL_MIN else 1
-    runs = _split(pieces, workers) if pieces else []
+    pieces = [piece for group in groups for piece in _pieces(group)]
+    total = sum(piece[0].size for piece in pieces)
+    runs = _split(pieces, threads()) if total >= PARALLEL_MIN else [pieces]
     if len(runs) <= 1:
-        _run(kernel, flats, pieces, scratch)
+        _run(kernel, pieces, scratch)
         return
-    pool = _executor(workers - 1)
-    futures = [pool.submit(_run, kernel, flats, run, scratch) for run in runs[1:]]
+    pool = _executor(threads() - 1)
+    futures = [pool.submit(_run, kernel, run, scratch) for run in runs[1:]]
     try:
-        _run(kernel, flats, runs[0], scratch)
+        _run(kernel, runs[0], scratch)
     finally:
         wait(futures)  # never return while a thread still writes into the caller's arrays
     for future in futures:
