@@ -35,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a small grid that finishes in under a minute on a laptop CPU")
     parser.add_argument("--impl", action="append", metavar="NAME",
                         help="implementation to time (repeatable): registry name, entry point or module:factory; "
-                             "default: torch-cuda, torch-cuda-tf32, torch-cpu, reference")
+                             f"default: every engine ({', '.join(FULL.implementations)}); "
+                             f"--quick: {', '.join(QUICK.implementations)}")
     parser.add_argument("--model", "--models", action="append", metavar="MODEL",
                         help="catalogue model or layer sizes like 128-512-10 (repeatable, comma separated)")
     parser.add_argument("--batch-sizes", metavar="B1,B2,...", help="batch sizes, e.g. 1,16,256")
