@@ -103,7 +103,9 @@ def method_section(results: BenchResults) -> str:
         f"- A step = forward, loss, backward and optimizer step on data already on the device. Each timed "
         f"block is synchronize, k steps, synchronize; k grows until a block takes >= "
         f"{grid.get('min_block_seconds')} s; up to {grid.get('blocks')} blocks per cell after "
-        f"{grid.get('warmup_seconds')} s of warm-up; median and IQR of the per-step times of the blocks; "
+        f"{grid.get('warmup_seconds')} s of warm-up (a block more than twice as fast as the calibrating one "
+        f"means the calibration ran on cold steps: those blocks become warm-up and k is calibrated again); "
+        f"median and IQR of the per-step times of the blocks; "
         f"cells whose IQR exceeds 10% of the median are marked (noisy).",
         f"- Cells estimated to need more than {grid.get('max_seconds_per_cell')} s are skipped (budget). "
         f"Only configurations that pass the quick conformance check are timed. Host-to-device copies are "

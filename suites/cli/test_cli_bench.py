@@ -6,10 +6,12 @@ from __future__ import annotations
 import csv
 import json
 import math
+from types import SimpleNamespace
 
 import pytest
 
 from impls.registry import resolve
+from mlpbench.bench import timing as timing_module
 from mlpbench.bench.budget import estimated_step_seconds
 from mlpbench.bench.flops import training_step_flops
 from mlpbench.bench.records import csv_columns
@@ -223,6 +225,41 @@ def test_block_timer_grows_blocks_and_excludes_warmup():
     assert timing.warmup_steps == 3
     assert len(calls) >= 3 + timing.total_steps
     assert all(math.isfinite(t) for t in timing.block_seconds)
+
+
+
+def _clocked_steps(monkeypatch, costs) -> list[int]:
+    """Steps that take `costs(n)` seconds of a fake clock (n = 1, 2, ...), which the block timer reads."""
+    now = [0.0]
+    calls: list[int] = []
+    monkeypatch.setattr(timing_module, "time", SimpleNamespace(perf_counter=lambda: now[0]))
+
+    def step() -> None:
+        calls.append(1)
+        now[0] += costs(len(calls))
+
+    return calls, step
+
+
+def test_block_timer_recalibrates_after_cold_first_steps(monkeypatch):
+    """A fresh process's first steps can be 40 times slower than the rest: the blocks timed on them are
+    warm-up, and k is calibrated again on warm steps (the torch-cpu seed-10-64-32-1 @ 32 cell of one run had
+    steps of 16, 20 and 8 ms before 0.4 ms ones, and reported 9,591 samples/s for about 70,000)."""
+    calls, step = _clocked_steps(monkeypatch, lambda n: 0.02 if n <= 6 else 0.0004)
+    timing = time_blocks(step, min_block_seconds=0.015, blocks=5, min_blocks=5, warmup_seconds=0.0,
+                         min_warmup_steps=2)
+    assert timing.steps_per_block == 50  # calibrated on 0.4 ms steps, not on a 20 ms one
+    assert timing.step_seconds == pytest.approx([0.0004] * 5)  # no cold step inside a recorded block
+    assert timing.warmup_steps == 7  # the six cold steps and the warm one that showed them, all dropped
+    assert len(calls) >= timing.warmup_steps + timing.total_steps
+
+
+def test_block_timer_keeps_a_calibration_that_was_warm(monkeypatch):
+    calls, step = _clocked_steps(monkeypatch, lambda n: 0.002)
+    timing = time_blocks(step, min_block_seconds=0.005, blocks=5, min_blocks=5, warmup_seconds=0.0,
+                         min_warmup_steps=2)
+    assert timing.steps_per_block == 5 and timing.warmup_steps == 2
+    assert timing.step_seconds == pytest.approx([0.002] * 5)
 
 
 def test_budget_estimate_extrapolates_from_the_two_largest_batches():
