@@ -74,3 +74,8 @@ def compare_model_result(ctx: CheckContext, spec: MLPSpec, result: Any, expected
                     tol("gradient", expected.param_grads[index], **backward_sizes))
     ctx.compare(f"{prefix}input grad", input_grad, expected.input_grad,
                 tol("gradient", expected.input_grad, **backward_sizes))
+
+
+def counterpart_gradients(result: Any) -> ModelGradients:
+    """A trusted counterpart implementation's forward_backward result as the expected side of a comparison."""
+    return ModelGradients(result.output, result.loss, list(result.param_grads), result.input_grad)

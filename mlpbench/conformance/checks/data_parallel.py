@@ -19,10 +19,8 @@ import numpy as np
 
 from impls.interface import Implementation
 from mlpbench.conformance.checks.base import CheckContext, CheckFailed, NotClaimed, check_kind
-from mlpbench.conformance.checks.common import compare_model_result, draw_data, draw_params
-from mlpbench.conformance.checks.training import build_request, compare_training
-from reference.model import ModelGradients
-from reference.training import TrainingResult
+from mlpbench.conformance.checks.common import compare_model_result, counterpart_gradients, draw_data, draw_params
+from mlpbench.conformance.checks.training import compare_training_with_counterpart
 
 
 def single_process_counterpart(impl: Implementation) -> Implementation:
@@ -62,13 +60,7 @@ def check_dropout_data_parallel(ctx: CheckContext) -> None:
             ctx.exact(f"dropout keep-mask of hidden layer {layer} (rows of every rank, against the "
                       "single-process mask of the suite's seed)", np.asarray(mask).astype(np.float64),
                       np.asarray(expected).astype(np.float64))
-        expected = ModelGradients(reference.output, reference.loss, list(reference.param_grads),
-                                  reference.input_grad)
-        compare_model_result(ctx, spec, result, expected, p["batch"], factor=2.0, prefix="data-parallel vs single ")
+        compare_model_result(ctx, spec, result, counterpart_gradients(reference), p["batch"], factor=2.0,
+                             prefix="data-parallel vs single ")
     else:
-        request = build_request(ctx, {**p, "optimizer": "sgd", "hyper": {"lr": 0.1}})
-        reference = single.train(request)
-        result = ctx.call("train", request)
-        expected = TrainingResult(list(reference.params), list(reference.train_loss), list(reference.val_loss),
-                                  reference.epochs_run, reference.best_epoch, reference.stopped_epoch)
-        compare_training(ctx, request, result, expected, factor=2.0, prefix="data-parallel vs single ")
+        compare_training_with_counterpart(ctx, single, p, prefix="data-parallel vs single ")

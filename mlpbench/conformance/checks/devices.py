@@ -12,10 +12,8 @@ from typing import Any
 
 from impls.interface import Implementation
 from mlpbench.conformance.checks.base import CheckContext, NotClaimed, Skipped, check_kind
-from mlpbench.conformance.checks.common import compare_model_result, draw_data, draw_params
-from mlpbench.conformance.checks.training import build_request, compare_training
-from reference.model import ModelGradients
-from reference.training import TrainingResult
+from mlpbench.conformance.checks.common import compare_model_result, counterpart_gradients, draw_data, draw_params
+from mlpbench.conformance.checks.training import compare_training_with_counterpart
 
 
 def cpu_counterpart(impl: Implementation) -> Implementation:
@@ -45,12 +43,7 @@ def check_devices(ctx: CheckContext) -> None:
         ctx.save(params=params, x=x, target=y)
         on_cpu: Any = cpu.forward_backward(spec, params, x, y, p["loss"])
         on_device = ctx.call("forward_backward", spec, params, x, y, p["loss"])
-        expected = ModelGradients(on_cpu.output, on_cpu.loss, list(on_cpu.param_grads), on_cpu.input_grad)
-        compare_model_result(ctx, spec, on_device, expected, p["batch"], factor=2.0, prefix="CPU vs CUDA ")
+        compare_model_result(ctx, spec, on_device, counterpart_gradients(on_cpu), p["batch"], factor=2.0,
+                             prefix="CPU vs CUDA ")
     else:
-        request = build_request(ctx, {**p, "optimizer": "sgd", "hyper": {"lr": 0.1}})
-        on_cpu = cpu.train(request)
-        on_device = ctx.call("train", request)
-        expected = TrainingResult(list(on_cpu.params), list(on_cpu.train_loss), list(on_cpu.val_loss),
-                                  on_cpu.epochs_run, on_cpu.best_epoch, on_cpu.stopped_epoch)
-        compare_training(ctx, request, on_device, expected, factor=2.0, prefix="CPU vs CUDA ")
+        compare_training_with_counterpart(ctx, cpu, p, prefix="CPU vs CUDA ")

@@ -112,6 +112,17 @@ def compare_training(ctx: CheckContext, request: TrainRequest, result: Any, expe
         ctx.compare(f"{prefix}final {name}", actual, wanted, tol(wanted, total_steps))
 
 
+def compare_training_with_counterpart(ctx: CheckContext, counterpart: Any, p: Any, prefix: str) -> None:
+    """Train the implementation and a trusted counterpart (its CPU or single-process twin) on one SGD request.
+    Each errs from the exact run by at most one oracle tolerance, so they must agree within twice that."""
+    request = build_request(ctx, {**p, "optimizer": "sgd", "hyper": {"lr": 0.1}})
+    trusted = counterpart.train(request)
+    result = ctx.call("train", request)
+    expected = TrainingResult(list(trusted.params), list(trusted.train_loss), list(trusted.val_loss),
+                              trusted.epochs_run, trusted.best_epoch, trusted.stopped_epoch)
+    compare_training(ctx, request, result, expected, factor=2.0, prefix=prefix)
+
+
 def check_dropout_training(ctx: CheckContext, request: TrainRequest) -> None:
     """Training with the implementation's own dropout masks, which the oracle cannot replay: the epochs run,
     finite parameters, and the last validation loss equal to the evaluation-mode (no dropout) loss of the
