@@ -27,6 +27,15 @@ def draw_data(ctx: CheckContext, spec: MLPSpec, loss: str, n: int, stream: int =
     return x, draw_target(ctx, rng, loss, n, spec.sizes[-1])
 
 
+def draw_network_case(ctx: CheckContext, spec: MLPSpec, loss: str, batch: int
+                      ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """The suite's parameters, inputs and targets for a network case, saved for its repro file."""
+    params = draw_params(ctx, spec)
+    x, target = draw_data(ctx, spec, loss, batch)
+    ctx.save(params=params, x=x, target=target)
+    return params, x, target
+
+
 def draw_target(ctx: CheckContext, rng: np.random.Generator, loss: str, n: int, outputs: int) -> np.ndarray:
     """The loss's own target draw (reference.losses.Loss.draw_target), float targets in the dtype under test."""
     target = get_loss(loss).draw_target(rng, n, outputs)

@@ -19,7 +19,7 @@ import numpy as np
 
 from impls.interface import Implementation
 from mlpbench.conformance.checks.base import CheckContext, CheckFailed, NotClaimed, check_kind
-from mlpbench.conformance.checks.common import compare_model_result, counterpart_gradients, draw_data, draw_params
+from mlpbench.conformance.checks.common import compare_model_result, counterpart_gradients, draw_network_case
 from mlpbench.conformance.checks.training import compare_training_with_counterpart
 
 
@@ -47,9 +47,7 @@ def check_dropout_data_parallel(ctx: CheckContext) -> None:
     spec = p["spec"]
     ctx.details["world_size"] = int(ctx.impl.world_size)
     if p["target"] == "model":
-        params = draw_params(ctx, spec)
-        x, y = draw_data(ctx, spec, p["loss"], p["batch"])
-        ctx.save(params=params, x=x, target=y)
+        params, x, y = draw_network_case(ctx, spec, p["loss"], p["batch"])
         reference = single.forward_backward(spec, params, x, y, p["loss"], training=True,
                                             dropout_seed=ctx.case.seed)
         result = ctx.call("forward_backward", spec, params, x, y, p["loss"], training=True,

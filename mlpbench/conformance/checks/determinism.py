@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from mlpbench.conformance.checks.base import CheckContext, check_kind
-from mlpbench.conformance.checks.common import draw_data, draw_params
+from mlpbench.conformance.checks.common import draw_network_case
 from mlpbench.conformance.checks.optimizers import optimizer_inputs
 from mlpbench.conformance.checks.training import build_request
 from reference.optim import hyperparameters
@@ -40,9 +40,7 @@ def check_determinism(ctx: CheckContext) -> None:
     target = p["target"]
     if target == "model":
         spec = p["spec"]
-        params = draw_params(ctx, spec)
-        x, y = draw_data(ctx, spec, p["loss"], p["batch"])
-        ctx.save(params=params, x=x, target=y)
+        params, x, y = draw_network_case(ctx, spec, p["loss"], p["batch"])
         training = {"training": True, "dropout_seed": ctx.case.seed} if spec.dropout > 0 else {}
         runs = [ctx.call("forward_backward", spec, params, x, y, p["loss"], **training) for _ in range(2)]
     elif target == "optimizer":

@@ -12,7 +12,7 @@ from typing import Any
 
 from impls.interface import Implementation
 from mlpbench.conformance.checks.base import CheckContext, NotClaimed, Skipped, check_kind
-from mlpbench.conformance.checks.common import compare_model_result, counterpart_gradients, draw_data, draw_params
+from mlpbench.conformance.checks.common import compare_model_result, counterpart_gradients, draw_network_case
 from mlpbench.conformance.checks.training import compare_training_with_counterpart
 
 
@@ -38,9 +38,7 @@ def check_devices(ctx: CheckContext) -> None:
     p = ctx.case.params
     if p["target"] == "model":
         spec = p["spec"]
-        params = draw_params(ctx, spec)
-        x, y = draw_data(ctx, spec, p["loss"], p["batch"])
-        ctx.save(params=params, x=x, target=y)
+        params, x, y = draw_network_case(ctx, spec, p["loss"], p["batch"])
         on_cpu: Any = cpu.forward_backward(spec, params, x, y, p["loss"])
         on_device = ctx.call("forward_backward", spec, params, x, y, p["loss"])
         compare_model_result(ctx, spec, on_device, counterpart_gradients(on_cpu), p["batch"], factor=2.0,

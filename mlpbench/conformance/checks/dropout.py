@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from mlpbench.conformance.checks.base import CheckContext, CheckFailed, check_kind
-from mlpbench.conformance.checks.common import compare_model_result, draw_data, draw_params, to_oracle
+from mlpbench.conformance.checks.common import compare_model_result, draw_network_case, to_oracle
 from mlpbench.conformance.checks.stats import FALSE_FAILURE, hoeffding_bound
 from reference.model import loss_and_gradients
 
@@ -49,9 +49,7 @@ def check_masks(ctx: CheckContext, masks: Any, shapes: list[tuple[int, int]], p:
 def check_dropout_exact(ctx: CheckContext) -> None:
     p = ctx.case.params
     spec = p["spec"]
-    params = draw_params(ctx, spec)
-    x, target = draw_data(ctx, spec, p["loss"], p["batch"])
-    ctx.save(params=params, x=x, target=target)
+    params, x, target = draw_network_case(ctx, spec, p["loss"], p["batch"])
     training = p["training"]
     result = ctx.call("forward_backward", spec, params, x, target, p["loss"], reduction="mean", loss_params={},
                       training=training, dropout_seed=ctx.case.seed)

@@ -11,8 +11,7 @@ from __future__ import annotations
 from mlpbench.conformance.checks.base import CheckContext, check_kind
 from mlpbench.conformance.checks.common import (
     compare_model_result,
-    draw_data,
-    draw_params,
+    draw_network_case,
     to_oracle,
 )
 from reference.model import loss_and_gradients
@@ -22,9 +21,7 @@ from reference.model import loss_and_gradients
 def check_model(ctx: CheckContext) -> None:
     p = ctx.case.params
     spec = p["spec"]
-    params = draw_params(ctx, spec)
-    x, target = draw_data(ctx, spec, p["loss"], p["batch"])
-    ctx.save(params=params, x=x, target=target)
+    params, x, target = draw_network_case(ctx, spec, p["loss"], p["batch"])
     ctx.details["spec"] = spec.describe()
     expected = loss_and_gradients(
         spec, [to_oracle(w) for w in params], to_oracle(x), to_oracle(target), p["loss"],
