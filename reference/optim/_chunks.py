@@ -29,12 +29,11 @@ Kernel = Callable[[Sequence[np.ndarray], Sequence[np.ndarray]], None]
 """kernel(arrays, work): update one chunk; `arrays` are views of one parameter's arrays at the same
 elements, `work` scratch buffers of the chunk's shape and dtype (their contents are undefined)."""
 
-_local = threading.local()
+_local = threading.local()  # per thread: scratch arrays by (dtype, shape, count)
 _pool: tuple[tuple[int, int], ThreadPoolExecutor] | None = None  # keyed by (process id, workers)
 _pool_lock = threading.Lock()
-
-
 _limit: int | None = None
+_WORK_SHAPES = 64  # scratch kept for at most this many shapes per thread
 
 
 def threads() -> int:
@@ -69,21 +68,14 @@ def _executor(workers: int) -> ThreadPoolExecutor:
 
 
 def _work(count: int, like: np.ndarray) -> list[np.ndarray]:
-    """`count` scratch arrays shaped and typed like `like`: views of buffers kept per thread, reused (the
-    views too, by shape)."""
-    views = getattr(_local, "views", None)
-    if views is None:
-        views = _local.views = {}
+    """`count` scratch arrays shaped and typed like `like`, kept per thread and reused."""
+    cache = _local.__dict__.setdefault("work", {})
     key = (like.dtype, like.shape, count)
-    found = views.get(key)
-    if found is None:
-        buffers = _local.__dict__.setdefault("buffers", {})
-        held = buffers.get(like.dtype)
-        if held is None or len(held) < count or held[0].size < like.size:
-            held = buffers[like.dtype] = [np.empty(max(like.size, CHUNK), like.dtype) for _ in range(count)]
-            views.clear()
-        found = views[key] = [buffer[: like.size].reshape(like.shape) for buffer in held[:count]]
-    return found
+    if key not in cache:
+        if len(cache) >= _WORK_SHAPES:
+            cache.clear()
+        cache[key] = [np.empty(like.shape, like.dtype) for _ in range(count)]
+    return cache[key]
 
 
 def _pieces(group: Sequence[np.ndarray]) -> list[Sequence[np.ndarray]]:
