@@ -19,9 +19,17 @@ TIMING = TimingSettings(min_block_seconds=0.002, blocks=3, min_blocks=3, max_sec
 PLUGINS = Path(__file__).resolve().parents[1] / "cli" / "fault_plugins"
 
 
+HANG_STEP_TIMEOUT = 2.0
+"""The step limit of the hang test: short, since the hanging step is killed at the cell's limit."""
+LOADED_STEP_TIMEOUT = 120.0
+"""The step limit of measurements that must finish: far above what a first step takes on a machine at any load
+(a torch worker's first step on a 2-core machine with a CPU hog on each core takes seconds), so these tests
+do not depend on the machine's load."""
+
+
 @pytest.fixture
 def calls():
-    isolated = IsolatedCalls(step_timeout=2.0)
+    isolated = IsolatedCalls(step_timeout=LOADED_STEP_TIMEOUT)
     yield isolated
     isolated.close()
 
@@ -50,11 +58,13 @@ def test_the_quick_check_names_the_first_failing_check(calls: IsolatedCalls) -> 
 
 def test_a_hanging_step_is_killed_at_the_cell_limit(calls: IsolatedCalls, monkeypatch) -> None:
     monkeypatch.syspath_prepend(str(PLUGINS))
+    calls.step_timeout = HANG_STEP_TIMEOUT
     calls.load("faulty:HangingStep")
     limit = cell_time_limit(TIMING, calls.step_timeout)
     with pytest.raises(CellFailed, match=rf"timed out after {limit:g} s and was killed; traceback: .*step"):
         calls.measure("faulty:HangingStep", CellKind.TRAIN_STEP, CASE, TIMING, 1)
     # the next call gets a fresh worker
+    calls.step_timeout = LOADED_STEP_TIMEOUT
     info, caps, _ = calls.load("reference")
     assert calls.measure("reference", CellKind.TRAIN_STEP, CASE, TIMING, 1).steps_per_block >= 1
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 from types import SimpleNamespace
 
 import pytest
@@ -215,17 +214,18 @@ def test_bench_every_cell_an_error_exits_1(tmp_path):
     assert all("no trainer today" in c["reason"] for c in results["cells"])
 
 
-def test_block_timer_grows_blocks_and_excludes_warmup():
-    calls = []
-    timing = time_blocks(lambda: calls.append(1), min_block_seconds=0.002, blocks=5, min_blocks=5,
-                         warmup_seconds=0.0, min_warmup_steps=3)
-    assert timing.steps_per_block > 1  # a no-op step needs many per block to reach 2 ms
-    assert len(timing.block_seconds) == 5
-    assert timing.block_seconds[0] >= 0.002  # the calibrating block, the first that reached the minimum
+def test_block_timer_grows_blocks_and_excludes_warmup(monkeypatch):
+    """Steps of 2**-12 s (0.24 ms, exact in binary) on a fake clock: blocks of 1, 2 and 5 steps are shorter than
+    2 ms, 10 steps take 2.44 ms, so k = 10; the 3 warm-up steps and the short calibration blocks are not
+    recorded, the calibrating block is the first of the 5 blocks."""
+    step_cost = 2.0**-12
+    calls, step = _clocked_steps(monkeypatch, lambda n: step_cost)
+    timing = time_blocks(step, min_block_seconds=0.002, blocks=5, min_blocks=5, warmup_seconds=0.0,
+                         min_warmup_steps=3)
+    assert timing.steps_per_block == 10
+    assert timing.block_seconds == [10 * step_cost] * 5
     assert timing.warmup_steps == 3
-    assert len(calls) >= 3 + timing.total_steps
-    assert all(math.isfinite(t) for t in timing.block_seconds)
-
+    assert len(calls) == 3 + (1 + 2 + 5) + timing.total_steps  # warm-up, short calibration blocks, the blocks
 
 
 def _clocked_steps(monkeypatch, costs) -> list[int]:

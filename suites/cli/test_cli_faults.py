@@ -135,15 +135,25 @@ def test_summary_states_how_many_checks_ran(plugins, capsys, tmp_path: Path) -> 
     assert "2 checks ran (1 passed, 1 failed)" in output.splitlines()[0]
 
 
+def wait_for(condition, process: subprocess.Popen, seconds: float = 300.0) -> None:
+    """Poll `condition` until it holds (an event of the run, not a guess of how long the run takes)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the run never reached the point to interrupt"
+        time.sleep(0.05)
+
+
 def test_ctrl_c_writes_partial_reports_marked_interrupted(tmp_path: Path) -> None:
-    report_dir = tmp_path / "reports"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(PLUGINS), *sys.path]))
+    report_dir, calls = tmp_path / "reports", tmp_path / "calls"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(PLUGINS), *sys.path]), FAULTY_CALLS=str(calls))
     process = subprocess.Popen(
         [sys.executable, "-m", "mlpbench", "check", "--impl", "faulty:SlowEverywhere", "--report-dir",
          str(report_dir)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
-    time.sleep(5.0)  # the first check (4 s of calls) has finished, the second is under way
+    # the first check (two calls of 2 s) has finished and the second is under way: its first call has begun
+    wait_for(lambda: calls.exists() and len(calls.read_text().splitlines()) >= 3, process)
     os.killpg(process.pid, signal.SIGINT)  # what a terminal sends to the foreground process group
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130, out + err

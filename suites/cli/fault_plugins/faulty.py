@@ -168,14 +168,24 @@ class NondeterministicOptimizer(Good):
         return [p * (1 + noise.uniform(-1, 1) * 1e-15) for p in params], {"step": len(grads_per_step)}
 
 
+def _note_call(method: str) -> None:
+    """Append `method` to the file named by FAULTY_CALLS, if set: a test waits on it instead of a clock."""
+    path = os.environ.get("FAULTY_CALLS")
+    if path:
+        with open(path, "a") as calls:
+            calls.write(method + "\n")
+
+
 class SlowEverywhere(Good):
-    """Correct but slow: each call takes two seconds (for interrupting a run)."""
+    """Correct but slow: each call takes two seconds (for interrupting a run); each call's start is noted."""
 
     def activation(self, name, x, params):
+        _note_call("activation")
         time.sleep(2.0)
         return super().activation(name, x, params)
 
     def activation_grad(self, name, x, grad_y, params):
+        _note_call("activation_grad")
         time.sleep(2.0)
         return super().activation_grad(name, x, grad_y, params)
 
