@@ -28,6 +28,7 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from mlpbench.isolation import worker as worker_side
+from mlpbench.isolation.wire import MalformedReply, safe_loads
 
 START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 """Workers start from a clean server process that has imported NumPy and the oracle but no framework, so a
@@ -37,7 +38,7 @@ LOAD_TIMEOUT = 300.0
 """Seconds loading an implementation (imports, factory, capabilities, availability) may take."""
 
 _context = multiprocessing.get_context(START_METHOD)
-_PRELOAD = ["numpy", "mlpbench.isolation.worker", "mlpbench.conformance.checks.engine"]
+_PRELOAD = ["numpy", "mlpbench.isolation.worker", "impls.interface"]
 if START_METHOD == "forkserver":
     _context.set_forkserver_preload(_PRELOAD)
 
@@ -126,6 +127,7 @@ class Worker:
         self.log_dir = tempfile.mkdtemp(prefix="mlpbench-worker-")
         self._process: Any = None
         self._conn: Any = None
+        self.info: worker_side.ImplInfo | None = None  # what the last successful load reported
 
     # -- life cycle -----------------------------------------------------------------------------------------
     def _ensure_process(self) -> None:
@@ -139,13 +141,23 @@ class Worker:
         child.close()
         self._process, self._conn = process, parent
 
+    def _kill_group(self) -> None:
+        """SIGKILL the worker and every process in its group (what the implementation started)."""
+        if self._process is None or self._process.pid is None:
+            return
+        try:
+            os.killpg(self._process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if self._process.is_alive():
+            self._process.kill()
+
     def _stop_process(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
         if self._process is not None:
-            if self._process.is_alive():
-                self._process.kill()
+            self._kill_group()
             self._process.join(timeout=10)
             self._process = None
 
@@ -161,10 +173,13 @@ class Worker:
         self.close()
 
     # -- calls ----------------------------------------------------------------------------------------------
-    def call(self, function: Callable[..., Any], *args: Any, timeout: float | None) -> Any:
+    def call(self, function: Callable[..., Any], *args: Any, timeout: float | None, limit: float | None = None
+             ) -> Any:
         """function(*args) in the worker; its value, or a WorkerDied. An exception that escapes `function` in
         the worker (which the worker-side functions do not let happen for the implementation's own errors)
-        is raised here as ImplementationRaised."""
+        is raised here as ImplementationRaised; a reply that is not plain data raises MalformedReply (and the
+        worker, which sent it, is replaced). `limit` is the time limit a time-out reports (default `timeout`:
+        a call may be given what is left of a longer limit)."""
         self._ensure_process()
         try:
             self._conn.send((function, args))
@@ -174,19 +189,24 @@ class Worker:
         ready = wait([self._conn, self._process.sentinel], timeout)
         if self._conn in ready:
             try:
-                status, value = self._conn.recv()
+                data = self._conn.recv_bytes()
             except (EOFError, ConnectionResetError):
                 self._process.join(timeout=10)
                 return self._died(describe_exit(self._process.exitcode))
+            try:
+                status, value = safe_loads(data)
+            except (MalformedReply, TypeError, ValueError) as error:
+                self._stop_process()
+                raise MalformedReply(str(error)) from None
             if status == "ok":
                 return value
             raise ImplementationRaised(value)
         if self._process.sentinel in ready:
             self._process.join(timeout=10)
             return self._died(describe_exit(self._process.exitcode))
-        self._process.kill()  # SIGKILL: a hang that holds the GIL is stopped too
+        self._kill_group()  # SIGKILL: a hang that holds the GIL is stopped too
         self._process.join(timeout=10)
-        return self._died(f"timed out after {timeout:g} s and was killed")
+        return self._died(f"timed out after {timeout if limit is None else limit:g} s and was killed")
 
     def _died(self, what: str) -> WorkerDied:
         self._stop_process()
@@ -229,17 +249,21 @@ class Worker:
     def load(self, timeout: float | None = LOAD_TIMEOUT) -> worker_side.ImplInfo | WorkerDied:
         """Resolve and build the implementation in the worker; what it claims and whether it is available."""
         try:
-            return self.call(worker_side.load, self.label, self.log_dir, list(sys.path), timeout=timeout)
-        except ImplementationRaised as error:
+            info = self.call(worker_side.load, self.label, self.log_dir, list(sys.path), timeout=timeout)
+        except (ImplementationRaised, MalformedReply) as error:
             return WorkerDied(f"loading {self.label!r} failed: {error}")
+        if isinstance(info, worker_side.ImplInfo):
+            self.info = info
+        return info
 
-    def run_case(self, case: Any, dtype: str, timeout: float | None) -> Any:
-        """One case in the worker: its CheckResult, or a WorkerDied."""
+    def invoke(self, via: str, method: str, args: tuple, kwargs: dict, *, timeout: float | None,
+               limit: float | None = None) -> Any:
+        """One adapter method in the worker (of its counterpart `via`, if given): a CallOutcome, or WorkerDied."""
         try:
-            return self.call(worker_side.run_case, self.label, case, dtype, self.log_dir, list(sys.path),
-                             _hang_dump(timeout), timeout=timeout)
+            return self.call(worker_side.invoke, self.label, self.log_dir, list(sys.path), _hang_dump(timeout),
+                             via, method, args, kwargs, timeout=timeout, limit=limit)
         except ImplementationRaised as error:
-            return WorkerDied(f"the check escaped the worker with {error}")
+            return WorkerDied(f"the call escaped the worker with {error}")
 
     def apply(self, function: Callable[..., Any], *args: Any, timeout: float | None) -> Any:
         """function(implementation, *args) in the worker (a top-level, picklable function)."""
@@ -250,7 +274,7 @@ class Worker:
         """Load another implementation, `label`, in this worker (`mlpbench list` probes every one in one)."""
         try:
             return self.call(worker_side.load, label, self.log_dir, list(sys.path), timeout=timeout)
-        except ImplementationRaised as error:
+        except (ImplementationRaised, MalformedReply) as error:
             return WorkerDied(f"loading {label!r} failed: {error}")
 
 

@@ -1,8 +1,13 @@
 """What runs inside a worker process: loading the implementation under test and running calls into it.
 
 `serve` is the worker process's main loop: it receives (function, args) from the supervisor
-(`mlpbench.isolation.supervisor`) over a pipe and sends back ("ok", value) or ("raised", text). The functions
-below are what the supervisor sends; they are never called in the gate's own process. The first call in a
+(`mlpbench.isolation.supervisor`) over a pipe and sends back ("ok", value) or ("raised", text), pickled as
+plain data (`mlpbench.isolation.wire`; the gate reads nothing else). The functions below are what the
+supervisor sends; they are never called in the gate's own process. The worker runs the implementation and
+nothing else: `load` builds it and reports what it claims, `invoke` runs one adapter method on the inputs the
+gate sent and returns the facts (`mlpbench.isolation.calls`); cases, the oracle, tolerances and verdicts stay
+in the gate. The worker leads a process group of its own (its children and theirs are killed with it) and
+asks the kernel to kill it when its parent goes. The first call in a
 fresh worker sends the worker's standard output
 and error to a log file (so an implementation that floods its output cannot flood the gate's terminal) and
 arms `faulthandler` on a file of its own, so that a segfault or a hang leaves the Python traceback where the
@@ -21,6 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from impls.capabilities import Capabilities
+from mlpbench.isolation import wire
+from mlpbench.isolation.calls import COUNTERPART_FACTORIES, CallOutcome, counterpart_factories, describe_raised
+from mlpbench.isolation.calls import invoke as invoke_method
 from reference.conventions import PYTORCH, Conventions
 
 _LOADED: dict[str, Any] = {}
@@ -51,10 +59,27 @@ def prepare(log_dir: str, sys_path: list[str]) -> None:
     faulthandler.enable(file=_FAULT_FILE, all_threads=True)
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Lead a process group of our own, and have the kernel SIGKILL us when our parent (the worker server,
+    which ends with the gate) goes, however it goes."""
+    os.setpgid(0, 0)
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the supervisor's kill and the gate's exit hooks remain
+        pass
+
+
 def serve(conn: Any) -> None:
     """The worker's loop: run what the supervisor sends until the pipe closes. Ctrl-C is the supervisor's to
     handle (it stops this process), so the worker ignores SIGINT."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
     while True:
         try:
             function, args = conn.recv()
@@ -66,9 +91,11 @@ def serve(conn: Any) -> None:
             message = ("raised", f"{type(error).__name__}: {_one_line(error)}; "
                                  f"{_one_line(traceback.format_exc(limit=-3), 800)}")
         try:
-            conn.send(message)
+            data = wire.dumps(message)
         except Exception as error:  # e.g. a result that cannot be pickled
-            conn.send(("raised", f"the result could not be sent back: {type(error).__name__}: {_one_line(error)}"))
+            data = wire.dumps(("raised", f"the result could not be sent back: {type(error).__name__}: "
+                                         f"{_one_line(error)}"))
+        conn.send_bytes(data)
 
 
 @dataclass
@@ -89,6 +116,8 @@ class ImplInfo:
     reason: str = ""
     unknown: str = ""  # set when the name resolves to nothing (a usage error)
     load_error: str = ""  # set when resolving or building it failed (a failure of the implementation)
+    world_size: int = 1  # ranks a data-parallel implementation all-reduces over
+    counterparts: frozenset[str] = frozenset()  # the trusted twins it can give (calls.COUNTERPART_FACTORIES)
     details: dict[str, Any] = field(default_factory=dict)
 
 
@@ -135,12 +164,18 @@ def load(label: str, log_dir: str, sys_path: list[str]) -> ImplInfo:
         except BaseException as error:
             info.load_error = f"reading {attribute} of {label!r} {_raised(error)}"
             return info
-    if not isinstance(info.conventions, Conventions):
+    try:
+        info.world_size = int(getattr(impl, "world_size", 1) or 1)
+        info.counterparts = counterpart_factories(impl)
+    except BaseException as error:
+        info.load_error = f"reading world_size of {label!r} {_raised(error)}"
+        return info
+    if type(info.conventions) is not Conventions:
         info.load_error = f"{label!r}: conventions is a {type(info.conventions).__name__}, not a Conventions"
         return info
     try:
         caps = impl.capabilities()
-        if not isinstance(caps, Capabilities):
+        if type(caps) is not Capabilities:
             raise TypeError(f"returned a {type(caps).__name__}, not impls.interface.Capabilities")
         info.capabilities = caps
     except BaseException as error:
@@ -165,16 +200,25 @@ def _with_hang_dump(hang_dump_s: float | None, function: Any, *args: Any) -> Any
             faulthandler.cancel_dump_traceback_later()
 
 
-def run_case(label: str, case: Any, dtype: str, log_dir: str, sys_path: list[str], hang_dump_s: float | None
-             ) -> Any:
-    """One conformance case against the implementation, inside the worker; returns its CheckResult."""
-    prepare(log_dir, sys_path)
-    from mlpbench.conformance.checks.engine import run_case_in_process
+def _target(label: str, via: str) -> Any:
+    """The implementation, or (via a factory name) its counterpart, built once per worker."""
+    if not via:
+        return implementation(label)
+    key = f"{label}\x00{via}"
+    if key not in _LOADED:
+        _LOADED[key] = COUNTERPART_FACTORIES[via](implementation(label))
+    return _LOADED[key]
 
-    result = _with_hang_dump(hang_dump_s, run_case_in_process, implementation(label), case, dtype)
-    if result.passed:
-        result.inputs = {}  # inputs travel back only for the reproduction file of a failure
-    return result
+
+def invoke(label: str, log_dir: str, sys_path: list[str], hang_dump_s: float | None, via: str, method: str,
+           args: tuple, kwargs: dict) -> CallOutcome:
+    """One adapter method of the implementation (or of its counterpart `via`) on the gate's inputs: the facts."""
+    prepare(log_dir, sys_path)
+    try:
+        target = _target(label, via)
+    except BaseException as error:  # building the counterpart is the implementation's code too
+        return CallOutcome(raised=describe_raised(error))
+    return _with_hang_dump(hang_dump_s, invoke_method, target, method, args, kwargs)
 
 
 def call(label: str, log_dir: str, sys_path: list[str], hang_dump_s: float | None, function: Any, *args: Any

@@ -14,7 +14,8 @@ import pytest
 from impls.capabilities import Capabilities
 from impls.interface import Implementation, ModelResult, TrainResult
 from mlpbench.catalogue.conformance import select_cases
-from mlpbench.conformance.checks.engine import run_case_in_process
+from mlpbench.conformance.checks.engine import run_case_with
+from mlpbench.conformance.handles import LocalHandle
 from reference.activations import ACTIVATIONS
 
 BUGS = {
@@ -120,7 +121,7 @@ def gate(impl: Implementation) -> dict[str, list[str]]:
     verdicts: dict[str, list[str]] = {}
     for case in select_cases(["model", "training"], caps=caps):
         if caps.missing(case.needs) is None:
-            result = run_case_in_process(impl, case, "float64")
+            result = run_case_with(LocalHandle(impl), case, "float64")
             verdicts.setdefault("failed" if result.failed else result.verdict, []).append(case.id)
     return verdicts
 

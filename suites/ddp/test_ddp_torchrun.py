@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 ENV = {**os.environ, "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1"}
-CHECKS = ["-m", "impls.ddp_torchrun", "--case", "training/adam", "--dtype", "float64"]
+CHECKS = ["-m", "mlpbench.torchrun", "--case", "training/adam", "--dtype", "float64"]
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
 
 

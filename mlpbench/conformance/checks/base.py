@@ -9,20 +9,19 @@ Comparisons are recorded in order; the first that fails is "the first diverging 
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
-import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from impls.interface import Implementation
 from mlpbench.catalogue.conformance import Case
 from mlpbench.conformance.compare import check_structure, compare_arrays, compare_exact, compare_values
+from mlpbench.conformance.handles import ImplHandle
 from mlpbench.conformance.results import Comparison
 from mlpbench.conformance.tolerances import Tolerance, tolerance
+from mlpbench.isolation.calls import Raised, RaisedKind
+from mlpbench.isolation.wire import MalformedReply
 
 
 class CheckFailed(Exception):
@@ -51,38 +50,18 @@ def check_kind(name: str) -> Callable[[CheckFunction], CheckFunction]:
     return register
 
 
-def _walk_arrays(value: Any, label: str) -> Iterator[tuple[str, np.ndarray]]:
-    """Every ndarray inside `value` (lists, tuples, dicts, dataclasses), with a readable path."""
-    if isinstance(value, np.ndarray):
-        yield label, value
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            yield from _walk_arrays(item, f"{label}[{i}]")
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from _walk_arrays(item, f"{label}[{key!r}]")
-    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-        for f in dataclasses.fields(value):
-            yield from _walk_arrays(getattr(value, f.name), f"{label}.{f.name}")
-
-
-def one_line(text: object, limit: int = 300) -> str:
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
 class CheckContext:
     """One check of one case for one implementation in one dtype."""
 
-    def __init__(self, impl: Implementation, case: Case, dtype: str) -> None:
-        self.impl = impl
+    def __init__(self, impl: ImplHandle, case: Case, dtype: str) -> None:
+        self.impl = impl  # a handle: the implementation itself lives in its worker (or, for torchrun, here)
         self.case = case
         self.dtype = dtype
         self.np_dtype = np.dtype(dtype)
         self.conventions = impl.conventions
-        self.precision = getattr(impl, "precision", "ieee")
+        self.precision = impl.precision
         self.capabilities = impl.capabilities()
-        self.world_size = int(getattr(impl, "world_size", 1) or 1)  # ranks a data-parallel run all-reduces over
+        self.world_size = impl.world_size  # ranks a data-parallel run all-reduces over
         self.comparisons: list[Comparison] = []
         self.inputs: dict[str, np.ndarray] = {}
         self.details: dict[str, Any] = {}
@@ -108,31 +87,18 @@ class CheckContext:
 
     # -- calling the implementation -------------------------------------------------------------------------
     def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        """impl.<method>(*args, **kwargs); the check fails if it raises or modifies an array it was given."""
-        snapshot = [(label, array, array.copy()) for label, array in _named_arrays(method, args, kwargs)]
-        function = getattr(self.impl, method)
+        """impl.<method>(*args, **kwargs) through the handle; the check fails if the method raises, modifies an
+        array it was given, or sends back something that is not plain data. The value is a copy."""
         try:
-            result = function(*args, **kwargs)
-        except NotImplementedError as error:
-            raise CheckFailed(
-                f"{method} raised NotImplementedError although the capability is claimed"
-                + (f": {one_line(error)}" if str(error) else "")
-            ) from None
-        except SystemExit as error:
-            raise CheckFailed(f"{method} called sys.exit({error.code!r})") from None
-        except Exception as error:
-            where = traceback.extract_tb(error.__traceback__)[-1]
-            raise CheckFailed(
-                f"{method} raised {type(error).__name__}: {one_line(error)} "
-                f"(at {where.filename.rsplit('/', 1)[-1]}:{where.lineno})"
-            ) from None
-        for label, array, copy in snapshot:
-            same = array.shape == copy.shape and np.array_equal(
-                array, copy, equal_nan=array.dtype.kind in "fc"
-            )
-            if not same:
-                raise CheckFailed(f"{method} modified its input {label} in place")
-        return result
+            outcome = self.impl.invoke(method, args, kwargs)
+        except MalformedReply as error:
+            raise CheckFailed(f"{method} sent back a malformed reply: {error}") from None
+        raised = outcome.raised
+        if raised is not None:
+            raise CheckFailed(_raised_message(method, raised)) from None
+        if outcome.modified:
+            raise CheckFailed(f"{method} modified its input {outcome.modified[0]} in place")
+        return outcome.value
 
     # -- comparisons ----------------------------------------------------------------------------------------
     def tol(self, quantity: str, expected: Any = None, **sizes: Any) -> Tolerance:
@@ -210,15 +176,16 @@ class CheckContext:
         return list(value)
 
 
-def _named_arrays(method: str, args: tuple, kwargs: dict) -> Iterator[tuple[str, np.ndarray]]:
-    """The arrays passed to `method`, named by the interface's parameter names ("params[2]", "request.x")."""
-    try:
-        bound = inspect.signature(getattr(Implementation, method)).bind(None, *args, **kwargs)
-        named = list(bound.arguments.items())[1:]
-    except (AttributeError, TypeError):
-        named = [(f"argument {i + 1}", a) for i, a in enumerate(args)] + list(kwargs.items())
-    for name, value in named:
-        yield from _walk_arrays(value, name)
+def _raised_message(method: str, raised: Raised) -> str:
+    if raised.kind is RaisedKind.NOT_IMPLEMENTED:
+        detail = f": {raised.message}" if raised.message else ""
+        return f"{method} raised NotImplementedError although the capability is claimed{detail}"
+    if raised.kind is RaisedKind.EXIT:
+        return f"{method} called sys.exit({raised.exit_code})"
+    if raised.kind is RaisedKind.INTERRUPT:
+        return f"the implementation raised {raised.type_name}({raised.message})"
+    where = f" (at {raised.where})" if raised.where else ""
+    return f"{method} raised {raised.type_name}: {raised.message}{where}"
 
 
 class NotClaimed(Exception):

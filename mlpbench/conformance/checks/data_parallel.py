@@ -17,20 +17,19 @@ from typing import Any
 
 import numpy as np
 
-from impls.interface import Implementation
 from mlpbench.conformance.checks.base import CheckContext, CheckFailed, NotClaimed, check_kind
 from mlpbench.conformance.checks.common import compare_model_result, counterpart_gradients, draw_network_case
 from mlpbench.conformance.checks.training import compare_training_with_counterpart
+from mlpbench.conformance.handles import ImplHandle
 
 
-def single_process_counterpart(impl: Implementation) -> Implementation:
-    world_size = int(getattr(impl, "world_size", 1))
-    if world_size <= 1:
+def single_process_counterpart(impl: ImplHandle) -> Any:
+    """The single-process twin's methods, run in the implementation's own process."""
+    if impl.world_size <= 1:
         raise NotClaimed("runs in a single process (world size 1)")
-    factory = getattr(impl, "single_process_counterpart", None)
-    if not callable(factory):
+    if not impl.has_counterpart("single_process_counterpart"):
         raise NotClaimed(f"{impl.name} names no single-process counterpart (single_process_counterpart())")
-    return factory()
+    return impl.counterpart("single_process_counterpart")
 
 
 def _masks(ctx: CheckContext, label: str, result: Any, count: int) -> list[np.ndarray]:

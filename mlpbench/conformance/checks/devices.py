@@ -10,26 +10,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from impls.interface import Implementation
 from mlpbench.conformance.checks.base import CheckContext, NotClaimed, Skipped, check_kind
 from mlpbench.conformance.checks.common import compare_model_result, counterpart_gradients, draw_network_case
 from mlpbench.conformance.checks.training import compare_training_with_counterpart
+from mlpbench.conformance.handles import ImplHandle
 
 
-def cpu_counterpart(impl: Implementation) -> Implementation:
+def cpu_counterpart(impl: ImplHandle) -> Any:
+    """The CPU twin's methods, run in the implementation's own process."""
     if not str(impl.device).startswith("cuda"):
         raise NotClaimed(f"runs on a single device ({impl.device})")
-    available, reason = impl.availability()
-    if not available:
-        raise Skipped(reason)
-    factory = getattr(impl, "cpu_counterpart", None)
-    if callable(factory):
-        return factory()
-    if impl.name.startswith("torch"):
-        from impls.registry import resolve
-
-        return resolve("torch-cpu")
-    raise NotClaimed(f"{impl.name} names no CPU counterpart (cpu_counterpart())")
+    if not impl.available:
+        raise Skipped(impl.reason)
+    if not impl.has_counterpart("cpu_counterpart"):
+        raise NotClaimed(f"{impl.name} names no CPU counterpart (cpu_counterpart())")
+    return impl.counterpart("cpu_counterpart")
 
 
 @check_kind("devices")

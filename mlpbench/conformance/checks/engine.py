@@ -1,12 +1,14 @@
 """Running checks: one case for one implementation in one dtype, a whole selection (`run_checks`), and the
 short `quick_check` the benchmark harness runs before timing.
 
-`run_case_in_process` is the check itself; it runs inside the implementation's supervised worker process
-(`mlpbench.isolation`), and `run_case` is the gate's side: it sends the case to the worker and turns a worker
-that exited, died by a signal or outlived the time limit into a failed check naming what happened. Whatever
-an implementation does inside a call (raise, return NaN or the wrong shape, modify its inputs) becomes a
-failed `CheckResult` naming the first diverging quantity; a failure of the suite's own code is reported with
-verdict "error" (also counted as a failure).
+`run_case_with` is the check itself, in the gate's process: it draws the case, runs the oracle, calls the
+implementation through a handle (`mlpbench.conformance.handles`) and compares; `run_case` gives it the handle
+of the implementation's supervised worker (`mlpbench.isolation`), in which every call runs, and turns a
+worker that exited, died by a signal or outlived the check's time limit into a failed check naming what
+happened. Nothing the implementation does in its own process can reach the expected values or the verdict.
+Whatever an implementation does inside a call (raise, return NaN or the wrong shape, modify its inputs, send
+back something that is not plain data) becomes a failed `CheckResult` naming the first diverging quantity; a
+failure of the suite's own code is reported with verdict "error" (also counted as a failure).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from impls.interface import Capabilities, Implementation
+from impls.interface import Capabilities
 from mlpbench.catalogue.conformance import CONFORMANCE_DTYPES, Case, select_cases
 from mlpbench.conformance.checks import (  # noqa: F401  (importing registers the check kinds)
     activations,
@@ -31,9 +33,11 @@ from mlpbench.conformance.checks import (  # noqa: F401  (importing registers th
     optimizers,
     training,
 )
-from mlpbench.conformance.checks.base import CHECK_KINDS, CheckContext, CheckFailed, NotClaimed, Skipped, one_line
+from mlpbench.conformance.checks.base import CHECK_KINDS, CheckContext, CheckFailed, NotClaimed, Skipped
+from mlpbench.conformance.handles import ImplHandle, WorkerHandle, WorkerLost
 from mlpbench.conformance.repro import replay_command
 from mlpbench.conformance.results import ERROR, FAIL, NOT_CLAIMED, PASS, SKIPPED, CheckResult
+from mlpbench.isolation.calls import one_line
 from mlpbench.isolation.supervisor import Worker, WorkerDied
 
 DEFAULT_TIMEOUT = 60.0
@@ -45,9 +49,9 @@ def claimed_dtypes(caps: Capabilities) -> list[str]:
     return [d for d in CONFORMANCE_DTYPES if d in caps.dtypes]
 
 
-def run_case_in_process(impl: Implementation, case: Case, dtype: str) -> CheckResult:
-    """Run one catalogue case against `impl` in this process; never raises for anything the implementation
-    does. The gate calls this inside a supervised worker (mlpbench.isolation), never in its own process."""
+def run_case_with(impl: ImplHandle, case: Case, dtype: str) -> CheckResult:
+    """Run one catalogue case against the implementation behind `impl`; never raises for anything the
+    implementation does (a lost worker raises WorkerLost, which `run_case` reports)."""
     result = CheckResult(area=case.area, case_id=case.id, impl=impl.name, dtype=dtype, verdict=PASS)
     started = time.perf_counter()
     try:
@@ -57,7 +61,7 @@ def run_case_in_process(impl: Implementation, case: Case, dtype: str) -> CheckRe
     return result
 
 
-def _run_into(result: CheckResult, impl: Implementation, case: Case, dtype: str) -> None:
+def _run_into(result: CheckResult, impl: ImplHandle, case: Case, dtype: str) -> None:
     kind = CHECK_KINDS.get(case.kind)
     if kind is None:
         result.verdict, result.message = ERROR, f"no check registered for kind {case.kind!r}"
@@ -77,11 +81,13 @@ def _run_into(result: CheckResult, impl: Implementation, case: Case, dtype: str)
         return
 
     ctx = CheckContext(impl, case, dtype)
-    error: BaseException | None = None
+    error: Exception | None = None
     try:
         kind.run(ctx)
-    except BaseException as raised:  # reported below, whatever it is
-        error = raised
+    except WorkerLost:
+        raise
+    except Exception as raised:  # reported below; the implementation's own escapes arrive as facts (ctx.call),
+        error = raised  # so a KeyboardInterrupt or SystemExit here is the gate's own, and ends the run
     result.comparisons = list(ctx.comparisons)
     result.inputs = dict(ctx.inputs)
     result.details.update(ctx.details)
@@ -91,9 +97,6 @@ def _run_into(result: CheckResult, impl: Implementation, case: Case, dtype: str)
         result.verdict, result.message = SKIPPED, f"skipped: {error}"
     elif isinstance(error, CheckFailed):
         result.verdict, result.message = FAIL, f"{case.id} [{dtype}]: {error}"
-    elif isinstance(error, (SystemExit, KeyboardInterrupt)):
-        result.verdict = FAIL
-        result.message = f"{case.id} [{dtype}]: the implementation raised {type(error).__name__}({error})"
     elif error is not None:
         frames = traceback.extract_tb(error.__traceback__)
         where = f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
@@ -115,19 +118,34 @@ def _run_into(result: CheckResult, impl: Implementation, case: Case, dtype: str)
 
 def run_case(worker: Worker, case: Case, dtype: str, *, timeout: float | None = DEFAULT_TIMEOUT,
              impl_name: str | None = None, report_dir: str | Path | None = None) -> CheckResult:
-    """One case in the implementation's supervised worker. A worker that exits, dies by a signal or times
-    out fails the check with what happened (the next case gets a fresh worker)."""
-    outcome = worker.run_case(case, dtype, timeout)
-    if isinstance(outcome, WorkerDied):
-        result = CheckResult(area=case.area, case_id=case.id, impl=impl_name or worker.label, dtype=dtype,
-                             verdict=FAIL, message=f"{case.id} [{dtype}]: {outcome.describe()}")
-        result.details["worker"] = {"message": outcome.message, "traceback": outcome.traceback,
-                                    "output_tail": outcome.output_tail}
+    """One case, its calls in the implementation's supervised worker within `timeout` seconds in all. A worker
+    that exits, dies by a signal or times out fails the check with what happened (the next call gets a fresh
+    worker)."""
+    info = worker.info if worker.info is not None else worker.load()
+    label = impl_name or worker.label
+    if isinstance(info, WorkerDied):
+        result = _lost(case, dtype, label, info)
+    elif info.capabilities is None:
+        result = CheckResult(area=case.area, case_id=case.id, impl=label, dtype=dtype, verdict=FAIL,
+                             message=info.capabilities_error or info.load_error or "no capabilities")
     else:
-        result = outcome
+        try:
+            result = run_case_with(WorkerHandle(worker, info, timeout), case, dtype)
+        except WorkerLost as lost:
+            result = _lost(case, dtype, label, lost.died)
     if result.failed:
         result.repro_command = replay_command(worker.label, case.id, dtype, report_dir)
         result.message += f"; reproduce: {result.repro_command}"
+    elif result.passed:
+        result.inputs = {}  # inputs are kept only for the reproduction file of a failure
+    return result
+
+
+def _lost(case: Case, dtype: str, label: str, died: WorkerDied) -> CheckResult:
+    result = CheckResult(area=case.area, case_id=case.id, impl=label, dtype=dtype, verdict=FAIL,
+                         message=f"{case.id} [{dtype}]: {died.describe()}")
+    result.details["worker"] = {"message": died.message, "traceback": died.traceback,
+                                "output_tail": died.output_tail}
     return result
 
 

@@ -10,9 +10,13 @@ makes the same calls in the same order. Rank 0 prints one line per failing check
 status is 0 when every selected check passed, 1 otherwise, 2 on a usage error.
 
     torchrun --nnodes 2 --nproc-per-node 2 --node-rank 0 --rdzv-backend c10d --rdzv-endpoint HOST:29500 \\
-        -m impls.ddp_torchrun --area model --area training    # and --node-rank 1 on the second node
+        -m mlpbench.torchrun --area model --area training    # and --node-rank 1 on the second node
 
-On one machine: `torchrun --standalone --nproc-per-node 2 -m impls.ddp_torchrun --area training`.
+On one machine: `torchrun --standalone --nproc-per-node 2 -m mlpbench.torchrun --area training`.
+
+The torchrun ranks are the implementation's own processes, so here the checks run beside it (through a
+`LocalHandle`): a torchrun launch checks an engine its user trusts to run, on the user's nodes; the gate's
+isolation (`mlpbench check --impl torch-ddp`) is what judges an untrusted one.
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ import torch.distributed as dist
 
 from impls.ddp_impl import TorchDDPImplementation
 from impls.ddp_rank import RankConfig, RankEngine, _load_engine
+from mlpbench.catalogue.conformance import select_cases
+from mlpbench.conformance.checks.engine import claimed_dtypes, run_case_with
+from mlpbench.conformance.handles import LocalHandle
+from mlpbench.conformance.results import ERROR, FAIL, PASS
 
 
 class TorchrunDDP(TorchDDPImplementation):
@@ -48,11 +56,7 @@ class TorchrunDDP(TorchDDPImplementation):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mlpbench.catalogue.conformance import select_cases
-    from mlpbench.conformance.checks.engine import claimed_dtypes, run_case_in_process
-    from mlpbench.conformance.results import ERROR, FAIL, PASS
-
-    parser = argparse.ArgumentParser(prog="python -m impls.ddp_torchrun", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m mlpbench.torchrun", description=__doc__.splitlines()[0])
     parser.add_argument("--area", action="append", help="capability area (repeatable; default: all claimed)")
     parser.add_argument("--case", help="glob on case ids, e.g. 'training/*'")
     parser.add_argument("--dtype", choices=("float32", "float64"), help="default: both")
@@ -75,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     if cuda:  # torchrun's LOCAL_RANK picks the GPU, not the global rank
         engine.device = f"cuda:{local_rank}"
     impl = TorchrunDDP(engine, world_size)
+    handle = LocalHandle(impl)
     caps = impl.capabilities()
     cases = select_cases(areas=args.area, pattern=args.case, caps=caps)
     dtypes = [args.dtype] if args.dtype else claimed_dtypes(caps)
@@ -85,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = ran = 0
     for case in cases:
         for dtype in dtypes:
-            result = run_case_in_process(impl, case, dtype)
+            result = run_case_with(handle, case, dtype)
             ran += result.verdict in (PASS, FAIL, ERROR)
             if result.failed:
                 failed += 1
