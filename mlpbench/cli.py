@@ -2,14 +2,24 @@
 
 Each command lives in its own module exposing `add_arguments(parser)` and `run(args) -> int`.
 Exit codes: 0 success, 1 a check or comparison failed, 2 usage error (one line on stderr; a bare `mlpbench`
-prints its usage and exits 2), 130 interrupted.
+prints its usage and exits 2), 130 interrupted (Ctrl-C), 143 and 129 stopped by SIGTERM or SIGHUP (handled
+like Ctrl-C: what ran is reported, marked interrupted). The exit code never depends on who reads the output:
+a reader that stops early (`| head`, `| true`) only stops the output.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import importlib
+import os
+import signal
 import sys
+import threading
+from typing import Any, TextIO
+
+from mlpbench.errors import Interrupted, UsageError, interrupted_exit_code
 
 COMMANDS = {
     "list": ("mlpbench.commands.list_command", "list registered implementations and whether each is available"),
@@ -21,8 +31,67 @@ COMMANDS = {
 }
 
 
-class UsageError(Exception):
-    """A problem with how the command was called; reported in one line with exit code 2."""
+__all__ = ["UsageError", "main"]
+
+
+class _Tolerant:
+    """A text stream whose reader may go away: once a write or flush finds the pipe closed, the stream's file
+    descriptor is pointed at /dev/null and the rest of the output is dropped, so the command runs on and
+    exits with its own code (and the interpreter's final flush finds nothing to complain about)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.closed_by_reader = False
+
+    def _lost(self) -> None:
+        self.closed_by_reader = True
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+
+    def write(self, text: str) -> int:
+        if not self.closed_by_reader:
+            try:
+                return self._stream.write(text)
+            except OSError as error:
+                if not isinstance(error, BrokenPipeError) and error.errno != errno.EPIPE:
+                    raise
+                self._lost()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.closed_by_reader:
+            try:
+                self._stream.flush()
+            except OSError as error:
+                if not isinstance(error, BrokenPipeError) and error.errno != errno.EPIPE:
+                    raise
+                self._lost()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _raise_interrupted(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def _guarded_run() -> Any:
+    """SIGTERM and SIGHUP raise Interrupted (as Ctrl-C raises KeyboardInterrupt); output to a closed pipe is
+    dropped. Restored afterwards (main() is also called in-process, by tests)."""
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGTERM, signal.SIGHUP)
+                if in_main_thread}
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Tolerant(sys.stdout), _Tolerant(sys.stderr)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = streams
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,22 +123,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        if args.command is None:  # a bare `mlpbench`: say what it can do
-            parser.print_help()
+    with _guarded_run():
+        try:
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            if args.command is None:  # a bare `mlpbench`: say what it can do
+                parser.print_help()
+                return 2
+            return int(args._run(args))
+        except UsageError as error:
+            print(f"error: {error}", file=sys.stderr)
             return 2
-        return int(args._run(args))
-    except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # output piped into a reader that stopped early (e.g. `| head`)
-        sys.stderr.close()
-        return 0
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        except KeyboardInterrupt as stop:
+            print("interrupted", file=sys.stderr)
+            return interrupted_exit_code(stop)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from mlpbench.catalogue.benchmark import DTYPES, FULL, OPTIMIZERS, QUICK, model_label
-from mlpbench.cli import UsageError
 from mlpbench.commands.check_command import positive_finite
+from mlpbench.errors import UsageError
 
 DEFAULT_OUT = Path("reports") / "bench"
 MAX_BATCH = 2**24

@@ -22,7 +22,7 @@ from mlpbench.atomic import write_json_atomic, write_text_atomic
 from mlpbench.bench.compare import DEFAULT_ALPHA, DEFAULT_THRESHOLD, compare_runs, environment_differences
 from mlpbench.bench.records import BenchResults
 from mlpbench.bench.results import ResultsError, load_results
-from mlpbench.cli import UsageError
+from mlpbench.errors import UsageError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

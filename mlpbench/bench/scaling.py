@@ -128,8 +128,8 @@ def markdown(rows: list[ScalingRow], setup: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mlpbench.cli import UsageError
     from mlpbench.conformance.checks.engine import quick_check
+    from mlpbench.errors import UsageError
     from mlpbench.isolation.supervisor import Worker, WorkerDied, preload_for
 
     try:

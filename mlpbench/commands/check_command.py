@@ -7,7 +7,7 @@ to load (reports are still written). Exit 2: usage error, one line on stderr: an
 claim with a name outside the vocabulary, a claim that selects nothing to check, a bad option, an unwritable
 report directory, a --case/--area selection that matches nothing, or an implementation that is not available
 here (e.g. torch-cuda without a GPU): a gate that cannot run must not look green. Exit 130: interrupted
-(Ctrl-C); the partial reports are written and marked interrupted.
+(Ctrl-C; 143 for SIGTERM, 129 for SIGHUP); the partial reports are written and marked interrupted.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from pathlib import Path
 from impls.capabilities import DEVICES
 from impls.interface import AREAS
 from mlpbench.catalogue.conformance import CONFORMANCE_DTYPES, select_cases
-from mlpbench.cli import UsageError
 from mlpbench.conformance.checks.engine import claimed_dtypes, run_checks
 from mlpbench.conformance.reports import area_verdict, check_report_dir, summarize, write_reports
 from mlpbench.conformance.results import ERROR, FAIL, NOT_CLAIMED, PASS, SKIPPED, CheckResult, format_headroom
+from mlpbench.errors import UsageError, interrupted_exit_code
 from mlpbench.isolation.supervisor import Worker, WorkerDied, preload_for
 from mlpbench.isolation.worker import ImplInfo
 
@@ -36,7 +36,8 @@ EPILOG = """\
 exit status: 0 everything claimed conforms (at least one check ran); 1 a claimed capability does not conform
 (a crash, exit, hang or load failure of the implementation included); 2 usage error (unknown implementation,
 unknown claim name, nothing to check, bad option, unwritable --report-dir, or the implementation is not
-available here, e.g. torch-cuda without a CUDA device); 130 interrupted (partial reports, marked so).
+available here, e.g. torch-cuda without a CUDA device); 130 interrupted (143 SIGTERM, 129 SIGHUP; partial
+reports, marked so).
 reports: DIR/conformance.md, DIR/conformance.json, DIR/conformance.junit.xml; the inputs of each failure in
 DIR/repro/*.npz with the command that replays it.
 """
@@ -153,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     report_dir = Path(args.report_dir) if args.report_dir else default_report_dir(args.impl)
     ensure_writable(report_dir)
     results: list[CheckResult] = []
-    interrupted = False
+    interrupted = 0  # the exit code of the signal that stopped the run, 0 if none did
     info: ImplInfo | None = None
     preload_for([args.impl])
     with Worker(args.impl) as worker:
@@ -182,13 +183,13 @@ def run(args: argparse.Namespace) -> int:
                                report_dir=report_dir, on_result=lambda r: (results.append(r), progress(r)))
                 finally:
                     progress.finish_area()
-        except KeyboardInterrupt:
-            interrupted = True
+        except KeyboardInterrupt as stop:  # Ctrl-C, SIGTERM or SIGHUP: report what ran, marked interrupted
+            interrupted = interrupted_exit_code(stop)
     return _finish(args, report_dir, results, info, started, started_wall, interrupted)
 
 
 def _finish(args: argparse.Namespace, report_dir: Path, results: list[CheckResult], info: ImplInfo | None,
-            started: str, started_wall: float, interrupted: bool) -> int:
+            started: str, started_wall: float, interrupted: int) -> int:
     meta = {
         "impl": info.name if info else args.impl,
         "label": args.impl,
@@ -205,7 +206,7 @@ def _finish(args: argparse.Namespace, report_dir: Path, results: list[CheckResul
         "command": " ".join(["mlpbench", "check", *sys.argv[1:]]) if sys.argv else "",
         "python": platform.python_version(),
         "cwd": os.getcwd(),
-        "interrupted": interrupted,
+        "interrupted": bool(interrupted),
     }
     try:
         paths = write_reports(report_dir, results, meta)
@@ -230,7 +231,7 @@ def _finish(args: argparse.Namespace, report_dir: Path, results: list[CheckResul
     elapsed = f"total time {time.perf_counter() - started_wall:.2f} s"
     if interrupted:
         print(f"INTERRUPTED after {ran} checks: partial {where}; {elapsed}")
-        return 130
+        return interrupted
     if failed:
         print(f"FAIL: {len(failed)} failing; {where}; {elapsed}")
         return 1

@@ -25,11 +25,11 @@ from typing import Any
 from impls.interface import AREAS
 from mlpbench.atomic import write_json_atomic, write_text_atomic
 from mlpbench.catalogue.conformance import CONFORMANCE_DTYPES, select_cases
-from mlpbench.cli import UsageError
 from mlpbench.commands.check_command import ensure_writable, load_implementation, positive_finite
 from mlpbench.conformance.checks.engine import claimed_dtypes, run_checks
 from mlpbench.conformance.reports import area_verdict, summarize, write_reports
 from mlpbench.conformance.results import ERROR, FAIL, PASS, CheckResult, format_headroom
+from mlpbench.errors import UsageError
 from mlpbench.isolation.supervisor import Worker, preload_for
 
 MARKDOWN_NAME = "matrix.md"

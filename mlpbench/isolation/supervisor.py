@@ -16,18 +16,23 @@ A worker is one process and one pipe; nothing more is needed.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import multiprocessing
+import multiprocessing.util
 import os
 import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any
 
 from mlpbench.isolation import worker as worker_side
+from mlpbench.isolation.reaper import Reaper
 from mlpbench.isolation.wire import MalformedReply, safe_loads
 
 START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
@@ -119,15 +124,50 @@ def _alive(pid: int) -> bool:
     return True
 
 
+_LIVE: weakref.WeakSet[Worker] = weakref.WeakSet()
+"""Every worker not yet closed: closed when the gate exits, whichever way it exits normally."""
+
+
+@atexit.register
+def close_all() -> None:
+    """Stop every live worker (and everything in its process group) and remove its folder."""
+    for worker in list(_LIVE):
+        worker.close()
+
+
+@contextlib.contextmanager
+def _std_streams_to_devnull() -> Iterator[None]:
+    """Standard output and error point at /dev/null while a process starts: the worker server (and the
+    resource tracker it starts) never hold the gate's terminal or pipe, so `mlpbench check ... | cat` ends
+    when the gate does."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    saved = [os.dup(1), os.dup(2)]
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, devnull):
+            os.close(fd)
+
+
 class Worker:
     """One supervised worker process for the implementation named `label`."""
 
     def __init__(self, label: str) -> None:
         self.label = label
+        self._reaper = Reaper.ensure()
         self.log_dir = tempfile.mkdtemp(prefix="mlpbench-worker-")
+        self._reaper.tell("dir", self.log_dir)
         self._process: Any = None
         self._conn: Any = None
         self.info: worker_side.ImplInfo | None = None  # what the last successful load reported
+        _LIVE.add(self)
 
     # -- life cycle -----------------------------------------------------------------------------------------
     def _ensure_process(self) -> None:
@@ -137,9 +177,12 @@ class Worker:
         parent, child = _context.Pipe()
         process = _context.Process(target=worker_side.serve, args=(child,), name=f"mlpbench worker {self.label}",
                                    daemon=True)
-        process.start()
+        with _std_streams_to_devnull():
+            process.start()
         child.close()
         self._process, self._conn = process, parent
+        self._reaper.tell("group", process.pid)
+        self._reaper.tell("dir", multiprocessing.util.get_temp_dir())  # the worker server's socket folder
 
     def _kill_group(self) -> None:
         """SIGKILL the worker and every process in its group (what the implementation started)."""
@@ -159,12 +202,15 @@ class Worker:
         if self._process is not None:
             self._kill_group()
             self._process.join(timeout=10)
+            self._reaper.tell("ungroup", self._process.pid)
             self._process = None
 
     def close(self) -> None:
-        """Stop the worker (killing it if it is busy) and remove its log files."""
+        """Stop the worker (killing it and its process group) and remove its log files."""
         self._stop_process()
         shutil.rmtree(self.log_dir, ignore_errors=True)
+        self._reaper.tell("undir", self.log_dir)
+        _LIVE.discard(self)
 
     def __enter__(self) -> Worker:
         return self

@@ -62,6 +62,12 @@ FAULTS = [
     ("empty_claims", 2, r"nothing to check", None),
     ("float32_only_claim", 0, r"PASS: 2 checks conform; .*", None),
     ("no_such_factory", 2, r"has no attribute 'no_such_factory'", None),
+    # the trust boundary: the implementation's own process cannot reach the expected values or the verdict
+    ("patches_numpy_and_the_oracle", 1, r"activations/sigmoid \[float64\]: first diverging quantity: sigmoid",
+     "activations"),
+    ("SharedBuffersOptimizer", 1, r"determinism/optimizer", "determinism"),
+    ("ForksAChild", 0, r"PASS: 2 checks conform", None),
+    ("starts_a_helper_process", 0, r"PASS: 2 checks conform", None),
 ]
 
 
@@ -88,10 +94,55 @@ def plugins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(PLUGINS))
 
 
+@pytest.fixture
+def worker_pids(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The process id of every worker the gate starts in this test (each leads its own process group)."""
+    from mlpbench.isolation.supervisor import Worker
+
+    started: list[int] = []
+    ensure = Worker._ensure_process
+
+    def recording(self: Worker) -> None:
+        ensure(self)
+        if self._process is not None and self._process.pid not in started:
+            started.append(self._process.pid)
+
+    monkeypatch.setattr(Worker, "_ensure_process", recording)
+    return started
+
+
+def live_processes_in_groups(groups: list[int]) -> list[str]:
+    """'pid (name)' of every process, zombies aside, whose process group is one of `groups`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                name, rest = stat.read().rsplit(") ", 1)
+        except (OSError, ValueError):
+            continue
+        fields = rest.split()
+        if fields[0] != "Z" and int(fields[2]) in groups:
+            found.append(f"{entry} ({name.split('(', 1)[1]})")
+    return found
+
+
+def assert_no_process_left(groups: list[int], seconds: float = 30.0) -> None:
+    """Every process of these worker groups (the workers and all the implementation started) is gone."""
+    deadline = time.monotonic() + seconds
+    while (left := live_processes_in_groups(groups)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not left, f"processes of the run outlived it: {left}"
+
+
 @pytest.mark.parametrize(("factory", "code", "pattern", "area"), FAULTS, ids=[f[0] for f in FAULTS])
-def test_fault(plugins, capsys, tmp_path: Path, factory: str, code: int, pattern: str, area: str | None) -> None:
+def test_fault(plugins, worker_pids, capsys, tmp_path: Path, factory: str, code: int, pattern: str,
+               area: str | None) -> None:
     got, output, report_dir = run_check(capsys, tmp_path, f"faulty:{factory}")
     assert got == code, output
+    assert worker_pids, "the implementation ran in no worker"
+    assert_no_process_left(worker_pids)
     import re
 
     assert re.search(pattern, output), output

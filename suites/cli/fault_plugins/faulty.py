@@ -203,3 +203,92 @@ class HangingStep(Good):
 
     def make_trainer(self, spec, params, x, target, loss, optimizer, hyper):
         return _HangingTrainer()
+
+
+# -- faults of the trust boundary: what an implementation does in its own process must not reach the verdict --
+
+class _ReadsNumpyAtCallTime(Good):
+    """Sigmoid computed with whatever `numpy.exp` is when it is called (not captured at import)."""
+
+    def values(self, name: str, x: np.ndarray) -> np.ndarray:
+        if name == "sigmoid":
+            with np.errstate(over="ignore"):
+                return 1.0 / (1.0 + np.exp(-x))
+        return super().values(name, x)
+
+
+def patches_numpy_and_the_oracle():
+    """"Fast math" in its own process: numpy.exp 0.1 % off, the oracle's sigmoid patched to agree with it,
+    NumPy's comparison helpers made to agree with anything, global NumPy state changed, the working folder and
+    umask moved. Its sigmoid is 0.1 % off; none of this may move the gate's expected value or verdict."""
+    import reference.activations as oracle_activations
+
+    true_exp = np.exp
+
+    def off_exp(x, *args, **kwargs):
+        return true_exp(x, *args, **kwargs) * 1.001
+
+    np.exp = off_exp
+
+    def off_sigmoid(x, **params):
+        with np.errstate(over="ignore"):
+            return 1.0 / (1.0 + off_exp(-np.asarray(x, dtype=np.float64)))
+
+    def off_sigmoid_derivative(x, **params):
+        y = off_sigmoid(x)
+        return y * (1.0 - y)
+
+    oracle_activations.ACTIVATIONS["sigmoid"] = replace(oracle_activations.ACTIVATIONS["sigmoid"],
+                                                        forward=off_sigmoid, derivative=off_sigmoid_derivative)
+    np.allclose = lambda *a, **k: True  # noqa: ARG005  (a comparison that always agrees)
+    np.array_equal = lambda *a, **k: True  # noqa: ARG005
+    np.seterr(all="ignore")
+    np.set_printoptions(precision=1, threshold=3)
+    os.chdir("/")
+    os.umask(0o777)
+    return _ReadsNumpyAtCallTime()
+
+
+class SharedBuffersOptimizer(Good):
+    """Plain SGD that writes its result into one set of buffers it keeps and returns those same arrays on every
+    call (as `.numpy()` views of a framework's tensors are), with a tiny random perturbation: two calls give
+    one object, so in one process the determinism check would compare a result with itself."""
+
+    claims = replace(Good.claims, optimizers={"sgd": frozenset()})
+
+    def __init__(self) -> None:
+        self._buffers: list[np.ndarray] = []
+
+    def optimizer_run(self, name, hyper, params, grads_per_step):
+        if [b.shape for b in self._buffers] != [p.shape for p in params]:
+            self._buffers = [np.empty_like(p) for p in params]
+        noise = np.random.default_rng()
+        for buffer, p in zip(self._buffers, params, strict=True):
+            buffer[...] = p
+        for grads in grads_per_step:
+            for buffer, g in zip(self._buffers, grads, strict=True):
+                buffer -= hyper["lr"] * g
+        for buffer in self._buffers:
+            buffer *= 1 + noise.uniform(-1, 1) * 1e-15
+        return self._buffers, {"step": len(grads_per_step)}
+
+
+class ForksAChild(Good):
+    """Starts a long-lived child process in its first call (holding whatever the worker holds)."""
+
+    def activation(self, name, x, params):
+        if not getattr(self, "_child", None):
+            import subprocess
+
+            self._child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        return super().activation(name, x, params)
+
+
+def starts_a_helper_process():
+    """A factory that starts a helper process (a server the adapter talks to) and returns a correct adapter."""
+    import subprocess
+
+    helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    impl = Good()
+    impl.helper = helper  # type: ignore[attr-defined]
+    return impl
