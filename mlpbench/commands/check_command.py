@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from impls.capabilities import DEVICES
 from impls.interface import AREAS
@@ -177,9 +178,14 @@ def run(args: argparse.Namespace) -> int:
                         f"case(s) in dtype(s) {', '.join(dtypes) or '-'} (claimed dtypes: "
                         f"{', '.join(sorted(caps.dtypes)) or 'none'})")
                 progress = Progress(sys.stdout.isatty() and not args.quiet, len(cases) * len(dtypes))
+
+                def record(result: CheckResult) -> None:
+                    results.append(result)
+                    progress(result)
+
                 try:
                     run_checks(worker, cases, dtypes, timeout=args.timeout, impl_name=info.name,
-                               report_dir=report_dir, on_result=lambda r: (results.append(r), progress(r)))
+                               report_dir=report_dir, on_result=record)
                 finally:
                     progress.finish_area()
         except KeyboardInterrupt:
@@ -189,7 +195,22 @@ def run(args: argparse.Namespace) -> int:
 
 def _finish(args: argparse.Namespace, report_dir: Path, results: list[CheckResult], info: ImplInfo | None,
             started: str, started_wall: float, interrupted: bool) -> int:
-    meta = {
+    """Write the report set, print the summary; the exit status."""
+    meta = _run_meta(args, results, info, started, started_wall, interrupted)
+    try:
+        paths = write_reports(report_dir, results, meta)
+    except OSError as error:
+        raise UsageError(f"could not write reports to {str(report_dir)!r}: {error.strerror or error}") from None
+    _print_summary(args.impl, results, meta["dtypes"])
+    where = f"reports in {report_dir}/ ({', '.join(p.name for p in paths.values())})"
+    elapsed = f"total time {time.perf_counter() - started_wall:.2f} s"
+    return _conclude(results, interrupted, where, elapsed)
+
+
+def _run_meta(args: argparse.Namespace, results: list[CheckResult], info: ImplInfo | None, started: str,
+              started_wall: float, interrupted: bool) -> dict[str, Any]:
+    """The run's metadata, as the reports record it."""
+    return {
         "impl": info.name if info else args.impl,
         "label": args.impl,
         "kind": info.kind if info else "?",
@@ -207,16 +228,21 @@ def _finish(args: argparse.Namespace, report_dir: Path, results: list[CheckResul
         "cwd": os.getcwd(),
         "interrupted": interrupted,
     }
-    try:
-        paths = write_reports(report_dir, results, meta)
-    except OSError as error:
-        raise UsageError(f"could not write reports to {str(report_dir)!r}: {error.strerror or error}") from None
+
+
+def _ran(results: list[CheckResult]) -> int:
+    """The checks that ran to a verdict (not the ones not claimed or skipped)."""
+    return sum(r.verdict in (PASS, FAIL, ERROR) for r in results)
+
+
+def _print_summary(label: str, results: list[CheckResult], dtypes: list[str]) -> None:
+    """The counts, a line per area, and the first failures."""
     failed = [r for r in results if r.failed]
-    ran = sum(r.verdict in (PASS, FAIL, ERROR) for r in results)
+    ran = _ran(results)
     not_claimed = sum(r.verdict == NOT_CLAIMED for r in results)
     skipped = sum(r.verdict == SKIPPED for r in results)
-    print(f"mlpbench check {args.impl}: {ran} checks ran ({ran - len(failed)} passed, {len(failed)} failed), "
-          f"{not_claimed} not claimed, {skipped} skipped; dtypes {', '.join(meta['dtypes']) or '-'}")
+    print(f"mlpbench check {label}: {ran} checks ran ({ran - len(failed)} passed, {len(failed)} failed), "
+          f"{not_claimed} not claimed, {skipped} skipped; dtypes {', '.join(dtypes) or '-'}")
     for area, counts in summarize(results).items():
         print(f"  {area:<15} {area_verdict(counts):<12} passed {counts['passed']:>3}  failed {counts['failed']:>3}  "
               f"not claimed {counts['not_claimed']:>3}  skipped {counts['skipped']:>3}  "
@@ -226,13 +252,17 @@ def _finish(args: argparse.Namespace, report_dir: Path, results: list[CheckResul
         print(f"  FAIL {result.message}")
     if len(failed) > shown:
         print(f"  ... and {len(failed) - shown} more failures in the reports")
-    where = f"reports in {report_dir}/ ({', '.join(p.name for p in paths.values())})"
-    elapsed = f"total time {time.perf_counter() - started_wall:.2f} s"
+
+
+def _conclude(results: list[CheckResult], interrupted: bool, where: str, elapsed: str) -> int:
+    """The last line and the exit status: 130 interrupted, 1 a failure, 2 nothing checked, 0 every check passed."""
+    failed = sum(r.failed for r in results)
+    ran = _ran(results)
     if interrupted:
         print(f"INTERRUPTED after {ran} checks: partial {where}; {elapsed}")
         return 130
     if failed:
-        print(f"FAIL: {len(failed)} failing; {where}; {elapsed}")
+        print(f"FAIL: {failed} failing; {where}; {elapsed}")
         return 1
     if ran == 0:
         print(f"NOTHING CHECKED: no check ran; {where}; {elapsed}")
