@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from impls.capabilities import DEVICES
+from impls.capabilities import DEVICES, Capabilities
 from impls.interface import AREAS
 from mlpbench.catalogue.conformance import CONFORMANCE_DTYPES, select_cases
 from mlpbench.cli import UsageError
@@ -119,6 +119,13 @@ def load_implementation(worker: Worker) -> tuple[ImplInfo | None, CheckResult | 
     return info, None
 
 
+def ready_capabilities(info: ImplInfo | None) -> tuple[ImplInfo, Capabilities]:
+    """The info and capabilities of an implementation that `load_implementation` returned no failure for."""
+    if info is None or info.capabilities is None:
+        raise AssertionError("load_implementation returned neither a failure nor an implementation's capabilities")
+    return info, info.capabilities
+
+
 class Progress:
     """Area-by-area progress with counts on a terminal; nothing otherwise."""
 
@@ -163,8 +170,7 @@ def run(args: argparse.Namespace) -> int:
             if failure is not None:
                 results.append(failure)
             else:
-                assert info is not None and info.capabilities is not None
-                caps = info.capabilities
+                info, caps = ready_capabilities(info)
                 cases = select_cases(args.area, args.case, caps=caps)
                 if not cases:
                     raise UsageError(f"no conformance case matches --case {args.case!r}"
