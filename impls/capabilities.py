@@ -155,80 +155,101 @@ class Capabilities:
     # -- validation ---------------------------------------------------------------------------------------
     def problems(self) -> list[str]:
         """Every claim outside the vocabulary, one line each (empty when the claim is well-formed)."""
-        found: list[str] = []
+        return [
+            *_name_problems("activation", self.activations, ACTIVATIONS),
+            *_name_problems("initializer", self.initializers, INITIALIZERS),
+            *_name_problems("dtype", self.dtypes, DTYPES),
+            *self._loss_problems(),
+            *self._optimizer_problems(),
+            *(f"{feature} must be True or False, not {getattr(self, feature)!r}"
+              for feature in FEATURES if not isinstance(getattr(self, feature), bool)),
+        ]
 
-        def names(kind: str, value: Any, known: Iterable[str], owner: str = "") -> None:
-            if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-                found.append(f"{kind}s{owner} must be a set of names, not {type(value).__name__}")
-                return
-            for name in value:
-                if name not in known:
-                    found.append(_unknown(kind, name, known, owner))
-
-        names("activation", self.activations, ACTIVATIONS)
-        names("initializer", self.initializers, INITIALIZERS)
-        names("dtype", self.dtypes, DTYPES)
+    def _loss_problems(self) -> list[str]:
         if not isinstance(self.losses, Mapping):
-            found.append(f"losses must be a set of names or a mapping, not {type(self.losses).__name__}")
-        else:
-            for loss, claim in self.losses.items():
-                if loss not in LOSSES:
-                    found.append(_unknown("loss", loss, LOSSES))
-                    continue
-                if not isinstance(claim, LossClaim):
-                    found.append(f"loss {loss!r}: the claim must be a LossClaim, not {type(claim).__name__}")
-                    continue
-                owner = f" of loss {loss!r}"
-                names("reduction", claim.reductions or (), REDUCTIONS, owner)
-                names("target kind", claim.targets or (), loss_targets(loss), owner)
-                names("parameter", claim.params or (), loss_parameters(loss), owner)
+            return [f"losses must be a set of names or a mapping, not {type(self.losses).__name__}"]
+        return [problem for loss, claim in self.losses.items() for problem in _loss_claim_problems(loss, claim)]
+
+    def _optimizer_problems(self) -> list[str]:
         if not isinstance(self.optimizers, Mapping):
-            found.append(f"optimizers must be a mapping name -> options, not {type(self.optimizers).__name__}")
-        else:
-            for optimizer, options in self.optimizers.items():
-                if optimizer not in OPTIMIZERS:
-                    found.append(_unknown("optimizer", optimizer, OPTIMIZERS))
-                    continue
-                names("option", options, OPTIMIZERS[optimizer].options, f" of optimizer {optimizer!r}")
-        for feature in FEATURES:
-            if not isinstance(getattr(self, feature), bool):
-                found.append(f"{feature} must be True or False, not {getattr(self, feature)!r}")
+            return [f"optimizers must be a mapping name -> options, not {type(self.optimizers).__name__}"]
+        found: list[str] = []
+        for optimizer, options in self.optimizers.items():
+            if optimizer not in OPTIMIZERS:
+                found.append(_unknown("optimizer", optimizer, OPTIMIZERS))
+            else:
+                found += _name_problems("option", options, OPTIMIZERS[optimizer].options,
+                                        f" of optimizer {optimizer!r}")
         return found
 
     # -- claim questions ----------------------------------------------------------------------------------
     def missing(self, needs: Needs) -> str | None:
         """None when `needs` is within this claim; otherwise the first thing that is not claimed."""
-        for feature in needs.features:
-            if not getattr(self, feature):
-                return feature
-        for activation in needs.activations:
-            if activation not in self.activations:
-                return f"activation {activation!r}"
-        if needs.loss is not None:
-            claim = self.losses.get(needs.loss)
-            if claim is None:
-                return f"loss {needs.loss!r}"
-            for kind, wanted, claimed in (("reduction", (needs.reduction,), claim.reductions),
-                                          ("target kind", (needs.target,), claim.targets),
-                                          ("parameter", needs.loss_params, claim.params)):
-                for value in wanted:
-                    if value is not None and claimed is not None and value not in claimed:
-                        return f"{kind} {value!r} of loss {needs.loss!r}"
-        if needs.initializer == RANDOM_INITIALIZER:
-            if not set(self.initializers) - {"zeros", "constant"}:
-                return "a random initializer"
-        elif needs.initializer is not None and needs.initializer not in self.initializers:
-            return f"initializer {needs.initializer!r}"
-        if needs.optimizer == ANY:
-            if not self.optimizers:
-                return "any optimizer"
-        elif needs.optimizer is not None:
-            if needs.optimizer not in self.optimizers:
-                return f"optimizer {needs.optimizer!r}"
-            absent = [o for o in needs.options if o not in self.optimizers[needs.optimizer]]
-            if absent:
-                return f"option {absent[0]!r} of optimizer {needs.optimizer!r}"
+        for question in (self._missing_feature, self._missing_activation, self._missing_loss,
+                         self._missing_initializer, self._missing_optimizer):
+            gap = question(needs)
+            if gap is not None:
+                return gap
         return None
+
+    def _missing_feature(self, needs: Needs) -> str | None:
+        return next((feature for feature in needs.features if not getattr(self, feature)), None)
+
+    def _missing_activation(self, needs: Needs) -> str | None:
+        absent = [activation for activation in needs.activations if activation not in self.activations]
+        return f"activation {absent[0]!r}" if absent else None
+
+    def _missing_loss(self, needs: Needs) -> str | None:
+        if needs.loss is None:
+            return None
+        claim = self.losses.get(needs.loss)
+        if claim is None:
+            return f"loss {needs.loss!r}"
+        for kind, wanted, claimed in (("reduction", (needs.reduction,), claim.reductions),
+                                      ("target kind", (needs.target,), claim.targets),
+                                      ("parameter", needs.loss_params, claim.params)):
+            absent = [value for value in wanted if value is not None and claimed is not None and value not in claimed]
+            if absent:
+                return f"{kind} {absent[0]!r} of loss {needs.loss!r}"
+        return None
+
+    def _missing_initializer(self, needs: Needs) -> str | None:
+        if needs.initializer == RANDOM_INITIALIZER:
+            return None if set(self.initializers) - {"zeros", "constant"} else "a random initializer"
+        if needs.initializer is not None and needs.initializer not in self.initializers:
+            return f"initializer {needs.initializer!r}"
+        return None
+
+    def _missing_optimizer(self, needs: Needs) -> str | None:
+        if needs.optimizer == ANY:
+            return None if self.optimizers else "any optimizer"
+        if needs.optimizer is None:
+            return None
+        if needs.optimizer not in self.optimizers:
+            return f"optimizer {needs.optimizer!r}"
+        absent = [o for o in needs.options if o not in self.optimizers[needs.optimizer]]
+        return f"option {absent[0]!r} of optimizer {needs.optimizer!r}" if absent else None
+
+
+def _name_problems(kind: str, value: Any, known: Iterable[str], owner: str = "") -> list[str]:
+    """`value` must be a collection of names, each of them in `known`."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        return [f"{kind}s{owner} must be a set of names, not {type(value).__name__}"]
+    return [_unknown(kind, name, known, owner) for name in value if name not in known]
+
+
+def _loss_claim_problems(loss: str, claim: object) -> list[str]:
+    """The problems of one entry of `Capabilities.losses`: the loss, then its reductions, targets, params."""
+    if loss not in LOSSES:
+        return [_unknown("loss", loss, LOSSES)]
+    if not isinstance(claim, LossClaim):
+        return [f"loss {loss!r}: the claim must be a LossClaim, not {type(claim).__name__}"]
+    owner = f" of loss {loss!r}"
+    return [
+        *_name_problems("reduction", claim.reductions or (), REDUCTIONS, owner),
+        *_name_problems("target kind", claim.targets or (), loss_targets(loss), owner),
+        *_name_problems("parameter", claim.params or (), loss_parameters(loss), owner),
+    ]
 
 
 def _unknown(kind: str, name: Any, known: Iterable[str], owner: str = "") -> str:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from impls.interface import Capabilities, Implementation, ModelResult, TrainRequest, TrainResult
+from impls.interface import Capabilities, Implementation, LossClaim, ModelResult, TrainRequest, TrainResult
 from reference.spec import MLPSpec
 
 DEFAULT_WORLD_SIZE = 2
@@ -80,7 +80,7 @@ class TorchDDPImplementation(Implementation):
     def capabilities(self) -> Capabilities:
         from impls.torch_impl import ACTIVATION_NAMES, LOSS_NAMES, claimed_optimizer_options
 
-        return Capabilities(activations=frozenset(ACTIVATION_NAMES), losses=frozenset(LOSS_NAMES),
+        return Capabilities(activations=frozenset(ACTIVATION_NAMES), losses={name: LossClaim() for name in LOSS_NAMES},
                             optimizers=claimed_optimizer_options(), dtypes=frozenset({"float32", "float64"}),
                             model=True, training=True, early_stopping=True, dropout=True, deterministic=True)
 

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from multiprocessing.connection import wait
-from typing import Any
+from typing import Any, NoReturn
 
 START_TIMEOUT_S = 120.0
 """Seconds the ranks may take to start (import torch) and join the process group."""
@@ -107,30 +107,14 @@ class RankPool:
         return self._collect(op, timeout_s)
 
     def _collect(self, op: str, timeout_s: float) -> list[Any]:
+        """Every rank's answer to `op`, in rank order; a rank that ends, raises or is late ends the pool."""
         answers: list[Any] = [None] * self.world_size
         pending = dict(enumerate(self.conns))
         deadline = time.monotonic() + timeout_s
         raised: list[str] = []
         while pending:
-            remaining = deadline - time.monotonic()
-            waitables = list(pending.values()) + [self.processes[r].sentinel for r in pending]
-            ready = wait(waitables, timeout=max(0.0, remaining)) if remaining > 0 else []
-            if not ready:
-                late = ", ".join(str(r) for r in sorted(pending))
-                prefix = f"{'; '.join(raised)}; then " if raised else ""
-                self._fail(f"{prefix}rank {late} did not answer {op} within {timeout_s:g} s")
-            for rank, conn in list(pending.items()):
-                process = self.processes[rank]
-                if conn not in ready and process.sentinel not in ready:
-                    continue
-                try:
-                    status, value = conn.recv() if conn.poll() else (None, None)
-                except (EOFError, ConnectionResetError, OSError):
-                    status, value = None, None
-                if status is None:
-                    process.join(timeout=5)
-                    self._fail(f"rank {rank} {describe_exit(process.exitcode)} during {op}")
-                del pending[rank]
+            for rank in self._ready(pending, deadline, raised, f"did not answer {op} within {timeout_s:g} s"):
+                status, value = self._receive(rank, pending.pop(rank), op)
                 if status == "raised":
                     raised.append(f"rank {rank} raised {value}")
                 answers[rank] = value
@@ -142,7 +126,30 @@ class RankPool:
             raise RankFailure(raised[0])
         return answers
 
-    def _fail(self, message: str) -> None:
+    def _ready(self, pending: dict[int, Any], deadline: float, raised: list[str], lateness: str) -> list[int]:
+        """The pending ranks that answered or ended; when none has by `deadline`, the pool ends."""
+        remaining = deadline - time.monotonic()
+        waitables = list(pending.values()) + [self.processes[r].sentinel for r in pending]
+        ready = wait(waitables, timeout=max(0.0, remaining)) if remaining > 0 else []
+        if not ready:
+            late = ", ".join(str(r) for r in sorted(pending))
+            prefix = f"{'; '.join(raised)}; then " if raised else ""
+            self._fail(f"{prefix}rank {late} {lateness}")
+        return [rank for rank, conn in pending.items() if conn in ready or self.processes[rank].sentinel in ready]
+
+    def _receive(self, rank: int, conn: Any, op: str) -> tuple[str, Any]:
+        """The (status, value) `rank` sent; when it ended instead of answering, the pool ends."""
+        try:
+            status, value = conn.recv() if conn.poll() else (None, None)
+        except (EOFError, ConnectionResetError, OSError):
+            status, value = None, None
+        if status is None:
+            process = self.processes[rank]
+            process.join(timeout=5)
+            self._fail(f"rank {rank} {describe_exit(process.exitcode)} during {op}")
+        return status, value
+
+    def _fail(self, message: str) -> NoReturn:
         self.close()
         raise RankFailure(f"{message}; the {self.world_size} ranks were stopped")
 

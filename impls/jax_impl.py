@@ -187,8 +187,8 @@ class JaxImplementation(Implementation):
     def capabilities(self) -> Capabilities:
         return Capabilities(
             activations=frozenset(ACTIVATIONS),
-            losses={name: (LossClaim(targets={"index", "probabilities"}) if name == "cross_entropy" else LossClaim())
-                    for name in LOSSES},
+            losses={name: (LossClaim(targets=frozenset({"index", "probabilities"})) if name == "cross_entropy"
+                           else LossClaim()) for name in LOSSES},
             optimizers=OPTIMIZER_OPTIONS,
             dtypes=frozenset({"float32", "float64"}),
             model=True,

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from impls.interface import Capabilities, Implementation, ModelResult, Trainer, TrainRequest, TrainResult
+from impls.interface import Capabilities, Implementation, LossClaim, ModelResult, Trainer, TrainRequest, TrainResult
 from reference import init as initializers
 from reference.activations import ACTIVATIONS, get_activation
 from reference.layers import draw_dropout_mask, dropout_forward
@@ -40,7 +40,7 @@ class ReferenceImplementation(Implementation):
     def capabilities(self) -> Capabilities:
         return Capabilities(
             activations=frozenset(ACTIVATIONS),
-            losses=frozenset(LOSSES),
+            losses={name: LossClaim() for name in LOSSES},  # every reduction, target kind, parameter
             initializers=frozenset(initializers.INITIALIZERS),
             optimizers={name: frozenset(entry.options) for name, entry in OPTIMIZERS.items()},
             dtypes=frozenset({"float32", "float64"}),

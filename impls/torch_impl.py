@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from impls.epochs import EpochSteps, run_epochs, suite_batches
-from impls.interface import Capabilities, Implementation, ModelResult, Trainer, TrainRequest, TrainResult
+from impls.interface import Capabilities, Implementation, LossClaim, ModelResult, Trainer, TrainRequest, TrainResult
 from reference.early_stopping import EarlyStopping, EarlyStoppingTracker
 from reference.spec import MLPSpec
 
@@ -408,7 +408,7 @@ class TorchImplementation(Implementation):
     def capabilities(self) -> Capabilities:
         return Capabilities(
             activations=frozenset(ACTIVATION_NAMES),
-            losses=frozenset(LOSS_NAMES),
+            losses={name: LossClaim() for name in LOSS_NAMES},  # every reduction, target kind, parameter
             initializers=frozenset(INITIALIZER_NAMES),
             optimizers={name: options for name, options in claimed_optimizer_options().items()
                         if name in OPTIMIZER_PATHS[self.optimizer_path].supported(self.device)},

@@ -24,7 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.distributed as dist
@@ -35,6 +35,9 @@ from mlpbench.catalogue.conformance import select_cases
 from mlpbench.conformance.checks.engine import claimed_dtypes, run_case_with
 from mlpbench.conformance.handles import LocalHandle
 from mlpbench.conformance.results import ERROR, FAIL, PASS
+
+if TYPE_CHECKING:
+    from mlpbench.catalogue.conformance import Case
 
 
 class TorchrunDDP(TorchDDPImplementation):
@@ -56,30 +59,13 @@ class TorchrunDDP(TorchDDPImplementation):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mlpbench.torchrun", description=__doc__.splitlines()[0])
-    parser.add_argument("--area", action="append", help="capability area (repeatable; default: all claimed)")
-    parser.add_argument("--case", help="glob on case ids, e.g. 'training/*'")
-    parser.add_argument("--dtype", choices=("float32", "float64"), help="default: both")
-    parser.add_argument("--engine", default="impls.ddp_rank:RankEngine", help="module:Class of the rank engine")
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     missing = [name for name in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT") if name not in os.environ]
     if missing:
         print(f"error: run under torchrun ({', '.join(missing)} not set)", file=sys.stderr)
         return 2
     rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-    cuda = torch.cuda.is_available() and dist.is_nccl_available()
-    local_rank = int(os.environ.get("LOCAL_RANK", 0))
-    if cuda:
-        torch.cuda.set_device(local_rank)
-    dist.init_process_group("nccl" if cuda else "gloo")
-    config = RankConfig(rank=rank, world_size=world_size, backend=dist.get_backend(),
-                        device="cuda" if cuda else "cpu", store_port=0, engine=args.engine,
-                        parent_pid=os.getppid(), threads=torch.get_num_threads(), collective_timeout_s=600.0)
-    engine = _load_engine(args.engine)(config)
-    if cuda:  # torchrun's LOCAL_RANK picks the GPU, not the global rank
-        engine.device = f"cuda:{local_rank}"
-    impl = TorchrunDDP(engine, world_size)
-    handle = LocalHandle(impl)
+    impl = TorchrunDDP(_join_process_group(args.engine, rank, world_size), world_size)
     caps = impl.capabilities()
     cases = select_cases(areas=args.area, pattern=args.case, caps=caps)
     dtypes = [args.dtype] if args.dtype else claimed_dtypes(caps)
@@ -87,6 +73,43 @@ def main(argv: list[str] | None = None) -> int:
         if rank == 0:
             print("error: the selection matches no case", file=sys.stderr)
         return 2
+    ran, failed = _run_cases(LocalHandle(impl), cases, dtypes, rank)
+    dist.barrier()
+    if rank == 0:
+        print(f"torchrun data-parallel conformance, {world_size} ranks ({dist.get_backend()}): {ran} checks ran, "
+              f"{failed} failed")
+    dist.destroy_process_group()
+    return 1 if failed else 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m mlpbench.torchrun", description=__doc__.splitlines()[0])
+    parser.add_argument("--area", action="append", help="capability area (repeatable; default: all claimed)")
+    parser.add_argument("--case", help="glob on case ids, e.g. 'training/*'")
+    parser.add_argument("--dtype", choices=("float32", "float64"), help="default: both")
+    parser.add_argument("--engine", default="impls.ddp_rank:RankEngine", help="module:Class of the rank engine")
+    return parser
+
+
+def _join_process_group(engine_path: str, rank: int, world_size: int) -> RankEngine:
+    """Join the process group torchrun describes (NCCL where CUDA is available, else gloo); this rank's engine."""
+    cuda = torch.cuda.is_available() and dist.is_nccl_available()
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    if cuda:
+        torch.cuda.set_device(local_rank)
+    dist.init_process_group("nccl" if cuda else "gloo")
+    config = RankConfig(rank=rank, world_size=world_size, backend=dist.get_backend(),
+                        device="cuda" if cuda else "cpu", store_port=0, engine=engine_path,
+                        parent_pid=os.getppid(), threads=torch.get_num_threads(), collective_timeout_s=600.0)
+    engine = _load_engine(engine_path)(config)
+    if cuda:  # torchrun's LOCAL_RANK picks the GPU, not the global rank
+        engine.device = f"cuda:{local_rank}"
+    return engine
+
+
+def _run_cases(handle: LocalHandle, cases: list[Case], dtypes: list[str], rank: int) -> tuple[int, int]:
+    """Every case in every dtype, in lockstep with the other ranks: (checks that ran, checks that failed).
+    Rank 0 prints each failure."""
     failed = ran = 0
     for case in cases:
         for dtype in dtypes:
@@ -96,12 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                 failed += 1
                 if rank == 0:
                     print(f"FAIL {case.id} [{dtype}]: {result.message}")
-    dist.barrier()
-    if rank == 0:
-        print(f"torchrun data-parallel conformance, {world_size} ranks ({dist.get_backend()}): {ran} checks ran, "
-              f"{failed} failed")
-    dist.destroy_process_group()
-    return 1 if failed else 0
+    return ran, failed
 
 
 if __name__ == "__main__":

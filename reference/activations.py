@@ -24,7 +24,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -75,7 +75,12 @@ def _float_array(x: ArrayLike) -> np.ndarray:
     return x
 
 
-def _elementwise(function: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+_P = ParamSpec("_P")
+
+
+def _elementwise(
+    function: Callable[Concatenate[np.ndarray, _P], np.ndarray],
+) -> Callable[Concatenate[ArrayLike, _P], np.ndarray]:
     """Run `function` on a float array (float16 widened to float32) and return the input's float dtype.
 
     Underflow is allowed inside: exp(-1e4) rounding to 0 is the exact answer, not an error. So are overflow
@@ -84,7 +89,7 @@ def _elementwise(function: Callable[..., np.ndarray]) -> Callable[..., np.ndarra
     """
 
     @functools.wraps(function)
-    def wrapper(x: ArrayLike, *args: Any, **kwargs: Any) -> np.ndarray:
+    def wrapper(x: ArrayLike, *args: _P.args, **kwargs: _P.kwargs) -> np.ndarray:
         x = _float_array(x)
         dtype = x.dtype
         if dtype == np.float16:
@@ -208,31 +213,31 @@ def _standard_normal_cdf(x: np.ndarray) -> np.ndarray:
 
 
 @_elementwise
-def identity(x: ArrayLike) -> np.ndarray:
+def identity(x: np.ndarray) -> np.ndarray:
     """f(x) = x."""
     return x.copy()
 
 
 @_elementwise
-def identity_derivative(x: ArrayLike) -> np.ndarray:
+def identity_derivative(x: np.ndarray) -> np.ndarray:
     """f'(x) = 1."""
     return np.ones_like(x)
 
 
 @_elementwise
-def step(x: ArrayLike) -> np.ndarray:
+def step(x: np.ndarray) -> np.ndarray:
     """Heaviside step (the perceptron's threshold unit): f(x) = 1 if x >= 0 else 0."""
     return (x >= 0).astype(x.dtype)
 
 
 @_elementwise
-def step_derivative(x: ArrayLike) -> np.ndarray:
+def step_derivative(x: np.ndarray) -> np.ndarray:
     """f'(x) = 0 everywhere (0 almost everywhere; at the jump we report 0 too)."""
     return np.zeros_like(x)
 
 
 @_elementwise
-def sigmoid(x: ArrayLike) -> np.ndarray:
+def sigmoid(x: np.ndarray) -> np.ndarray:
     """Logistic sigmoid s(x) = 1 / (1 + exp(-x)).
 
     Stable, branch-free form: s(x) = exp(min(x, 0)) / (1 + exp(-|x|)), which is 1 / (1 + exp(-x)) for x >= 0
@@ -260,7 +265,7 @@ def _indicator(condition: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 @_elementwise
-def sigmoid_derivative(x: ArrayLike) -> np.ndarray:
+def sigmoid_derivative(x: np.ndarray) -> np.ndarray:
     """s'(x) = s(x) (1 - s(x)) = s(x) s(-x) = exp(-|x|) / (1 + exp(-|x|))^2 (accurate in both tails)."""
     denominator = _one_plus_exp_neg_abs(x)
     d = np.abs(x)
@@ -272,13 +277,13 @@ def sigmoid_derivative(x: ArrayLike) -> np.ndarray:
 
 
 @_elementwise
-def tanh(x: ArrayLike) -> np.ndarray:
+def tanh(x: np.ndarray) -> np.ndarray:
     """tanh(x) = (exp(x) - exp(-x)) / (exp(x) + exp(-x))."""
     return np.tanh(x)
 
 
 @_elementwise
-def tanh_derivative(x: ArrayLike) -> np.ndarray:
+def tanh_derivative(x: np.ndarray) -> np.ndarray:
     """tanh'(x) = 1 - tanh(x)^2 = sech(x)^2 = 4 e / (1 + e)^2 with e = exp(-2|x|).
 
     The last form has no cancellation, so it stays accurate in the tails where 1 - tanh(x)^2 loses every digit.
@@ -294,13 +299,13 @@ def tanh_derivative(x: ArrayLike) -> np.ndarray:
 
 
 @_elementwise
-def relu(x: ArrayLike, grad_at_zero: float = 0.0) -> np.ndarray:
+def relu(x: np.ndarray, grad_at_zero: float = 0.0) -> np.ndarray:
     """Rectified linear unit f(x) = max(x, 0) (grad_at_zero concerns only the derivative)."""
     return np.maximum(x, 0.0)
 
 
 @_elementwise
-def relu_derivative(x: ArrayLike, grad_at_zero: float = 0.0) -> np.ndarray:
+def relu_derivative(x: np.ndarray, grad_at_zero: float = 0.0) -> np.ndarray:
     """f'(x) = 1 if x > 0 else 0; relu'(0) = grad_at_zero, 0 as in PyTorch (threshold_backward: x <= 0 -> 0)."""
     d = (x > 0).astype(x.dtype)
     if grad_at_zero != 0.0:
@@ -309,7 +314,7 @@ def relu_derivative(x: ArrayLike, grad_at_zero: float = 0.0) -> np.ndarray:
 
 
 @_elementwise
-def leaky_relu(x: ArrayLike, negative_slope: float = 0.01) -> np.ndarray:
+def leaky_relu(x: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
     """f(x) = x if x > 0 else negative_slope * x, computed as max(x, 0) + negative_slope * min(x, 0)."""
     y = np.minimum(x, 0.0)
     y *= negative_slope
@@ -318,7 +323,7 @@ def leaky_relu(x: ArrayLike, negative_slope: float = 0.01) -> np.ndarray:
 
 
 @_elementwise
-def leaky_relu_derivative(x: ArrayLike, negative_slope: float = 0.01) -> np.ndarray:
+def leaky_relu_derivative(x: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
     """f'(x) = 1 if x > 0 else negative_slope; at 0 PyTorch reports negative_slope (x > 0 ? 1 : slope)."""
     positive = _indicator(x > 0, x.dtype)
     d = 1.0 - positive
@@ -328,7 +333,7 @@ def leaky_relu_derivative(x: ArrayLike, negative_slope: float = 0.01) -> np.ndar
 
 
 @_elementwise
-def elu(x: ArrayLike, alpha: float = 1.0) -> np.ndarray:
+def elu(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
     """Exponential linear unit f(x) = x if x > 0 else alpha (exp(x) - 1), with expm1 for accuracy near 0.
 
     Computed as max(x, 0) + alpha expm1(min(x, 0)): one of the two terms is always exactly 0.
@@ -341,7 +346,7 @@ def elu(x: ArrayLike, alpha: float = 1.0) -> np.ndarray:
 
 
 @_elementwise
-def elu_derivative(x: ArrayLike, alpha: float = 1.0) -> np.ndarray:
+def elu_derivative(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
     """f'(x) = 1 if x > 0 else alpha exp(x); elu'(0) = alpha as in PyTorch (elu_backward: x <= 0 branch)."""
     positive = _indicator(x > 0, x.dtype)
     d = np.minimum(x, 0.0)
@@ -353,7 +358,7 @@ def elu_derivative(x: ArrayLike, alpha: float = 1.0) -> np.ndarray:
 
 
 @_elementwise
-def silu(x: ArrayLike) -> np.ndarray:
+def silu(x: np.ndarray) -> np.ndarray:
     """Sigmoid-weighted linear unit (swish) f(x) = x s(x)."""
     y = sigmoid(x)
     y *= x
@@ -361,7 +366,7 @@ def silu(x: ArrayLike) -> np.ndarray:
 
 
 @_elementwise
-def silu_derivative(x: ArrayLike) -> np.ndarray:
+def silu_derivative(x: np.ndarray) -> np.ndarray:
     """f'(x) = s(x) (1 + x (1 - s(x))) = s(x) (1 + x s(-x)), s the sigmoid."""
     d = sigmoid(-x)
     d *= x
@@ -381,7 +386,7 @@ def _softplus_of_product(z: np.ndarray) -> np.ndarray:
 
 
 @_elementwise
-def softplus(x: ArrayLike, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
+def softplus(x: np.ndarray, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
     """f(x) = log(1 + exp(beta x)) / beta, and f(x) = x where beta x > threshold (PyTorch's linear regime)."""
     z = x * beta
     y = _softplus_of_product(z)
@@ -390,7 +395,7 @@ def softplus(x: ArrayLike, beta: float = 1.0, threshold: float = 20.0) -> np.nda
 
 
 @_elementwise
-def softplus_derivative(x: ArrayLike, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
+def softplus_derivative(x: np.ndarray, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
     """f'(x) = s(beta x) (the sigmoid), and 1 where beta x > threshold (PyTorch's softplus_backward)."""
     z = x * beta
     return np.where(z > threshold, 1.0, sigmoid(z))
@@ -402,7 +407,7 @@ def _check_approximate(approximate: str) -> None:
 
 
 @_elementwise
-def gelu(x: ArrayLike, approximate: str = "none") -> np.ndarray:
+def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
     """Gaussian error linear unit.
 
     approximate="none":  f(x) = x Phi(x) = x (1 + erf(x / sqrt 2)) / 2, Phi the standard normal CDF.
@@ -449,7 +454,7 @@ def _gaussian_density(x: np.ndarray) -> np.ndarray:
 
 
 @_elementwise
-def gelu_derivative(x: ArrayLike, approximate: str = "none") -> np.ndarray:
+def gelu_derivative(x: np.ndarray, approximate: str = "none") -> np.ndarray:
     """Derivative of gelu (PyTorch's gelu_backward formulas).
 
     approximate="none":  f'(x) = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi).

@@ -6,6 +6,8 @@ of shape (out,). Backward functions take g = dL/dy (shape of y) and return the g
 
 from __future__ import annotations
 
+from typing import Literal, overload
+
 import numpy as np
 
 
@@ -17,6 +19,14 @@ def dense_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) ->
     return y
 
 
+@overload
+def dense_backward(
+    x: np.ndarray, weight: np.ndarray, grad_y: np.ndarray, *, need_input_grad: Literal[True] = ...
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+@overload
+def dense_backward(
+    x: np.ndarray, weight: np.ndarray, grad_y: np.ndarray, *, need_input_grad: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]: ...
 def dense_backward(
     x: np.ndarray, weight: np.ndarray, grad_y: np.ndarray, *, need_input_grad: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:

@@ -104,14 +104,9 @@ def train(
     holds the params of the best epoch.
     """
     n_samples = len(x)
-    if batch_orders is None:
-        if seed is None:
-            raise ValueError("give either batch_orders or a seed to draw them from")
-        batch_orders = make_batch_orders(n_samples, epochs, seed)
-    if len(batch_orders) < epochs:
-        raise ValueError(f"need a batch order for each of the {epochs} epochs, got {len(batch_orders)}")
-    has_val = x_val is not None and y_val is not None
-    if early_stopping is not None and early_stopping.monitor == "val_loss" and not has_val:
+    batch_orders = _batch_orders(n_samples, epochs, batch_orders, seed)
+    validation = (x_val, y_val) if x_val is not None and y_val is not None else None
+    if early_stopping is not None and early_stopping.monitor == "val_loss" and validation is None:
         raise ValueError("early stopping on val_loss needs x_val and y_val")
     if spec.dropout > 0.0 and dropout_rng is None:
         raise ValueError("a spec with dropout needs dropout_rng to draw the masks")
@@ -124,9 +119,7 @@ def train(
     best_params: list[np.ndarray] | None = None
     result = TrainingResult(params)
     for epoch in range(epochs):
-        order = np.asarray(batch_orders[epoch])
-        if sorted(order.tolist()) != list(range(n_samples)):
-            raise ValueError(f"batch order of epoch {epoch} is not a permutation of range({n_samples})")
+        order = _epoch_order(batch_orders, epoch, n_samples)
         weighted_sum = 0.0
         for batch in batches(order, batch_size):
             step = loss_and_gradients(
@@ -136,17 +129,15 @@ def train(
             weighted_sum += float(step.loss) * len(batch)
             params, state = entry.step(params, step.param_grads, state, hyper, inplace=True)
         result.train_loss.append(weighted_sum / n_samples)
-        if has_val:
+        if validation is not None:
             val = evaluate_loss(
-                spec, params, x_val, y_val, loss_fn, loss_params=loss_params, conventions=conventions
+                spec, params, *validation, loss_fn, loss_params=loss_params, conventions=conventions
             )
             result.val_loss.append(val)
         result.epochs_run = epoch + 1
         if tracker is not None:
-            monitored = result.val_loss[-1] if tracker.config.monitor == "val_loss" else result.train_loss[-1]
-            improved = tracker.improves(monitored)
-            stop = tracker.update(epoch, monitored)
-            if improved and tracker.config.restore_best_weights:
+            keep, stop = _watch(tracker, epoch, result)
+            if keep:
                 best_params = [p.copy() for p in params]
             if stop:
                 break
@@ -154,6 +145,39 @@ def train(
         result.best_epoch, result.stopped_epoch = tracker.best_epoch, tracker.stopped_epoch
     result.params = best_params if best_params is not None else params
     return result
+
+
+def _batch_orders(
+    n_samples: int, epochs: int, batch_orders: list[np.ndarray] | None, seed: int | None
+) -> list[np.ndarray]:
+    """The given batch orders, or one permutation per epoch drawn from `seed`; at least one per epoch."""
+    if batch_orders is None:
+        if seed is None:
+            raise ValueError("give either batch_orders or a seed to draw them from")
+        batch_orders = make_batch_orders(n_samples, epochs, seed)
+    if len(batch_orders) < epochs:
+        raise ValueError(f"need a batch order for each of the {epochs} epochs, got {len(batch_orders)}")
+    return batch_orders
+
+
+def _epoch_order(batch_orders: list[np.ndarray], epoch: int, n_samples: int) -> np.ndarray:
+    """The order of `epoch`, which must be a permutation of range(n_samples)."""
+    order = np.asarray(batch_orders[epoch])
+    if sorted(order.tolist()) != list(range(n_samples)):
+        raise ValueError(f"batch order of epoch {epoch} is not a permutation of range({n_samples})")
+    return order
+
+
+def _watch(tracker: EarlyStoppingTracker, epoch: int, result: TrainingResult) -> tuple[bool, bool]:
+    """Early stopping after `epoch`: (keep, stop).
+
+    The monitored loss is val_loss[e] or train_loss[e]; keep: it improved and the best weights are to be
+    restored (so this epoch's params are the best so far); stop: patience is exhausted.
+    """
+    monitored = result.val_loss[-1] if tracker.config.monitor == "val_loss" else result.train_loss[-1]
+    improved = tracker.improves(monitored)
+    stop = tracker.update(epoch, monitored)
+    return improved and tracker.config.restore_best_weights, stop
 
 
 def gradient_descent(

@@ -15,11 +15,13 @@ import argparse
 import math
 import os
 import shlex
+from collections.abc import Iterable
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
+from typing import TypedDict
 
-from mlpbench.catalogue.benchmark import DTYPES, FULL, OPTIMIZERS, QUICK, model_label
+from mlpbench.catalogue.benchmark import DTYPES, FULL, OPTIMIZERS, QUICK, Grid, model_label
 from mlpbench.commands.check_command import positive_finite
 from mlpbench.errors import UsageError
 
@@ -70,41 +72,34 @@ def _bounded(option: str, value: float, low: float, high: float) -> float:
     return value
 
 
-def build_grid(args: argparse.Namespace):
+class GridChanges(TypedDict, total=False):
+    """The fields of the catalogue's grid that bench's options override."""
+
+    implementations: tuple[str, ...]
+    models: tuple[str, ...]
+    batch_sizes: tuple[int, ...]
+    dtypes: tuple[str, ...]
+    optimizers: tuple[str, ...]
+    max_seconds_per_cell: float
+    min_block_seconds: float
+    blocks: int
+    min_blocks: int
+
+
+def build_grid(args: argparse.Namespace) -> Grid:
+    """The quick or full grid with the options' changes; UsageError for the first invalid option."""
     grid = QUICK if args.quick else FULL
-    changes = {}
+    changes: GridChanges = {}
     if args.impl:
         changes["implementations"] = tuple(_split(args.impl))
     if args.model:
-        models = []
-        for text in args.model:
-            for part in text.split(","):
-                if part.strip():
-                    try:
-                        models.append(model_label(part.strip()))
-                    except ValueError as error:
-                        raise UsageError(str(error)) from None
-        changes["models"] = tuple(models)
+        changes["models"] = _models(args.model)
     if args.batch_sizes:
-        try:
-            sizes = tuple(int(b) for b in _split(args.batch_sizes))
-        except ValueError:
-            raise UsageError(f"--batch-sizes must be integers, got {args.batch_sizes!r}") from None
-        if not sizes or any(not 1 <= b <= MAX_BATCH for b in sizes):
-            raise UsageError(f"--batch-sizes must be integers from 1 to {MAX_BATCH}, got {args.batch_sizes!r}")
-        changes["batch_sizes"] = sizes
+        changes["batch_sizes"] = _batch_sizes(args.batch_sizes)
     if args.dtypes:
-        dtypes = tuple(_split(args.dtypes))
-        unknown = [d for d in dtypes if d not in DTYPES]
-        if unknown:
-            raise UsageError(f"unknown dtype {unknown[0]!r}; known: {', '.join(DTYPES)} (tf32: --impl torch-cuda-tf32)")
-        changes["dtypes"] = dtypes
+        changes["dtypes"] = _known("dtype", _split(args.dtypes), DTYPES, " (tf32: --impl torch-cuda-tf32)")
     if args.optimizers:
-        optimizers = tuple(_split(args.optimizers))
-        unknown = [o for o in optimizers if o not in OPTIMIZERS]
-        if unknown:
-            raise UsageError(f"unknown optimizer {unknown[0]!r}; known: {', '.join(OPTIMIZERS)}")
-        changes["optimizers"] = optimizers
+        changes["optimizers"] = _known("optimizer", _split(args.optimizers), OPTIMIZERS)
     if args.max_seconds_per_cell is not None:
         changes["max_seconds_per_cell"] = _bounded("--max-seconds-per-cell", args.max_seconds_per_cell, 0.0,
                                                    MAX_SECONDS_PER_CELL)
@@ -115,6 +110,37 @@ def build_grid(args: argparse.Namespace):
         changes["blocks"] = args.blocks
         changes["min_blocks"] = min(grid.min_blocks, args.blocks)
     return replace(grid, **changes)
+
+
+def _models(texts: list[str]) -> tuple[str, ...]:
+    """The catalogue labels of --model values (each a comma-separated list of names or layer sizes)."""
+    models = []
+    for part in (part.strip() for text in texts for part in text.split(",")):
+        if part:
+            try:
+                models.append(model_label(part))
+            except ValueError as error:
+                raise UsageError(str(error)) from None
+    return tuple(models)
+
+
+def _batch_sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(b) for b in _split(text))
+    except ValueError:
+        raise UsageError(f"--batch-sizes must be integers, got {text!r}") from None
+    if not sizes or any(not 1 <= b <= MAX_BATCH for b in sizes):
+        raise UsageError(f"--batch-sizes must be integers from 1 to {MAX_BATCH}, got {text!r}")
+    return sizes
+
+
+def _known(kind: str, names: list[str], known: Iterable[str], hint: str = "") -> tuple[str, ...]:
+    """`names` when each is one of `known`; UsageError naming the first unknown one otherwise."""
+    known = tuple(known)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise UsageError(f"unknown {kind} {unknown[0]!r}; known: {', '.join(known)}{hint}")
+    return tuple(names)
 
 
 def resolve_implementations(names, explicit: bool, calls) -> list[tuple]:

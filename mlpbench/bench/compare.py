@@ -45,18 +45,20 @@ def _midranks(values: np.ndarray) -> np.ndarray:
 def _exact_upper_tail(n1: int, n2: int, u: float) -> float:
     """P(U >= u) under H0, U = #{new > base}; f(m, n, u) = f(m, n-1, u-m) + f(m-1, n, u)."""
     # counts[m][n] is the distribution of U for m base and n new values
-    counts = [[None] * (n2 + 1) for _ in range(n1 + 1)]
+    counts: list[list[np.ndarray]] = []
     for m in range(n1 + 1):
+        row: list[np.ndarray] = []
         for n in range(n2 + 1):
             if m == 0 or n == 0:
-                counts[m][n] = np.array([1.0])
+                row.append(np.array([1.0]))
                 continue
             dist = np.zeros(m * n + 1)
-            a = counts[m][n - 1]  # the largest value is a new one: it beats all m base values
+            a = row[n - 1]  # the largest value is a new one: it beats all m base values
             dist[m : m + len(a)] += a
             b = counts[m - 1][n]  # the largest value is a base one
             dist[: len(b)] += b
-            counts[m][n] = dist
+            row.append(dist)
+        counts.append(row)
     dist = counts[n1][n2]
     start = math.ceil(u - 1e-9)
     return float(dist[start:].sum() / dist.sum())

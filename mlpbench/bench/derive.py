@@ -36,7 +36,8 @@ def with_timing(cell: CellResult, timing: CellTiming) -> CellResult:
     q1, q3 = (float(q) for q in np.percentile(per_step, [25, 75]))
     steps = timing.steps_per_block * len(timing.block_seconds)
     seconds = float(sum(timing.block_seconds))
-    values = dict(
+    cell = replace(
+        cell,
         steps_per_block=timing.steps_per_block, blocks=len(timing.block_seconds), warmup_steps=timing.warmup_steps,
         block_seconds=tuple(timing.block_seconds), median_s=median, q1_s=q1, q3_s=q3,
         iqr_fraction=(q3 - q1) / median, noisy=(q3 - q1) > SPREAD_WARNING * median,
@@ -46,10 +47,10 @@ def with_timing(cell: CellResult, timing: CellTiming) -> CellResult:
         from mlpbench.catalogue.benchmark import model_spec
 
         flop = training_step_flops(model_spec(cell.model), cell.batch_size)
-        values.update(flop_per_step=flop, flop_per_s=flop * steps / seconds)
-    elif timing.bytes is not None:
-        values.update(bytes=timing.bytes, bytes_per_s=timing.bytes * steps / seconds)
-    return replace(cell, **values)
+        return replace(cell, flop_per_step=flop, flop_per_s=flop * steps / seconds)
+    if timing.bytes is not None:
+        return replace(cell, bytes=timing.bytes, bytes_per_s=timing.bytes * steps / seconds)
+    return cell
 
 
 def with_peak(cell: CellResult, peak: Peak | None) -> CellResult:

@@ -26,15 +26,15 @@ def fastest_engines(results: BenchResults) -> list[dict[str, Any]]:
     timed = sorted((c for c in results.cells if c.kind is CellKind.TRAIN_STEP and c.status is CellStatus.OK
                     and c.samples_per_s and c.precision == "ieee"), key=_key)
     rows = []
-    for key, group in groupby(timed, key=_key):
-        group = list(group)
-        best = max(group, key=lambda c: c.samples_per_s)
+    for key, cells in groupby(timed, key=_key):
+        group = list(cells)
+        best = max(group, key=lambda c: c.measured_samples_per_s)
         baseline = next((c for c in group if c.impl == EAGER_BASELINE.get(key[2])), None)
         rows.append({
             "model": key[0], "batch_size": key[1], "device": key[2], "dtype": key[3], "optimizer": key[4],
             "fastest": best.impl, "samples_per_s": best.samples_per_s, "compile_s": best.compile_s,
             "baseline": baseline.impl if baseline else None,
-            "speedup": best.samples_per_s / baseline.samples_per_s if baseline else None,
+            "speedup": best.measured_samples_per_s / baseline.measured_samples_per_s if baseline else None,
             "engines": {c.impl: {"samples_per_s": c.samples_per_s, "compile_s": c.compile_s} for c in group},
         })
     return rows

@@ -60,8 +60,10 @@ class IsolatedCalls:
 
     def conformance(self, name: str, dtype: str) -> str | None:
         """The first failure of the quick conformance check, or None when it passes."""
-        caps = self.infos[name].capabilities
-        for result in quick_check(self.worker(name), caps, dtype, timeout=self.quick_check_timeout):
+        info = self.infos[name]
+        if info.capabilities is None:  # load() reports such an implementation unavailable: none of its cells run
+            raise RuntimeError(f"{name}: no capabilities to check ({info.capabilities_error})")
+        for result in quick_check(self.worker(name), info.capabilities, dtype, timeout=self.quick_check_timeout):
             if result.failed:
                 return f"{result.case_id}: {result.message}"
         return None

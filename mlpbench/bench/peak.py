@@ -15,6 +15,7 @@ efficiency = achieved FLOP/s / peak, and a value above 1 is flagged as a measure
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,12 +59,12 @@ def _torch_gemm(n: int, dtype: str, device: str):
     a = torch.randn(n, n, generator=generator, dtype=torch_dtype).to(device)
     b = torch.randn(n, n, generator=generator, dtype=torch_dtype).to(device)
     out = torch.empty(n, n, dtype=torch_dtype, device=device)
-    if device.startswith("cuda"):
-        sync = torch.cuda.synchronize
-    else:
-        def sync():
-            return None
+    sync: Callable[[], object] = torch.cuda.synchronize if device.startswith("cuda") else _no_sync
     return (lambda: torch.matmul(a, b, out=out)), sync
+
+
+def _no_sync() -> None:
+    return None
 
 
 def measure_gemm_rate(target: PeakTarget, n: int, timing: TimingSettings) -> GemmRate:

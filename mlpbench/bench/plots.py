@@ -95,7 +95,7 @@ def _throughput_panel(ax, model: str, cells: list[CellResult]) -> None:
         if not timed:
             continue
         x = [c.batch_size for c in timed]
-        y = [c.batch_size / c.median_s for c in timed]
+        y = [c.batch_size / c.measured_median_s for c in timed]
         spread = [c.samples_per_s_interquartile or (v, v) for c, v in zip(timed, y)]
         below = [max(v - low, 0.0) for v, (low, _) in zip(y, spread)]
         above = [max(high - v, 0.0) for v, (_, high) in zip(y, spread)]

@@ -87,6 +87,16 @@ class CellResult:
         return self.status is CellStatus.OK and bool(self.block_seconds)
 
     @property
+    def measured_median_s(self) -> float:
+        """median_s of a cell that was measured (status ok); ValueError for one that has none."""
+        return _measured(self, self.median_s, "median_s")
+
+    @property
+    def measured_samples_per_s(self) -> float:
+        """samples_per_s of a cell that was measured (status ok); ValueError for one that has none."""
+        return _measured(self, self.samples_per_s, "samples_per_s")
+
+    @property
     def series(self) -> tuple[str, str, str, str | None]:
         """(impl, model, dtype, optimizer): the cells that differ only in batch size."""
         return (self.impl, self.model, self.dtype, self.optimizer)
@@ -123,6 +133,12 @@ class CellResult:
             return cls(**values)
         except (KeyError, TypeError, ValueError) as error:
             raise RecordError(f"cell {data.get('id', '?')!r}: {type(error).__name__}: {error}") from None
+
+
+def _measured(cell: CellResult, value: float | None, name: str) -> float:
+    if value is None:
+        raise ValueError(f"cell {cell.id!r} ({cell.status.value}) has no {name}")
+    return value
 
 
 def csv_columns() -> tuple[str, ...]:

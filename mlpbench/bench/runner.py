@@ -119,6 +119,8 @@ class BenchRun:
 
     # -- results --------------------------------------------------------------------------------------------
     def results(self, order: dict[str, int] | None = None) -> BenchResults:
+        if self.settings is None:
+            raise RuntimeError("BenchRunner.results() before run(): the run's settings are not known yet")
         cells = list(self.cells.values())
         if order is not None:
             cells.sort(key=lambda c: order.get(c.id, len(order)))
@@ -211,18 +213,18 @@ class BenchRun:
             return replace(cell, status=CellStatus.ERROR,
                            reason=f"{type(error).__name__}: {error} ({Path(last.filename).name}:{last.lineno})")
         cell = with_peak(with_timing(cell, timing), peak)
-        if cell.efficiency_problem and self._rechecks.get(peak.key, 0) < MAX_PEAK_RECHECKS:
+        if cell.efficiency_problem and peak is not None and self._rechecks.get(peak.key, 0) < MAX_PEAK_RECHECKS:
             # a step faster than the peak allows: the peak pass ran under load; measure it again now
             self._rechecks[peak.key] = self._rechecks.get(peak.key, 0) + 1
             self._measure_peak(self._target(planned), "recheck")
             cell = with_peak(cell, self.peaks[peak.key])
         if planned.kind is CellKind.TRAIN_STEP:
-            self._budget.record(planned.series, case.batch_size, cell.median_s)
+            self._budget.record(planned.series, case.batch_size, cell.measured_median_s)
         return cell
 
     def _progress_line(self, cell: CellResult, done: int, total: int, left_s: float) -> str:
         if cell.status is CellStatus.OK:
-            what = (f"{cell.samples_per_s:,.0f} samples/s, median {cell.median_s * 1e3:.3g} ms, "
+            what = (f"{cell.samples_per_s:,.0f} samples/s, median {cell.measured_median_s * 1e3:.3g} ms, "
                     f"IQR {cell.iqr_fraction:.0%}" + (" (noisy)" if cell.noisy else ""))
             if cell.efficiency_problem:
                 what += f"; efficiency {cell.efficiency:.2f} against the start peak: {cell.efficiency_problem}"
@@ -257,7 +259,7 @@ class BenchRun:
         self.cells = reusable(plan, self.cells)
         for cell in self.cells.values():
             if cell.kind is CellKind.TRAIN_STEP and cell.status is CellStatus.OK:
-                self._budget.record(cell.series, cell.batch_size, cell.median_s)
+                self._budget.record(cell.series, cell.batch_size, cell.measured_median_s)
         todo = [planned for planned in plan if planned.id not in self.cells]
         if self.resume:
             self._say(f"resuming: {len(plan) - len(todo)} of {len(plan)} cells already done")

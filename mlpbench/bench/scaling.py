@@ -128,9 +128,35 @@ def markdown(rows: list[ScalingRow], setup: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mlpbench.conformance.checks.engine import quick_check
+    from mlpbench.isolation.supervisor import preload_for
+
+    sizes, worlds = _validated(args)
+    preload_for([args.impl])
+    raw: dict[int, Any] = {}
+    rows: list[ScalingRow] = []
+    base: float | None = None
+    versions: dict[str, Any] = {}
+
+    for world in sorted(set(worlds)):
+        timed = _time_world(args, world, sizes)
+        if timed is None:
+            return 1
+        ranks = timed["ranks"]
+        versions = {"torch": timed["torch"], "gpus": timed["gpus"]}
+        raw[world] = ranks
+        row = summarize(world, ranks, args.batch_per_rank, base)
+        if world == 1:
+            base = row.samples_per_s
+            row = summarize(world, ranks, args.batch_per_rank, base)
+        rows.append(row)
+        print(f"world size {world}: {row.samples_per_s:,.0f} samples/s, all-reduce share {row.all_reduce_share:.1%}")
+    _write(args, rows, raw, versions)
+    return 0
+
+
+def _validated(args: argparse.Namespace) -> tuple[tuple[int, ...], list[int]]:
+    """(layer sizes, world sizes) from the options; UsageError for any option out of range."""
     from mlpbench.errors import UsageError
-    from mlpbench.isolation.supervisor import Worker, WorkerDied, preload_for
 
     try:
         sizes = tuple(int(part) for part in args.model.split("-"))
@@ -146,38 +172,39 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
     if args.warmup < 0:
         raise UsageError("--warmup must be at least 0")
-    preload_for([args.impl])
-    raw: dict[int, Any] = {}
-    rows: list[ScalingRow] = []
-    base: float | None = None
-    versions: dict[str, Any] = {}
+    return sizes, worlds
 
-    for world in sorted(set(worlds)):
-        label = f"{args.impl}:{world}"
-        with Worker(label) as worker:
-            info = worker.load()
-            if isinstance(info, WorkerDied) or info.unknown or info.load_error:
-                raise UsageError(f"{label}: {getattr(info, 'unknown', '') or getattr(info, 'load_error', '') or info}")
-            if not info.available:
-                raise UsageError(f"{label} is not available here: {info.reason}")
-            failed = [r for r in quick_check(worker, info.capabilities, args.dtype, timeout=120) if not r.passed]
-            if failed:
-                print(f"{label}: the quick conformance check failed ({failed[0].case_id}); not timed")
-                return 1
-            timed = worker.apply(time_ranks, sizes, args.batch_per_rank, args.dtype, args.optimizer, args.steps,
-                                 args.blocks, args.warmup, args.threads, timeout=600)
-            if isinstance(timed, WorkerDied):
-                print(f"{label}: {timed.describe()}")
-                return 1
-        ranks = timed["ranks"]
-        versions = {"torch": timed["torch"], "gpus": timed["gpus"]}
-        raw[world] = ranks
-        row = summarize(world, ranks, args.batch_per_rank, base)
-        if world == 1:
-            base = row.samples_per_s
-            row = summarize(world, ranks, args.batch_per_rank, base)
-        rows.append(row)
-        print(f"world size {world}: {row.samples_per_s:,.0f} samples/s, all-reduce share {row.all_reduce_share:.1%}")
+
+def _time_world(args: argparse.Namespace, world: int, sizes: tuple[int, ...]) -> dict[str, Any] | None:
+    """`time_ranks` at world size `world`, in a supervised worker, after the quick conformance check passed;
+    None (the reason printed) when the check fails or the worker dies; UsageError when it cannot run here."""
+    from mlpbench.conformance.checks.engine import quick_check
+    from mlpbench.errors import UsageError
+    from mlpbench.isolation.supervisor import Worker, WorkerDied
+
+    label = f"{args.impl}:{world}"
+    with Worker(label) as worker:
+        info = worker.load()
+        if isinstance(info, WorkerDied) or info.unknown or info.load_error:
+            raise UsageError(f"{label}: {getattr(info, 'unknown', '') or getattr(info, 'load_error', '') or info}")
+        if not info.available:
+            raise UsageError(f"{label} is not available here: {info.reason}")
+        if info.capabilities is None:
+            raise UsageError(f"{label}: {info.capabilities_error}")
+        failed = [r for r in quick_check(worker, info.capabilities, args.dtype, timeout=120) if not r.passed]
+        if failed:
+            print(f"{label}: the quick conformance check failed ({failed[0].case_id}); not timed")
+            return None
+        timed = worker.apply(time_ranks, sizes, args.batch_per_rank, args.dtype, args.optimizer, args.steps,
+                             args.blocks, args.warmup, args.threads, timeout=600)
+        if isinstance(timed, WorkerDied):
+            print(f"{label}: {timed.describe()}")
+            return None
+    return timed
+
+
+def _write(args: argparse.Namespace, rows: list[ScalingRow], raw: dict[int, Any], versions: dict[str, Any]) -> None:
+    """scaling.json (the setup, the rows and every rank's block times) and scaling.md, also printed."""
     setup = {"impl": args.impl, "model": args.model, "batch_per_rank": args.batch_per_rank, "dtype": args.dtype,
              "optimizer": args.optimizer, "steps_per_block": args.steps, "blocks": args.blocks,
              "warmup_blocks": args.warmup, "threads_per_rank": args.threads, "cpu_count": os.cpu_count(), **versions}
@@ -187,4 +214,3 @@ def run(args: argparse.Namespace) -> int:
         indent=2, allow_nan=True) + "\n")
     (args.out / "scaling.md").write_text(markdown(rows, setup))
     print(markdown(rows, setup), end="")
-    return 0

@@ -26,7 +26,7 @@ def speedups(cells: Sequence[CellResult]) -> list[Speedup]:
     for cell in steps:
         if cell.device == "cpu" and _ok(cell):
             key = (cell.model, cell.dtype, cell.optimizer, cell.batch_size)
-            if key not in best_cpu or cell.samples_per_s > best_cpu[key].samples_per_s:
+            if key not in best_cpu or cell.measured_samples_per_s > best_cpu[key].measured_samples_per_s:
                 best_cpu[key] = cell
     rows = []
     for cell in steps:
@@ -39,7 +39,7 @@ def speedups(cells: Sequence[CellResult]) -> list[Speedup]:
         elif cpu is None:
             reason = "no CPU cell timed"
         else:
-            speedup = cell.samples_per_s / cpu.samples_per_s
+            speedup = cell.measured_samples_per_s / cpu.measured_samples_per_s
         rows.append(Speedup(cell.impl, cell.model, cell.dtype, cell.optimizer, cell.batch_size,
                             cpu.impl if cpu else None, speedup, reason))
     return rows
@@ -53,15 +53,15 @@ def crossovers(cells: Sequence[CellResult]) -> list[Crossover]:
     out = []
     for (impl, model, dtype, optimizer), rows in series.items():
         rows = sorted(rows, key=lambda r: r.batch_size)
-        timed = [r for r in rows if r.speedup is not None]
+        timed = [(r.batch_size, r.speedup) for r in rows if r.speedup is not None]
         if not timed:
             reasons = sorted({r.reason.removeprefix("unavailable: ") for r in rows})
             out.append(Crossover(impl, model, dtype, optimizer, None, "unavailable: " + "; ".join(reasons)))
             continue
         crossover = None
-        for r in reversed(timed):
-            if r.speedup > 1.0:
-                crossover = r.batch_size
+        for batch_size, speedup in reversed(timed):
+            if speedup > 1.0:
+                crossover = batch_size
             else:
                 break
         text = f"batch {crossover}" if crossover is not None else "none in range"

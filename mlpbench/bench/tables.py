@@ -138,8 +138,8 @@ def conformance_table(results: BenchResults) -> str:
 def _series_rows(cells: Sequence[CellResult], value_row: Callable[[CellResult, str], tuple]) -> list[tuple]:
     """Rows per cell; a series whose cells all share one non-ok status collapses into one row."""
     rows = []
-    for _, group in groupby(cells, key=lambda c: (c.impl, c.dtype, c.optimizer)):
-        group = list(group)
+    for _, series in groupby(cells, key=lambda c: (c.impl, c.dtype, c.optimizer)):
+        group = list(series)
         if len({status_text(c) for c in group}) == 1 and group[0].status is not CellStatus.OK:
             batches = f"{group[0].batch_size}..{group[-1].batch_size}" if len(group) > 1 else str(group[0].batch_size)
             rows.append(value_row(group[0], batches))
@@ -196,8 +196,8 @@ def speedup_tables(results: BenchResults) -> str:
         unavailable = sorted({f"{r.impl}: {r.reason}" for r in results.speedups})
         return note + "".join(f"\n- {line}" for line in unavailable)
     rows = []
-    for _, group in groupby(results.speedups, key=lambda r: (r.impl, r.model, r.dtype, r.optimizer)):
-        group = list(group)
+    for _, series in groupby(results.speedups, key=lambda r: (r.impl, r.model, r.dtype, r.optimizer)):
+        group = list(series)
         if all(r.speedup is None for r in group) and len({r.reason for r in group}) == 1:
             r = group[0]
             rows.append((r.impl, r.model, r.dtype, r.optimizer, "all", "-", r.reason))

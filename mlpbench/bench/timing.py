@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import numpy as np
 
@@ -73,6 +74,16 @@ class BlockTiming:
         return self.iqr > SPREAD_WARNING * self.median
 
 
+class TimingOptions(TypedDict):
+    """The keyword arguments of `time_blocks` that `TimingSettings` sets."""
+
+    min_block_seconds: float
+    blocks: int
+    min_blocks: int
+    max_seconds: float
+    warmup_seconds: float
+
+
 @dataclass(frozen=True)
 class TimingSettings:
     """How a cell (or a GEMM size of the peak) is timed; plain data, recorded with the run."""
@@ -83,7 +94,7 @@ class TimingSettings:
     max_seconds: float = 3.0
     warmup_seconds: float = 0.05
 
-    def options(self) -> dict[str, float | int]:
+    def options(self) -> TimingOptions:
         return {"min_block_seconds": self.min_block_seconds, "blocks": self.blocks, "min_blocks": self.min_blocks,
                 "max_seconds": self.max_seconds, "warmup_seconds": self.warmup_seconds}
 

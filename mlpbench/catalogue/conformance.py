@@ -380,7 +380,7 @@ def early_stopping_cases() -> list[Case]:
     """Training that over-fits a small noisy training set so the validation loss turns up: same stopping
     epoch, same best epoch, same restored weights. The check verifies in the oracle that every stop/continue
     decision has a margin well above the training-curve tolerance."""
-    common = dict(sizes=(3, 24, 1), activation="tanh", loss="mse", optimizer="adam", hyper={"lr": 0.05},
+    common: dict[str, Any] = dict(sizes=(3, 24, 1), activation="tanh", loss="mse", optimizer="adam", hyper={"lr": 0.05},
                   n=12, n_val=40, noise=1.0, epochs=40, batch_size=4)
     return [
         _case("early_stopping/val_loss-restore", "early_stopping", quick=False,

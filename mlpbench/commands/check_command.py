@@ -21,8 +21,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from impls.capabilities import DEVICES
+from impls.capabilities import DEVICES, Capabilities
 from impls.interface import AREAS
 from mlpbench.catalogue.conformance import CONFORMANCE_DTYPES, select_cases
 from mlpbench.conformance.checks.engine import claimed_dtypes, run_checks
@@ -119,6 +120,13 @@ def load_implementation(worker: Worker) -> tuple[ImplInfo | None, CheckResult | 
     return info, None
 
 
+def ready_capabilities(info: ImplInfo | None) -> tuple[ImplInfo, Capabilities]:
+    """The info and capabilities of an implementation that `load_implementation` returned no failure for."""
+    if info is None or info.capabilities is None:
+        raise AssertionError("load_implementation returned neither a failure nor an implementation's capabilities")
+    return info, info.capabilities
+
+
 class Progress:
     """Area-by-area progress with counts on a terminal; nothing otherwise."""
 
@@ -163,8 +171,7 @@ def run(args: argparse.Namespace) -> int:
             if failure is not None:
                 results.append(failure)
             else:
-                assert info is not None and info.capabilities is not None
-                caps = info.capabilities
+                info, caps = ready_capabilities(info)
                 cases = select_cases(args.area, args.case, caps=caps)
                 if not cases:
                     raise UsageError(f"no conformance case matches --case {args.case!r}"
@@ -178,9 +185,14 @@ def run(args: argparse.Namespace) -> int:
                         f"case(s) in dtype(s) {', '.join(dtypes) or '-'} (claimed dtypes: "
                         f"{', '.join(sorted(caps.dtypes)) or 'none'})")
                 progress = Progress(sys.stdout.isatty() and not args.quiet, len(cases) * len(dtypes))
+
+                def record(result: CheckResult) -> None:
+                    results.append(result)
+                    progress(result)
+
                 try:
                     run_checks(worker, cases, dtypes, timeout=args.timeout, impl_name=info.name,
-                               report_dir=report_dir, on_result=lambda r: (results.append(r), progress(r)))
+                               report_dir=report_dir, on_result=record)
                 finally:
                     progress.finish_area()
         except KeyboardInterrupt as stop:  # Ctrl-C, SIGTERM or SIGHUP: report what ran, marked interrupted
@@ -190,7 +202,22 @@ def run(args: argparse.Namespace) -> int:
 
 def _finish(args: argparse.Namespace, report_dir: Path, results: list[CheckResult], info: ImplInfo | None,
             started: str, started_wall: float, interrupted: int) -> int:
-    meta = {
+    """Write the report set, print the summary; the exit status."""
+    meta = _run_meta(args, results, info, started, started_wall, interrupted)
+    try:
+        paths = write_reports(report_dir, results, meta)
+    except OSError as error:
+        raise UsageError(f"could not write reports to {str(report_dir)!r}: {error.strerror or error}") from None
+    _print_summary(args.impl, results, meta["dtypes"])
+    where = f"reports in {report_dir}/ ({', '.join(p.name for p in paths.values())})"
+    elapsed = f"total time {time.perf_counter() - started_wall:.2f} s"
+    return _conclude(results, interrupted, where, elapsed)
+
+
+def _run_meta(args: argparse.Namespace, results: list[CheckResult], info: ImplInfo | None, started: str,
+              started_wall: float, interrupted: int) -> dict[str, Any]:
+    """The run's metadata, as the reports record it."""
+    return {
         "impl": info.name if info else args.impl,
         "label": args.impl,
         "kind": info.kind if info else "?",
@@ -208,16 +235,21 @@ def _finish(args: argparse.Namespace, report_dir: Path, results: list[CheckResul
         "cwd": os.getcwd(),
         "interrupted": bool(interrupted),
     }
-    try:
-        paths = write_reports(report_dir, results, meta)
-    except OSError as error:
-        raise UsageError(f"could not write reports to {str(report_dir)!r}: {error.strerror or error}") from None
+
+
+def _ran(results: list[CheckResult]) -> int:
+    """The checks that ran to a verdict (not the ones not claimed or skipped)."""
+    return sum(r.verdict in (PASS, FAIL, ERROR) for r in results)
+
+
+def _print_summary(label: str, results: list[CheckResult], dtypes: list[str]) -> None:
+    """The counts, a line per area, and the first failures."""
     failed = [r for r in results if r.failed]
-    ran = sum(r.verdict in (PASS, FAIL, ERROR) for r in results)
+    ran = _ran(results)
     not_claimed = sum(r.verdict == NOT_CLAIMED for r in results)
     skipped = sum(r.verdict == SKIPPED for r in results)
-    print(f"mlpbench check {args.impl}: {ran} checks ran ({ran - len(failed)} passed, {len(failed)} failed), "
-          f"{not_claimed} not claimed, {skipped} skipped; dtypes {', '.join(meta['dtypes']) or '-'}")
+    print(f"mlpbench check {label}: {ran} checks ran ({ran - len(failed)} passed, {len(failed)} failed), "
+          f"{not_claimed} not claimed, {skipped} skipped; dtypes {', '.join(dtypes) or '-'}")
     for area, counts in summarize(results).items():
         print(f"  {area:<15} {area_verdict(counts):<12} passed {counts['passed']:>3}  failed {counts['failed']:>3}  "
               f"not claimed {counts['not_claimed']:>3}  skipped {counts['skipped']:>3}  "
@@ -227,13 +259,18 @@ def _finish(args: argparse.Namespace, report_dir: Path, results: list[CheckResul
         print(f"  FAIL {result.message}")
     if len(failed) > shown:
         print(f"  ... and {len(failed) - shown} more failures in the reports")
-    where = f"reports in {report_dir}/ ({', '.join(p.name for p in paths.values())})"
-    elapsed = f"total time {time.perf_counter() - started_wall:.2f} s"
+
+
+def _conclude(results: list[CheckResult], interrupted: int, where: str, elapsed: str) -> int:
+    """The last line and the exit status: `interrupted` (130, 143, 129) when a signal stopped the run, 1 a
+    failure, 2 nothing checked, 0 every check passed."""
+    failed = sum(r.failed for r in results)
+    ran = _ran(results)
     if interrupted:
         print(f"INTERRUPTED after {ran} checks: partial {where}; {elapsed}")
         return interrupted
     if failed:
-        print(f"FAIL: {len(failed)} failing; {where}; {elapsed}")
+        print(f"FAIL: {failed} failing; {where}; {elapsed}")
         return 1
     if ran == 0:
         print(f"NOTHING CHECKED: no check ran; {where}; {elapsed}")

@@ -25,7 +25,12 @@ from typing import Any
 from impls.interface import AREAS
 from mlpbench.atomic import write_json_atomic, write_text_atomic
 from mlpbench.catalogue.conformance import CONFORMANCE_DTYPES, select_cases
-from mlpbench.commands.check_command import ensure_writable, load_implementation, positive_finite
+from mlpbench.commands.check_command import (
+    ensure_writable,
+    load_implementation,
+    positive_finite,
+    ready_capabilities,
+)
 from mlpbench.conformance.checks.engine import claimed_dtypes, run_checks
 from mlpbench.conformance.reports import area_verdict, summarize, write_reports
 from mlpbench.conformance.results import ERROR, FAIL, PASS, CheckResult, format_headroom
@@ -99,7 +104,7 @@ def check_one(label: str, args: argparse.Namespace, out: Path) -> Column:
         if failure is not None:
             column.results.append(failure)
         else:
-            caps = info.capabilities
+            info, caps = ready_capabilities(info)
             cases = select_cases(args.area, None, caps=caps)
             column.dtypes = [d for d in (args.dtype or claimed_dtypes(caps)) if d in caps.dtypes]
             run_checks(worker, cases, column.dtypes, timeout=args.timeout, impl_name=info.name,

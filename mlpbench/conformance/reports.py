@@ -26,7 +26,16 @@ from mlpbench.atomic import write_json_atomic, write_text_atomic
 from mlpbench.catalogue.conformance import AREA_ORDER
 from mlpbench.conformance.report_set import check_replaceable, replace_directory
 from mlpbench.conformance.repro import REPRO_DIR, write_repro_files
-from mlpbench.conformance.results import ERROR, FAIL, NOT_CLAIMED, PASS, SKIPPED, CheckResult, format_headroom
+from mlpbench.conformance.results import (
+    ERROR,
+    FAIL,
+    NOT_CLAIMED,
+    PASS,
+    SKIPPED,
+    CheckResult,
+    Comparison,
+    format_headroom,
+)
 from mlpbench.report_text import clean_text
 
 MARKDOWN_NAME = "conformance.md"
@@ -76,14 +85,36 @@ def area_verdict(counts: dict[str, Any]) -> str:
 
 
 def render_markdown(results: Sequence[CheckResult], meta: dict[str, Any]) -> str:
+    """conformance.md: the header, the summary by area, the capability matrix, then every failure."""
     summary = summarize(results)
     failed = [r for r in results if r.failed]
+    lines = [
+        *_markdown_header(results, meta, failed),
+        "## Summary by area",
+        "",
+        _summary_table(summary),
+        "",
+        "## Capability matrix",
+        "",
+        *_capability_matrix(results, summary),
+        "## Failures",
+        "",
+    ]
+    if not failed:
+        lines.append("None.")
+    for result in failed:
+        lines += _failure_section(result)
+    return clean_text("\n".join(lines).rstrip() + "\n")
+
+
+def _markdown_header(results: Sequence[CheckResult], meta: dict[str, Any], failed: list[CheckResult]) -> list[str]:
+    """The title, the verdict with its counts, what ran, and how to read the headroom."""
     interrupted = is_interrupted(meta)
     verdict = f"**{run_verdict(results, meta).upper()}**"
     counts = f"{len(failed)} failing of {len(results)} checks"
     if interrupted:
         verdict += " (partial: the run was stopped before every check ran; what ran is below)"
-    lines = [
+    return [
         f"# Conformance of `{meta.get('impl', '?')}`" + (": INTERRUPTED (partial)" if interrupted else ""),
         "",
         f"- verdict: {verdict} ({counts})",
@@ -97,53 +128,56 @@ def render_markdown(results: Sequence[CheckResult], meta: dict[str, Any]) -> str
         "a check passes when it is at most 1. Capabilities the implementation does not claim are reported as",
         "\"not claimed\", never as failures.",
         "",
-        "## Summary by area",
-        "",
     ]
+
+
+def _summary_table(summary: dict[str, dict[str, Any]]) -> str:
     rows = [
         [area, area_verdict(c), c["passed"], c["failed"], c["not_claimed"], c["skipped"],
          format_headroom(c["worst_headroom"])]
         for area, c in summary.items()
     ]
-    lines.append(tabulate(rows, headers=["area", "verdict", "passed", "failed", "not claimed", "skipped",
-                                         "worst headroom"], tablefmt="github"))
+    return tabulate(rows, headers=["area", "verdict", "passed", "failed", "not claimed", "skipped",
+                                   "worst headroom"], tablefmt="github")
+
+
+def _capability_matrix(results: Sequence[CheckResult], summary: dict[str, dict[str, Any]]) -> list[str]:
+    """Per area a table: a row per case, a column per dtype, the verdict and headroom in each cell."""
     dtypes = list(dict.fromkeys(r.dtype for r in results))
-    lines += ["", "## Capability matrix", ""]
+    lines: list[str] = []
     for area in summary:
-        lines += [f"### {area}", ""]
         case_ids = list(dict.fromkeys(r.case_id for r in results if r.area == area))
         by_key = {(r.case_id, r.dtype): r for r in results if r.area == area}
-        matrix = []
-        for case_id in case_ids:
-            row = [case_id.split("/", 1)[1]]
-            for dtype in dtypes:
-                result = by_key.get((case_id, dtype))
-                row.append(_cell(result))
-            matrix.append(row)
-        lines += [tabulate(matrix, headers=["case", *dtypes], tablefmt="github"), ""]
-    lines += ["## Failures", ""]
-    if not failed:
-        lines.append("None.")
-    for result in failed:
-        lines += [f"### {result.case_id} [{result.dtype}]", "", f"- verdict: {result.verdict}",
-                  f"- diagnostic: {result.message}"]
-        if result.repro_path:
-            lines.append(f"- inputs: `{result.repro_path}` (numpy.load(path, allow_pickle=False))")
-        if result.repro_command:
-            lines.append(f"- reproduce: `{result.repro_command}`")
-        wrong = [c for c in result.comparisons if not c.passed]
-        if wrong:
-            lines += ["", "| quantity | problem or error | tolerance | headroom |", "| --- | --- | --- | --- |"]
-            for c in wrong[:20]:
-                error = c.problem or f"abs {c.worst_abs:.3g}, rel {c.worst_rel:.3g}"
-                worst = c.describe_worst()
-                error += f"; {worst}" if worst else ""
-                lines.append(f"| {c.quantity} | {_escape(error)} | rtol {c.rtol:.3g}, atol {c.atol:.3g} | "
-                             f"{format_headroom(c.headroom)} |")
-            if len(wrong) > 20:
-                lines.append(f"| ... {len(wrong) - 20} more | | | |")
-        lines.append("")
-    return clean_text("\n".join(lines).rstrip() + "\n")
+        matrix = [[case_id.split("/", 1)[1], *(_cell(by_key.get((case_id, dtype))) for dtype in dtypes)]
+                  for case_id in case_ids]
+        lines += [f"### {area}", "", tabulate(matrix, headers=["case", *dtypes], tablefmt="github"), ""]
+    return lines
+
+
+def _failure_section(result: CheckResult) -> list[str]:
+    """One failure: its diagnostic, inputs and reproduction command, and the quantities that differ."""
+    lines = [f"### {result.case_id} [{result.dtype}]", "", f"- verdict: {result.verdict}",
+             f"- diagnostic: {result.message}"]
+    if result.repro_path:
+        lines.append(f"- inputs: `{result.repro_path}` (numpy.load(path, allow_pickle=False))")
+    if result.repro_command:
+        lines.append(f"- reproduce: `{result.repro_command}`")
+    wrong = [c for c in result.comparisons if not c.passed]
+    if wrong:
+        lines += ["", "| quantity | problem or error | tolerance | headroom |", "| --- | --- | --- | --- |"]
+        lines += [_comparison_row(c) for c in wrong[:20]]
+        if len(wrong) > 20:
+            lines.append(f"| ... {len(wrong) - 20} more | | | |")
+    lines.append("")
+    return lines
+
+
+def _comparison_row(c: Comparison) -> str:
+    error = c.problem or f"abs {c.worst_abs:.3g}, rel {c.worst_rel:.3g}"
+    worst = c.describe_worst()
+    error += f"; {worst}" if worst else ""
+    return (f"| {c.quantity} | {_escape(error)} | rtol {c.rtol:.3g}, atol {c.atol:.3g} | "
+            f"{format_headroom(c.headroom)} |")
 
 
 def _cell(result: CheckResult | None) -> str:

@@ -42,7 +42,8 @@ fresh worker after a crash costs only the implementation's own imports."""
 LOAD_TIMEOUT = 300.0
 """Seconds loading an implementation (imports, factory, capabilities, availability) may take."""
 
-_context = multiprocessing.get_context(START_METHOD)
+_context = (multiprocessing.get_context("forkserver") if START_METHOD == "forkserver"
+            else multiprocessing.get_context("spawn"))  # each literal gives the typed context
 _PRELOAD = ["numpy", "mlpbench.isolation.worker", "impls.interface"]
 if START_METHOD == "forkserver":
     _context.set_forkserver_preload(_PRELOAD)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import fields, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -140,6 +140,15 @@ def with_defaults(hyper: Any) -> Any:
 
 
 _GOVERNED: dict[type, tuple[str, ...]] = {}
+
+_T = TypeVar("_T")
+
+
+def chosen(value: _T | None, name: str) -> _T:
+    """A profile-governed field of hyperparameters that went through `with_defaults`: it is never None there."""
+    if value is None:
+        raise AssertionError(f"{name} is None after with_defaults: the profile did not choose it")
+    return value
 
 
 def decay_weights(param: np.ndarray, lr: float, weight_decay: float) -> None:

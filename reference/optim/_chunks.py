@@ -25,7 +25,7 @@ CHUNK = 65536            # elements per chunk: five float64 streams of it fit a 
 PARALLEL_MIN = 8 * CHUNK  # below this many elements per update, threads cost more than they save (measured)
 MAX_THREADS = 8
 
-Kernel = Callable[[Sequence[np.ndarray], Sequence[np.ndarray]], None]
+Kernel = Callable[[Sequence[np.ndarray], list[np.ndarray]], None]
 """kernel(arrays, work): update one chunk; `arrays` are views of one parameter's arrays at the same
 elements, `work` scratch buffers of the chunk's shape and dtype (their contents are undefined)."""
 

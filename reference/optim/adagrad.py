@@ -23,6 +23,7 @@ from reference.optim import _buffers as buf_util
 from reference.optim._buffers import (
     begin,
     buffers,
+    chosen,
     decay_weights,
     effective_grad,
     next_step,
@@ -61,7 +62,7 @@ def adagrad(
     hyper = with_defaults(hyper)
     params, state = begin(params, grads, state, inplace)
     step = next_step(state)
-    sums = buffers(state, "sum", params, fill=hyper.initial_accumulator_value)
+    sums = buffers(state, "sum", params, fill=chosen(hyper.initial_accumulator_value, "initial_accumulator_value"))
     pool = scratch_pool(state, params, inplace)
     clr = hyper.lr / (1.0 + (step - 1) * hyper.lr_decay)
     inside, decoupled = hyper.eps_placement == "inside", hyper.decoupled_weight_decay

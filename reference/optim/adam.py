@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reference.conventions import EPS_PLACEMENTS
-from reference.optim._buffers import begin, bias_correction, buffers, next_step, with_defaults
+from reference.optim._buffers import begin, bias_correction, buffers, chosen, next_step, with_defaults
 from reference.optim.adam_inplace import adam_update_inplace
 
 
@@ -132,7 +132,8 @@ def adam(
 ) -> tuple[list[np.ndarray], dict]:
     """One Adam step; state keys "step", "exp_avg", "exp_avg_sq" (+ "max_exp_avg_sq" with amsgrad)."""
     hyper = with_defaults(hyper)
-    return _adam_update(params, grads, state, hyper, decoupled=hyper.decoupled_weight_decay, inplace=inplace)
+    decoupled = chosen(hyper.decoupled_weight_decay, "decoupled_weight_decay")
+    return _adam_update(params, grads, state, hyper, decoupled=decoupled, inplace=inplace)
 
 
 def adamw(

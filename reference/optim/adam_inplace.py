@@ -9,6 +9,7 @@ temporary written into a scratch buffer and the elements cut into cache-sized ch
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,9 +25,12 @@ from reference.optim._buffers import (
 )
 from reference.optim._chunks import for_each_chunk
 
+if TYPE_CHECKING:  # reference.optim.adam imports this module
+    from reference.optim.adam import Adam, AdamW
+
 
 def adam_update_inplace(
-    params: list[np.ndarray], grads: list[np.ndarray], state: dict, hyper: object, decoupled: bool
+    params: list[np.ndarray], grads: list[np.ndarray], state: dict, hyper: Adam | AdamW, decoupled: bool
 ) -> tuple[list[np.ndarray], dict]:
     """One Adam (AdamW with decoupled=True) step, updating params and state in place."""
     params, state = begin(params, grads, state, inplace=True)
@@ -45,7 +49,7 @@ def adam_update_inplace(
         step_size *= bias_correction2**0.5
     coupled_decay = 0.0 if decoupled else wd
 
-    def update(arrays: Sequence[np.ndarray], slots: Sequence[np.ndarray]) -> None:
+    def update(arrays: Sequence[np.ndarray], slots: list[np.ndarray]) -> None:
         param, grad, exp_avg, exp_avg_sq = arrays[:4]
         work = slots[0]
         if decoupled:

@@ -338,33 +338,45 @@ def _mp_step(name: str, h, p, g, st: dict):
         p = p - lr * h.weight_decay * p
     else:
         g = g + h.weight_decay * p
-    if name == "sgd":
-        if h.momentum:
-            st["buf"] = g if t == 1 else h.momentum * st["buf"] + (1 - h.dampening) * g
-            return p - lr * (g + h.momentum * st["buf"] if h.nesterov else st["buf"])
-        return p - lr * g
-    if name in ("adam", "adamw"):
-        b1, b2 = (mp.mpf(b) for b in h.betas)
-        st["m"] = b1 * st.get("m", 0) + (1 - b1) * g
-        st["v"] = b2 * st.get("v", 0) + (1 - b2) * g * g
-        v = st["v"]
-        if h.amsgrad:
-            st["vmax"] = v = max(st.get("vmax", 0), v)
-        bc1, bc2 = 1 - b1**t, 1 - b2**t
-        if h.eps_placement == "hat":
-            return p - lr * mp.sqrt(bc2) / bc1 * st["m"] / (mp.sqrt(v) + h.eps)
-        if h.eps_placement == "inside":
-            return p - lr / bc1 * st["m"] / mp.sqrt(v / bc2 + h.eps)
-        return p - lr / bc1 * st["m"] / (mp.sqrt(v / bc2 + h.eps_root) + h.eps)
-    if name == "adagrad":
-        st["sum"] = st.get("sum", mp.mpf(h.initial_accumulator_value)) + g * g
-        std = mp.sqrt(st["sum"] + h.eps) if h.eps_placement == "inside" else mp.sqrt(st["sum"]) + h.eps
-        return p - lr * g / std
-    if name == "adadelta":
-        st["sq"] = h.rho * st.get("sq", 0) + (1 - h.rho) * g * g
-        delta = mp.sqrt(st.get("acc", 0) + h.eps) / mp.sqrt(st["sq"] + h.eps) * g
-        st["acc"] = h.rho * st.get("acc", 0) + (1 - h.rho) * delta * delta
-        return p - lr * delta
+    return _MP_UPDATES[name](h, p, g, lr, t, st)
+
+
+def _mp_sgd(h, p, g, lr, t: int, st: dict):
+    if h.momentum:
+        st["buf"] = g if t == 1 else h.momentum * st["buf"] + (1 - h.dampening) * g
+        return p - lr * (g + h.momentum * st["buf"] if h.nesterov else st["buf"])
+    return p - lr * g
+
+
+def _mp_adam(h, p, g, lr, t: int, st: dict):
+    b1, b2 = (mp.mpf(b) for b in h.betas)
+    st["m"] = b1 * st.get("m", 0) + (1 - b1) * g
+    st["v"] = b2 * st.get("v", 0) + (1 - b2) * g * g
+    v = st["v"]
+    if h.amsgrad:
+        st["vmax"] = v = max(st.get("vmax", 0), v)
+    bc1, bc2 = 1 - b1**t, 1 - b2**t
+    if h.eps_placement == "hat":
+        return p - lr * mp.sqrt(bc2) / bc1 * st["m"] / (mp.sqrt(v) + h.eps)
+    if h.eps_placement == "inside":
+        return p - lr / bc1 * st["m"] / mp.sqrt(v / bc2 + h.eps)
+    return p - lr / bc1 * st["m"] / (mp.sqrt(v / bc2 + h.eps_root) + h.eps)
+
+
+def _mp_adagrad(h, p, g, lr, t: int, st: dict):
+    st["sum"] = st.get("sum", mp.mpf(h.initial_accumulator_value)) + g * g
+    std = mp.sqrt(st["sum"] + h.eps) if h.eps_placement == "inside" else mp.sqrt(st["sum"]) + h.eps
+    return p - lr * g / std
+
+
+def _mp_adadelta(h, p, g, lr, t: int, st: dict):
+    st["sq"] = h.rho * st.get("sq", 0) + (1 - h.rho) * g * g
+    delta = mp.sqrt(st.get("acc", 0) + h.eps) / mp.sqrt(st["sq"] + h.eps) * g
+    st["acc"] = h.rho * st.get("acc", 0) + (1 - h.rho) * delta * delta
+    return p - lr * delta
+
+
+def _mp_rmsprop(h, p, g, lr, t: int, st: dict):
     a = mp.mpf(h.alpha)
     st["sq"] = a * st.get("sq", mp.mpf(h.initial_scale)) + (1 - a) * g * g
     c = 1 - a**t if h.bias_correction else 1
@@ -377,6 +389,12 @@ def _mp_step(name: str, h, p, g, st: dict):
         st["buf"] = h.momentum * st.get("buf", 0) + u
         u = u + h.momentum * st["buf"] if h.nesterov else st["buf"]
     return p - lr * u
+
+
+_MP_UPDATES = {  # after the shared start (maximize, Adagrad's lr decay, weight decay)
+    "sgd": _mp_sgd, "adam": _mp_adam, "adamw": _mp_adam, "adagrad": _mp_adagrad, "adadelta": _mp_adadelta,
+    "rmsprop": _mp_rmsprop,
+}
 
 
 ORACLE_STATE_KEYS = {  # oracle state key -> the exact state's key

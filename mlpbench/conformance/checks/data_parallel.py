@@ -44,7 +44,7 @@ def check_dropout_data_parallel(ctx: CheckContext) -> None:
     single = single_process_counterpart(ctx.impl)
     p = ctx.case.params
     spec = p["spec"]
-    ctx.details["world_size"] = int(ctx.impl.world_size)
+    ctx.details["world_size"] = ctx.world_size
     if p["target"] == "model":
         params, x, y = draw_network_case(ctx, spec, p["loss"], p["batch"])
         reference = single.forward_backward(spec, params, x, y, p["loss"], training=True,

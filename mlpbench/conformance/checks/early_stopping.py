@@ -53,9 +53,16 @@ def early_stopping_request(ctx: CheckContext) -> TrainRequest:
                         x_val=ctx.cast(x_val), y_val=ctx.cast(y_val), early_stopping=config)
 
 
+def _config(request: TrainRequest) -> EarlyStopping:
+    """The early stopping of a request `early_stopping_request` built (it always has one)."""
+    if request.early_stopping is None:
+        raise ValueError("an early-stopping case's request has no early_stopping configuration")
+    return request.early_stopping
+
+
 def decision_margin(ctx: CheckContext, request: TrainRequest, expected: TrainingResult) -> float:
     """The smallest distance of a monitored value from its improvement threshold, in tolerances."""
-    config = request.early_stopping
+    config = _config(request)
     values = expected.val_loss if config.monitor == "val_loss" else expected.train_loss
     sizes, per_epoch = curve_sizes(request.spec, request), steps_per_epoch(request)
     best, worst_ratio = None, float("inf")
@@ -84,9 +91,9 @@ def check_early_stopping(ctx: CheckContext) -> None:
             f"catalogue case {ctx.case.id} is not decisive (oracle stopped at {expected.stopped_epoch}, "
             f"closest decision {margin:.3g} tolerances from a tie; need a stop and >= {MARGIN:g})"
         )
-    if request.early_stopping.min_delta > 0:
-        without = oracle_training(ctx, replace(request, early_stopping=replace(request.early_stopping,
-                                                                                min_delta=0.0)))
+    config = _config(request)
+    if config.min_delta > 0:
+        without = oracle_training(ctx, replace(request, early_stopping=replace(config, min_delta=0.0)))
         if (without.stopped_epoch, without.best_epoch) == (expected.stopped_epoch, expected.best_epoch):
             raise RuntimeError(f"catalogue case {ctx.case.id} does not depend on min_delta (the oracle stops "
                                f"at the same epoch with the same best epoch without it)")

@@ -33,7 +33,7 @@ from mlpbench.conformance.checks import (  # noqa: F401  (importing registers th
     optimizers,
     training,
 )
-from mlpbench.conformance.checks.base import CHECK_KINDS, CheckContext, CheckFailed, NotClaimed, Skipped
+from mlpbench.conformance.checks.base import CHECK_KINDS, CheckContext, CheckFailed, CheckKind, NotClaimed, Skipped
 from mlpbench.conformance.handles import ImplHandle, WorkerHandle, WorkerLost
 from mlpbench.conformance.repro import replay_command
 from mlpbench.conformance.results import ERROR, FAIL, NOT_CLAIMED, PASS, SKIPPED, CheckResult
@@ -62,24 +62,9 @@ def run_case_with(impl: ImplHandle, case: Case, dtype: str) -> CheckResult:
 
 
 def _run_into(result: CheckResult, impl: ImplHandle, case: Case, dtype: str) -> None:
-    kind = CHECK_KINDS.get(case.kind)
+    kind = _claimed_kind(result, impl, case, dtype)
     if kind is None:
-        result.verdict, result.message = ERROR, f"no check registered for kind {case.kind!r}"
         return
-    try:
-        caps = impl.capabilities()
-    except Exception as error:
-        result.verdict = FAIL
-        result.message = f"capabilities() raised {type(error).__name__}: {one_line(error)}"
-        return
-    if dtype not in caps.dtypes:
-        result.verdict, result.message = NOT_CLAIMED, f"not claimed: dtype {dtype}"
-        return
-    reason = caps.missing(case.needs)
-    if reason is not None:
-        result.verdict, result.message = NOT_CLAIMED, f"not claimed: {reason}"
-        return
-
     ctx = CheckContext(impl, case, dtype)
     error: Exception | None = None
     try:
@@ -91,29 +76,60 @@ def _run_into(result: CheckResult, impl: ImplHandle, case: Case, dtype: str) -> 
     result.comparisons = list(ctx.comparisons)
     result.inputs = dict(ctx.inputs)
     result.details.update(ctx.details)
-    if isinstance(error, NotClaimed):
-        result.verdict, result.message = NOT_CLAIMED, f"not claimed: {error}"
-    elif isinstance(error, Skipped):
-        result.verdict, result.message = SKIPPED, f"skipped: {error}"
-    elif isinstance(error, CheckFailed):
-        result.verdict, result.message = FAIL, f"{case.id} [{dtype}]: {error}"
-    elif error is not None:
-        frames = traceback.extract_tb(error.__traceback__)
-        where = f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
-        result.verdict = ERROR
-        result.message = (
-            f"{case.id} [{dtype}]: the check itself raised {type(error).__name__}: {one_line(error)}{where} "
-            f"(often a malformed result from the implementation)"
-        )
+    if error is not None:
+        result.verdict, result.message = _verdict_of_raise(error, case, dtype)
     else:
-        failed = [c for c in result.comparisons if not c.passed]
-        if failed:
-            more = f" (and {len(failed) - 1} more quantities differ)" if len(failed) > 1 else ""
-            result.verdict = FAIL
-            result.message = f"{case.id} [{dtype}]: first diverging quantity: {failed[0].describe()}{more}"
-        else:
-            headroom = result.worst_headroom
-            result.message = f"worst headroom {headroom:.3g}" if headroom is not None else "passed"
+        _judge_comparisons(result, case, dtype)
+
+
+def _claimed_kind(result: CheckResult, impl: ImplHandle, case: Case, dtype: str) -> CheckKind | None:
+    """The check kind that runs `case`; None, with the verdict written into `result`, when no check is
+    registered for it, capabilities() raises, or the case (or the dtype) is not claimed."""
+    kind = CHECK_KINDS.get(case.kind)
+    if kind is None:
+        result.verdict, result.message = ERROR, f"no check registered for kind {case.kind!r}"
+        return None
+    try:
+        caps = impl.capabilities()
+    except Exception as error:
+        result.verdict = FAIL
+        result.message = f"capabilities() raised {type(error).__name__}: {one_line(error)}"
+        return None
+    reason = f"dtype {dtype}" if dtype not in caps.dtypes else caps.missing(case.needs)
+    if reason is not None:
+        result.verdict, result.message = NOT_CLAIMED, f"not claimed: {reason}"
+        return None
+    return kind
+
+
+def _verdict_of_raise(error: Exception, case: Case, dtype: str) -> tuple[str, str]:
+    """(verdict, message) of a check that raised `error`: what the check decided (not claimed, skipped,
+    failed) or an error of the check itself (the implementation's own raises arrive as CheckFailed)."""
+    if isinstance(error, NotClaimed):
+        return NOT_CLAIMED, f"not claimed: {error}"
+    if isinstance(error, Skipped):
+        return SKIPPED, f"skipped: {error}"
+    if isinstance(error, CheckFailed):
+        return FAIL, f"{case.id} [{dtype}]: {error}"
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
+    return ERROR, (
+        f"{case.id} [{dtype}]: the check itself raised {type(error).__name__}: {one_line(error)}{where} "
+        f"(often a malformed result from the implementation)"
+    )
+
+
+def _judge_comparisons(result: CheckResult, case: Case, dtype: str) -> None:
+    """A check that ran through fails on its first diverging comparison; otherwise it passes, with its
+    worst headroom as the message."""
+    failed = [c for c in result.comparisons if not c.passed]
+    if failed:
+        more = f" (and {len(failed) - 1} more quantities differ)" if len(failed) > 1 else ""
+        result.verdict = FAIL
+        result.message = f"{case.id} [{dtype}]: first diverging quantity: {failed[0].describe()}{more}"
+    else:
+        headroom = result.worst_headroom
+        result.message = f"worst headroom {headroom:.3g}" if headroom is not None else "passed"
 
 
 def run_case(worker: Worker, case: Case, dtype: str, *, timeout: float | None = DEFAULT_TIMEOUT,

@@ -136,6 +136,8 @@ def check_dropout_training(ctx: CheckContext, request: TrainRequest) -> None:
             return
     if not result.val_loss:
         return
+    if request.x_val is None or request.y_val is None:
+        raise ValueError("a dropout training case's request has no validation data")
     spec = dataclasses.replace(request.spec, dropout=0.0)
     expected = evaluate_loss(spec, [to_oracle(np.asarray(w)) for w in params], to_oracle(request.x_val),
                              to_oracle(request.y_val), loss=request.loss, conventions=ctx.conventions)
