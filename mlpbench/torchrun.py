@@ -34,7 +34,7 @@ from impls.ddp_rank import RankConfig, RankEngine, _load_engine
 from mlpbench.catalogue.conformance import select_cases
 from mlpbench.conformance.checks.engine import claimed_dtypes, run_case_with
 from mlpbench.conformance.handles import LocalHandle
-from mlpbench.conformance.results import ERROR, FAIL, PASS
+from mlpbench.conformance.runner import Tally
 
 if TYPE_CHECKING:
     from mlpbench.catalogue.conformance import Case
@@ -110,16 +110,15 @@ def _join_process_group(engine_path: str, rank: int, world_size: int) -> RankEng
 def _run_cases(handle: LocalHandle, cases: list[Case], dtypes: list[str], rank: int) -> tuple[int, int]:
     """Every case in every dtype, in lockstep with the other ranks: (checks that ran, checks that failed).
     Rank 0 prints each failure."""
-    failed = ran = 0
+    results = []
     for case in cases:
         for dtype in dtypes:
             result = run_case_with(handle, case, dtype)
-            ran += result.verdict in (PASS, FAIL, ERROR)
-            if result.failed:
-                failed += 1
-                if rank == 0:
-                    print(f"FAIL {case.id} [{dtype}]: {result.message}")
-    return ran, failed
+            results.append(result)
+            if result.failed and rank == 0:
+                print(f"FAIL {case.id} [{dtype}]: {result.message}")
+    tally = Tally.of(results)
+    return tally.ran, tally.failed
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from mlpbench.bench.plan import ImplInfo
 from mlpbench.bench.records import CellKind
 from mlpbench.bench.timing import TimingSettings
 from mlpbench.catalogue.benchmark import BenchCase
-from mlpbench.conformance.checks.engine import quick_check
+from mlpbench.conformance.runner import quick_check
 from mlpbench.isolation.supervisor import Worker, WorkerDied, preload_for
 from mlpbench.isolation.worker import ImplInfo as WorkerInfo
 

@@ -178,20 +178,17 @@ def _validated(args: argparse.Namespace) -> tuple[tuple[int, ...], list[int]]:
 def _time_world(args: argparse.Namespace, world: int, sizes: tuple[int, ...]) -> dict[str, Any] | None:
     """`time_ranks` at world size `world`, in a supervised worker, after the quick conformance check passed;
     None (the reason printed) when the check fails or the worker dies; UsageError when it cannot run here."""
-    from mlpbench.conformance.checks.engine import quick_check
+    from mlpbench.conformance.runner import load_implementation, quick_check, ready_capabilities
     from mlpbench.errors import UsageError
     from mlpbench.isolation.supervisor import Worker, WorkerDied
 
     label = f"{args.impl}:{world}"
     with Worker(label) as worker:
-        info = worker.load()
-        if isinstance(info, WorkerDied) or info.unknown or info.load_error:
-            raise UsageError(f"{label}: {getattr(info, 'unknown', '') or getattr(info, 'load_error', '') or info}")
-        if not info.available:
-            raise UsageError(f"{label} is not available here: {info.reason}")
-        if info.capabilities is None:
-            raise UsageError(f"{label}: {info.capabilities_error}")
-        failed = [r for r in quick_check(worker, info.capabilities, args.dtype, timeout=120) if not r.passed]
+        info, failure = load_implementation(worker)  # an unknown or unavailable one is a UsageError here
+        if failure is not None:
+            raise UsageError(f"{label}: {failure.message}")
+        _, caps = ready_capabilities(info)
+        failed = [r for r in quick_check(worker, caps, args.dtype, timeout=120) if not r.passed]
         if failed:
             print(f"{label}: the quick conformance check failed ({failed[0].case_id}); not timed")
             return None

@@ -23,14 +23,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from impls.capabilities import DEVICES, Capabilities
 from impls.interface import AREAS
 from mlpbench.catalogue.conformance import CONFORMANCE_DTYPES, select_cases
-from mlpbench.conformance.checks.engine import claimed_dtypes, run_checks
+from mlpbench.conformance.checks.engine import claimed_dtypes
 from mlpbench.conformance.reports import area_verdict, check_report_dir, summarize, write_reports
-from mlpbench.conformance.results import ERROR, FAIL, NOT_CLAIMED, PASS, SKIPPED, CheckResult, format_headroom
+from mlpbench.conformance.results import CheckResult, format_headroom
+from mlpbench.conformance.runner import Tally, load_implementation, ready_capabilities, run_checks
 from mlpbench.errors import UsageError, interrupted_exit_code
-from mlpbench.isolation.supervisor import Worker, WorkerDied, preload_for
+from mlpbench.isolation.supervisor import Worker, preload_for
 from mlpbench.isolation.worker import ImplInfo
 
 EPILOG = """\
@@ -89,42 +89,6 @@ def ensure_writable(directory: Path) -> None:
     except OSError as error:
         reason = error.strerror or str(error) or type(error).__name__
         raise UsageError(f"report directory {str(directory)!r} is not writable: {reason}") from None
-
-
-def _load_failure(label: str, message: str) -> CheckResult:
-    """The one result of a run whose implementation could not be loaded or asked what it claims."""
-    return CheckResult(area="implementation", case_id="implementation/load", impl=label, dtype="-",
-                       verdict=FAIL, message=message)
-
-
-def load_implementation(worker: Worker) -> tuple[ImplInfo | None, CheckResult | None]:
-    """(info, None) for an implementation ready to check; (info or None, failed result) for one that failed
-    to load; UsageError for an unknown name, a claim outside the vocabulary, or one unavailable here."""
-    info = worker.load()
-    if isinstance(info, WorkerDied):
-        return None, _load_failure(worker.label, f"loading the implementation: {info.describe()}")
-    if info.unknown:
-        raise UsageError(info.unknown)
-    if info.load_error:
-        return info, _load_failure(worker.label, info.load_error)
-    if not info.available:
-        raise UsageError(f"implementation {info.name!r} is not available here: {info.reason}")
-    if info.capabilities is None:
-        return info, _load_failure(worker.label, info.capabilities_error)
-    problems = info.capabilities.problems()
-    if info.device not in DEVICES:
-        problems.append(f"unknown device {info.device!r}; known: {', '.join(DEVICES)}")
-    if problems:
-        raise UsageError(f"implementation {worker.label!r} claims names outside the vocabulary "
-                         f"(see `mlpbench list --names`): {'; '.join(problems)}")
-    return info, None
-
-
-def ready_capabilities(info: ImplInfo | None) -> tuple[ImplInfo, Capabilities]:
-    """The info and capabilities of an implementation that `load_implementation` returned no failure for."""
-    if info is None or info.capabilities is None:
-        raise AssertionError("load_implementation returned neither a failure nor an implementation's capabilities")
-    return info, info.capabilities
 
 
 class Progress:
@@ -237,19 +201,12 @@ def _run_meta(args: argparse.Namespace, results: list[CheckResult], info: ImplIn
     }
 
 
-def _ran(results: list[CheckResult]) -> int:
-    """The checks that ran to a verdict (not the ones not claimed or skipped)."""
-    return sum(r.verdict in (PASS, FAIL, ERROR) for r in results)
-
-
 def _print_summary(label: str, results: list[CheckResult], dtypes: list[str]) -> None:
     """The counts, a line per area, and the first failures."""
     failed = [r for r in results if r.failed]
-    ran = _ran(results)
-    not_claimed = sum(r.verdict == NOT_CLAIMED for r in results)
-    skipped = sum(r.verdict == SKIPPED for r in results)
-    print(f"mlpbench check {label}: {ran} checks ran ({ran - len(failed)} passed, {len(failed)} failed), "
-          f"{not_claimed} not claimed, {skipped} skipped; dtypes {', '.join(dtypes) or '-'}")
+    tally = Tally.of(results)
+    print(f"mlpbench check {label}: {tally.ran} checks ran ({tally.passed} passed, {tally.failed} failed), "
+          f"{tally.not_claimed} not claimed, {tally.skipped} skipped; dtypes {', '.join(dtypes) or '-'}")
     for area, counts in summarize(results).items():
         print(f"  {area:<15} {area_verdict(counts):<12} passed {counts['passed']:>3}  failed {counts['failed']:>3}  "
               f"not claimed {counts['not_claimed']:>3}  skipped {counts['skipped']:>3}  "
@@ -264,16 +221,15 @@ def _print_summary(label: str, results: list[CheckResult], dtypes: list[str]) ->
 def _conclude(results: list[CheckResult], interrupted: int, where: str, elapsed: str) -> int:
     """The last line and the exit status: `interrupted` (130, 143, 129) when a signal stopped the run, 1 a
     failure, 2 nothing checked, 0 every check passed."""
-    failed = sum(r.failed for r in results)
-    ran = _ran(results)
+    tally = Tally.of(results)
     if interrupted:
-        print(f"INTERRUPTED after {ran} checks: partial {where}; {elapsed}")
+        print(f"INTERRUPTED after {tally.ran} checks: partial {where}; {elapsed}")
         return interrupted
-    if failed:
-        print(f"FAIL: {failed} failing; {where}; {elapsed}")
+    if tally.failed:
+        print(f"FAIL: {tally.failed} failing; {where}; {elapsed}")
         return 1
-    if ran == 0:
+    if not tally.conforms:
         print(f"NOTHING CHECKED: no check ran; {where}; {elapsed}")
         return 2
-    print(f"PASS: {ran} checks conform; {where}; {elapsed}")
+    print(f"PASS: {tally.ran} checks conform; {where}; {elapsed}")
     return 0

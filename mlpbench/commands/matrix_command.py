@@ -25,15 +25,11 @@ from typing import Any
 from impls.interface import AREAS
 from mlpbench.atomic import write_json_atomic, write_text_atomic
 from mlpbench.catalogue.conformance import CONFORMANCE_DTYPES, select_cases
-from mlpbench.commands.check_command import (
-    ensure_writable,
-    load_implementation,
-    positive_finite,
-    ready_capabilities,
-)
-from mlpbench.conformance.checks.engine import claimed_dtypes, run_checks
+from mlpbench.commands.check_command import ensure_writable, positive_finite
+from mlpbench.conformance.checks.engine import claimed_dtypes
 from mlpbench.conformance.reports import area_verdict, summarize, write_reports
-from mlpbench.conformance.results import ERROR, FAIL, PASS, CheckResult, format_headroom
+from mlpbench.conformance.results import CheckResult, format_headroom
+from mlpbench.conformance.runner import Tally, load_implementation, ready_capabilities, run_checks
 from mlpbench.errors import UsageError
 from mlpbench.isolation.supervisor import Worker, preload_for
 
@@ -73,11 +69,11 @@ class Column:
 
     @property
     def failed(self) -> int:
-        return sum(r.failed for r in self.results)
+        return Tally.of(self.results).failed
 
     @property
     def ran(self) -> int:
-        return sum(r.verdict in (PASS, FAIL, ERROR) for r in self.results)
+        return Tally.of(self.results).ran
 
     def cells(self) -> dict[str, dict[str, Any]]:
         """area -> {"verdict", "passed", "failed", "not_claimed", "skipped", "worst_headroom"}."""

@@ -1,5 +1,5 @@
-"""Running checks: one case for one implementation in one dtype, a whole selection (`run_checks`), and the
-short `quick_check` the benchmark harness runs before timing.
+"""Running one check: one case for one implementation in one dtype (a whole selection, the loading and the tally
+are the conformance runner's, `mlpbench.conformance.runner`).
 
 `run_case_with` is the check itself, in the gate's process: it draws the case, runs the oracle, calls the
 implementation through a handle (`mlpbench.conformance.handles`) and compares; `run_case` gives it the handle
@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from impls.interface import Capabilities
-from mlpbench.catalogue.conformance import CONFORMANCE_DTYPES, Case, select_cases
+from mlpbench.catalogue.conformance import CONFORMANCE_DTYPES, Case
 from mlpbench.conformance.checks import (  # noqa: F401  (importing registers the check kinds)
     activations,
     data_parallel,
@@ -163,34 +162,3 @@ def _lost(case: Case, dtype: str, label: str, died: WorkerDied) -> CheckResult:
     result.details["worker"] = {"message": died.message, "traceback": died.traceback,
                                 "output_tail": died.output_tail}
     return result
-
-
-def run_checks(
-    worker: Worker,
-    cases: Iterable[Case],
-    dtypes: Iterable[str],
-    *,
-    timeout: float | None = DEFAULT_TIMEOUT,
-    impl_name: str | None = None,
-    report_dir: str | Path | None = None,
-    on_result: Callable[[CheckResult], None] | None = None,
-) -> list[CheckResult]:
-    """Every case in every dtype, each in the implementation's supervised worker, in order."""
-    results = []
-    dtypes = list(dtypes)
-    for case in cases:
-        for dtype in dtypes:
-            result = run_case(worker, case, dtype, timeout=timeout, impl_name=impl_name, report_dir=report_dir)
-            results.append(result)
-            if on_result is not None:
-                on_result(result)
-    return results
-
-
-def quick_check(worker: Worker, caps: Capabilities, dtype: str, *, timeout: float | None = DEFAULT_TIMEOUT
-                ) -> list[CheckResult]:
-    """The quick conformance check before timing: a few activations and losses, one network's forward and
-    backward, each claimed optimizer without options, two training runs; well under a second for torch-cpu.
-    Callers time only configurations whose results all have `passed` true."""
-    return run_checks(worker, select_cases(quick_only=True, caps=caps), [dtype], timeout=timeout)
-
