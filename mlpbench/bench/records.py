@@ -13,20 +13,15 @@ from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any
 
+from mlpbench.verdicts import Verdict
+
 EFFICIENCY_BOUND = 1.0
 """Achieved FLOP/s can never exceed the peak; a ratio above this is a measurement problem."""
 
 
-class CellStatus(str, Enum):
-    OK = "ok"
-    UNAVAILABLE = "unavailable"
-    NOT_CONFORMING = "not_conforming"
-    SKIPPED = "skipped"
-    ERROR = "error"
-
-    @property
-    def text(self) -> str:
-        return self.value.replace("_", " ")
+CellStatus = Verdict
+"""A benchmark cell's status: OK (timed), UNAVAILABLE, NOT_CONFORMING, SKIPPED or ERROR of the one vocabulary."""
+CELL_STATUSES = (Verdict.OK, Verdict.UNAVAILABLE, Verdict.NOT_CONFORMING, Verdict.SKIPPED, Verdict.ERROR)
 
 
 class CellKind(str, Enum):
@@ -128,6 +123,8 @@ class CellResult:
         try:
             values["kind"] = CellKind(values["kind"])
             values["status"] = CellStatus(values["status"])
+            if values["status"] not in CELL_STATUSES:
+                raise ValueError(f"{values['status'].value!r} is not a cell status")
             values["sizes"] = tuple(int(s) for s in values.get("sizes") or ())
             values["block_seconds"] = tuple(float(s) for s in values.get("block_seconds") or ())
             return cls(**values)

@@ -37,6 +37,7 @@ from mlpbench.conformance.results import (
     format_headroom,
 )
 from mlpbench.report_text import clean_text
+from mlpbench.verdicts import Verdict
 
 MARKDOWN_NAME = "conformance.md"
 JSON_NAME = "conformance.json"
@@ -75,13 +76,19 @@ def summarize(results: Sequence[CheckResult]) -> dict[str, dict[str, Any]]:
 
 
 def area_verdict(counts: dict[str, Any]) -> str:
+    """The area's verdict as summaries and tables show it (FAIL in capitals): `area_verdict_of(counts).shouted`."""
+    return area_verdict_of(counts).shouted
+
+
+def area_verdict_of(counts: dict[str, Any]) -> Verdict:
+    """FAIL if any check failed, else pass if any passed, else skipped if any was skipped, else not claimed."""
     if counts["failed"]:
-        return "FAIL"
+        return Verdict.FAIL
     if counts["passed"]:
-        return "pass"
+        return Verdict.PASS
     if counts["skipped"]:
-        return "skipped"
-    return "not claimed"
+        return Verdict.SKIPPED
+    return Verdict.NOT_CLAIMED
 
 
 def render_markdown(results: Sequence[CheckResult], meta: dict[str, Any]) -> str:

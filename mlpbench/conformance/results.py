@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 
-PASS = "pass"
-FAIL = "fail"
-ERROR = "error"
-NOT_CLAIMED = "not claimed"
-SKIPPED = "skipped"
+from mlpbench.verdicts import FAILING, Verdict
+
+PASS, FAIL, ERROR = Verdict.PASS, Verdict.FAIL, Verdict.ERROR
+NOT_CLAIMED, SKIPPED = Verdict.NOT_CLAIMED, Verdict.SKIPPED
 VERDICTS = (PASS, FAIL, ERROR, NOT_CLAIMED, SKIPPED)
-FAILING_VERDICTS = frozenset({FAIL, ERROR})
+"""A check's verdicts (mlpbench.verdicts holds the one vocabulary)."""
+FAILING_VERDICTS = FAILING
 
 
 @dataclass
