@@ -34,7 +34,7 @@ def sum_all_reduce_hook(state, bucket):  # no annotations: DDP insists that a pr
 
 
 class SummedGradientsEngine(RankEngine):
-    def wrap(self, model: nn.Module) -> nn.Module:
+    def wrap(self, model: nn.Module) -> nn.parallel.DistributedDataParallel:
         ddp = super().wrap(model)
         ddp.register_comm_hook(None, sum_all_reduce_hook)
         return ddp
@@ -49,7 +49,7 @@ class MeanOfMeansEngine(RankEngine):
 
 
 class NoInitialBroadcastEngine(RankEngine):
-    def wrap(self, model: nn.Module) -> nn.Module:
+    def wrap(self, model: nn.Module) -> nn.parallel.DistributedDataParallel:
         """DDP built with init_sync=False: ranks other than 0 keep their own random initial parameters."""
         ids = [torch.device(self.device).index] if self.device.startswith("cuda") else None
         return nn.parallel.DistributedDataParallel(model, device_ids=ids, init_sync=False)

@@ -111,7 +111,7 @@ class RankEngine(TorchImplementation):
             return local * (n_local / n_global) if n_local else local
         return local
 
-    def wrap(self, model: nn.Module) -> nn.Module:
+    def wrap(self, model: nn.Module) -> DistributedDataParallel:
         """DistributedDataParallel: parameters broadcast from rank 0, gradients all-reduced and averaged."""
         ids = [torch.device(self.device).index] if self.device.startswith("cuda") else None
         return DistributedDataParallel(model, device_ids=ids, init_sync=True)
@@ -195,8 +195,8 @@ class RankEngine(TorchImplementation):
             return {
                 "output": self.numpy(output, dtype),
                 "loss": self.numpy(reported, dtype),
-                "param_grads": [self.numpy(p.grad, dtype) for p in local.parameters()],
-                "input_grad": self.numpy(xt.grad / self.world_size, dtype),
+                "param_grads": [self.numpy(self.gradient_of(p), dtype) for p in local.parameters()],
+                "input_grad": self.numpy(self.gradient_of(xt) / self.world_size, dtype),
                 "masks": [d.masks[-1] for d in self.dropouts] if training and self.dropouts else None,
             }
 
@@ -216,7 +216,7 @@ class RankEngine(TorchImplementation):
                 share = self.contribution(value, stop - start, len(pred), reduction)
                 share.backward()
                 reported = self.all_reduce(share)
-            return {"loss": self.numpy(reported, pred.dtype), "grad": self.numpy(predt.grad, pred.dtype)}
+            return {"loss": self.numpy(reported, pred.dtype), "grad": self.numpy(self.gradient_of(predt), pred.dtype)}
 
     def op_activation(self, name: str, x: np.ndarray, params: Mapping[str, Any],
                       grad_y: np.ndarray | None) -> np.ndarray:
@@ -269,6 +269,8 @@ class RankEngine(TorchImplementation):
     def evaluate(self, model: nn.Module, request: TrainRequest) -> float:
         """The validation loss (the loop calls it in evaluation mode, without autograd), the validation set split
         across ranks like a batch."""
+        if request.x_val is None or request.y_val is None:
+            raise RuntimeError("evaluate() on a request without validation data")
         start, stop = self.set_rows(len(request.x_val))
         x = self.tensor(request.x_val[start:stop])
         value = self.local_loss(request.loss, model(x), self.target_tensor(request.loss, request.y_val[start:stop], x),

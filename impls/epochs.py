@@ -105,6 +105,8 @@ def run_epochs(steps: EpochSteps) -> EpochRun:
     check_request(request)
     config = request.early_stopping
     tracker = steps.tracker(config) if config is not None else None
+    monitors_val_loss = config is not None and config.monitor == "val_loss"
+    restores = config is not None and config.restore_best_weights
     run, best = EpochRun(), None
     for epoch in range(request.epochs):
         run.train_loss.append(train_epoch(steps, epoch))
@@ -112,13 +114,13 @@ def run_epochs(steps: EpochSteps) -> EpochRun:
             run.val_loss.append(steps.validate())
         run.epochs_run = epoch + 1
         if tracker is not None:
-            stop = tracker.update(epoch, run.val_loss[-1] if config.monitor == "val_loss" else run.train_loss[-1])
+            stop = tracker.update(epoch, run.val_loss[-1] if monitors_val_loss else run.train_loss[-1])
             if tracker.best_epoch == epoch:
                 best = steps.snapshot()
             if stop:
                 break
     if tracker is not None:
-        if config.restore_best_weights and best is not None:
+        if restores and best is not None:
             steps.restore(best)
         run.best_epoch, run.stopped_epoch = tracker.best_epoch, tracker.stopped_epoch
     run.weights = steps.current_weights()

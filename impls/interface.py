@@ -90,6 +90,8 @@ class Trainer:
     for queued device work (a no-op on the CPU). Timing code calls `synchronize()` around timed blocks.
     """
 
+    compile_s: float | None = None  # compile or jit time spent building the trainer (None: nothing compiled)
+
     def step(self) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 

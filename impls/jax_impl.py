@@ -47,6 +47,22 @@ def _softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
     return jnp.where(beta * x > threshold, x, jax.nn.softplus(beta * x) / beta)
 
 
+def _gelu(x: Any, approximate: str = OPTAX.gelu_approximate) -> Any:
+    return jax.nn.gelu(x, approximate=approximate == "tanh")
+
+
+def _softmax(x: Any, axis: int = -1) -> Any:
+    return jax.nn.softmax(x, axis=axis)
+
+
+def _elu(x: Any, alpha: float = 1.0) -> Any:
+    return jax.nn.elu(x, alpha)
+
+
+def _huber(p: Any, t: Any, delta: float = 1.0) -> Any:
+    return optax.huber_loss(p, t, delta=delta)
+
+
 ACTIVATIONS: dict[str, tuple[Callable[..., Any], tuple[str, ...]]] = {}
 """Oracle activation name -> (function of x and its parameters, parameter names)."""
 LOSSES: dict[str, Callable[..., Any]] = {}
@@ -59,10 +75,9 @@ if jax is not None:
         "sigmoid": (jax.nn.sigmoid, ()),
         "tanh": (jnp.tanh, ()),
         "relu": (jax.nn.relu, ()),
-        "gelu": (lambda x, approximate=OPTAX.gelu_approximate: jax.nn.gelu(x, approximate=approximate == "tanh"),
-                 ("approximate",)),
-        "softmax": (lambda x, axis=-1: jax.nn.softmax(x, axis=axis), ("axis",)),
-        "elu": (lambda x, alpha=1.0: jax.nn.elu(x, alpha), ("alpha",)),
+        "gelu": (_gelu, ("approximate",)),
+        "softmax": (_softmax, ("axis",)),
+        "elu": (_elu, ("alpha",)),
         "silu": (jax.nn.silu, ()),
         "softplus": (_softplus, ("beta", "threshold")),
     })
@@ -71,7 +86,7 @@ if jax is not None:
         "binary_cross_entropy_with_logits": lambda p, t: optax.sigmoid_binary_cross_entropy(p, t),
         "cross_entropy": lambda p, t: (optax.softmax_cross_entropy_with_integer_labels(p, t)
                                        if jnp.issubdtype(t.dtype, jnp.integer) else optax.softmax_cross_entropy(p, t)),
-        "huber": lambda p, t, delta=1.0: optax.huber_loss(p, t, delta=delta),
+        "huber": _huber,
     })
 
 LOSS_PARAMS = {"huber": ("delta",)}
@@ -322,6 +337,11 @@ class JaxImplementation(Implementation):
     # -- interface: training
     def train_step(self, spec: MLPSpec, loss: str, reduction: str, loss_params: Mapping[str, Any],
                    optimizer: Any) -> Callable[..., Any]:
+        return jax.jit(self.step_function(spec, loss, reduction, loss_params, optimizer))
+
+    def step_function(self, spec: MLPSpec, loss: str, reduction: str, loss_params: Mapping[str, Any],
+                      optimizer: Any) -> Callable[..., tuple[Any, Any, Any]]:
+        """(params, optimizer state, x, y) -> (new params, new state, loss): one step, before jax.jit."""
         function = self.loss_fn(loss, reduction, loss_params)
 
         def step(ps: Any, st: Any, xb: Any, yb: Any) -> tuple[Any, Any, Any]:
@@ -329,13 +349,13 @@ class JaxImplementation(Implementation):
             updates, st = optimizer.update(grads, st, ps)
             return optax.apply_updates(ps, updates), st, value
 
-        return jax.jit(step)
+        return step
 
     def cached_train_step(self, request: TrainRequest, optimizer: Any) -> Callable[..., Any]:
         key = ("train", request.spec, request.loss, request.reduction, tuple(sorted(request.loss_params.items())),
                request.optimizer, tuple(sorted(dict(request.hyper).items())))
-        return self.jitted(key, lambda: self.train_step(request.spec, request.loss, request.reduction,
-                                                        request.loss_params, optimizer).__wrapped__)
+        return self.jitted(key, lambda: self.step_function(request.spec, request.loss, request.reduction,
+                                                           request.loss_params, optimizer))
 
     def train(self, request: TrainRequest) -> TrainResult:
         if request.spec.dropout > 0:

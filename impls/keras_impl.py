@@ -58,11 +58,16 @@ ACTIVATIONS: dict[str, str] = {
 
 LOSSES: dict[str, Callable[..., Any]] = {}
 """Oracle loss name -> keras.losses class (with its arguments) for a reduction."""
+
+
+def _huber(reduction: str, target: Any, dtype: Any, delta: float = 1.0) -> Any:
+    return keras.losses.Huber(delta=delta, reduction=reduction, dtype=dtype)
+
+
 if keras is not None:
     LOSSES.update({
         "mse": lambda reduction, target, dtype: keras.losses.MeanSquaredError(reduction=reduction, dtype=dtype),
-        "huber": lambda reduction, target, dtype, delta=1.0: keras.losses.Huber(delta=delta, reduction=reduction,
-                                                                               dtype=dtype),
+        "huber": _huber,
         "binary_cross_entropy_with_logits": lambda reduction, target, dtype: keras.losses.BinaryCrossentropy(
             from_logits=True, reduction=reduction, dtype=dtype),
         "cross_entropy": lambda reduction, target, dtype: (

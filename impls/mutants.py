@@ -43,7 +43,7 @@ class HandwrittenAdam(torch.optim.Adam):
     eps_inside_sqrt = False
 
     @torch.no_grad()
-    def step(self, closure: Any = None) -> None:
+    def step(self, closure: Any = None) -> None:  # type: ignore[override]  # no closure: the suite passes none
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
@@ -98,7 +98,7 @@ class HandwrittenSGD(torch.optim.SGD):
     ignore_dampening = False
 
     @torch.no_grad()
-    def step(self, closure: Any = None) -> None:
+    def step(self, closure: Any = None) -> None:  # type: ignore[override]  # no closure: the suite passes none
         for group in self.param_groups:
             lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
             for param in group["params"]:
@@ -138,7 +138,7 @@ class AdagradWithoutLrDecay(torch.optim.Adagrad):
     """Adagrad whose step size ignores lr_decay: clr = lr instead of lr / (1 + (t - 1) lr_decay)."""
 
     @torch.no_grad()
-    def step(self, closure: Any = None) -> None:
+    def step(self, closure: Any = None) -> None:  # type: ignore[override]  # no closure: the suite passes none
         for group in self.param_groups:
             for param in group["params"]:
                 if param.grad is None:
@@ -270,7 +270,7 @@ class AdadeltaWithoutLr(torch.optim.Adadelta):
     """Adadelta exactly as Zeiler (2012) writes it: no learning rate (the update is applied with step 1)."""
 
     @torch.no_grad()
-    def step(self, closure: Any = None) -> None:
+    def step(self, closure: Any = None) -> None:  # type: ignore[override]  # no closure: the suite passes none
         for group in self.param_groups:
             rho, eps, weight_decay = group["rho"], group["eps"], group["weight_decay"]
             for param in group["params"]:

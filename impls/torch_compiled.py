@@ -148,7 +148,7 @@ class TorchCompiledImplementation(TorchImplementation):
                                      lambda: lambda m, t: m(t))
             xt = self.tensor(x).requires_grad_(True)
             function(module, xt).backward(self.tensor(grad_y, xt.dtype))
-            return self.numpy(xt.grad, x.dtype)
+            return self.numpy(self.gradient_of(xt), x.dtype)
 
     def loss(self, name: str, pred: np.ndarray, target: np.ndarray, reduction: str, params: Mapping[str, Any]
              ) -> tuple[np.ndarray, np.ndarray]:
@@ -162,12 +162,11 @@ class TorchCompiledImplementation(TorchImplementation):
 
             value = self.compiled(key, build)(predt, targett)
             (value.sum() if reduction == "none" else value).backward()
-            return self.numpy(value, pred.dtype), self.numpy(predt.grad, pred.dtype)
+            return self.numpy(value, pred.dtype), self.numpy(self.gradient_of(predt), pred.dtype)
 
     # -- benchmarking: compile time on its own
     def make_trainer(self, spec: MLPSpec, params: Sequence[np.ndarray], x: np.ndarray, target: np.ndarray,
-                     loss: str, optimizer: str, hyper: Mapping[str, Any]) -> Trainer:
+                     loss: str, optimizer: str, hyper: Mapping[str, Any]) -> TorchTrainer:
         trainer = super().make_trainer(spec, params, x, target, loss, optimizer, hyper)
-        assert isinstance(trainer, TorchTrainer)
         trainer.compile_s = compile_steps(trainer)
         return trainer

@@ -119,7 +119,9 @@ OPTIMIZER_PATHS: dict[str, OptimizerPath] = {
 }
 """torch.optim's implementation paths (the `foreach` and `fused` switches), by name."""
 
-LOSS_PARAMS_FIXED_BY_TORCH = {"mse": {"half": False}, "binary_cross_entropy": {"log_clamp": -100.0}}
+LOSS_PARAMS_FIXED_BY_TORCH: dict[str, dict[str, Any]] = {
+    "mse": {"half": False}, "binary_cross_entropy": {"log_clamp": -100.0},
+}
 """Loss parameters torch does not expose: the value torch hard-codes is accepted, any other is refused."""
 
 
@@ -264,6 +266,8 @@ class DropoutMaskRecorder:
 
     def _after(self, module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
         (x,) = inputs
+        if self._saved is None:
+            raise RuntimeError("a dropout module's forward hook ran without its pre-hook")
         after = _rng_state(self.device)
         _set_rng_state(self.device, self._saved)
         with torch.no_grad():
@@ -325,6 +329,8 @@ class ModuleSteps(EpochSteps):
         return [p.detach().clone() for p in self.module.parameters()]
 
     def restore(self, best: list[torch.Tensor]) -> None:
+        if self.request.early_stopping is None:
+            raise RuntimeError("restoring the best weights of a run without early stopping")
         self.impl.restore_best_weights(self.module, best, self.request.early_stopping)
 
     def current_weights(self) -> list[torch.Tensor]:
@@ -439,6 +445,13 @@ class TorchImplementation(Implementation):
     @staticmethod
     def numpy(tensor: torch.Tensor, dtype: Any) -> np.ndarray:
         return np.array(tensor.detach().to("cpu").numpy(), dtype=dtype, copy=True)
+
+    @staticmethod
+    def gradient_of(tensor: torch.Tensor) -> torch.Tensor:
+        """The gradient backward left in `tensor`; RuntimeError when backward did not reach it."""
+        if tensor.grad is None:
+            raise RuntimeError("backward left no gradient in a tensor that requires one")
+        return tensor.grad
 
     # -- overridable parts
     def build_activation(self, name: str, params: Mapping[str, Any]) -> nn.Module:
@@ -599,7 +612,7 @@ class TorchImplementation(Implementation):
         with self.numerics():
             xt = self.tensor(x).requires_grad_(True)
             self.build_activation(name, params)(xt).backward(self.tensor(grad_y, xt.dtype))
-            return self.numpy(xt.grad, x.dtype)
+            return self.numpy(self.gradient_of(xt), x.dtype)
 
     def loss(
         self, name: str, pred: np.ndarray, target: np.ndarray, reduction: str, params: Mapping[str, Any]
@@ -608,7 +621,7 @@ class TorchImplementation(Implementation):
             predt = self.tensor(pred).requires_grad_(True)
             value = self.compute_loss(name, predt, self.target_tensor(name, target, predt), reduction, params)
             (value.sum() if reduction == "none" else value).backward()
-            return self.numpy(value, pred.dtype), self.numpy(predt.grad, pred.dtype)
+            return self.numpy(value, pred.dtype), self.numpy(self.gradient_of(predt), pred.dtype)
 
     # -- interface: initializers and dropout
     def init(
@@ -661,8 +674,8 @@ class TorchImplementation(Implementation):
             return ModelResult(
                 output=self.numpy(output, dtype),
                 loss=self.numpy(value, dtype),
-                param_grads=[self.numpy(p.grad, dtype) for p in built.model.parameters()],
-                input_grad=self.numpy(xt.grad, dtype),
+                param_grads=[self.numpy(self.gradient_of(p), dtype) for p in built.model.parameters()],
+                input_grad=self.numpy(self.gradient_of(xt), dtype),
                 dropout_masks=recorder.masks if recorder is not None else None,
             )
 
@@ -720,6 +733,8 @@ class TorchImplementation(Implementation):
                 return float(train_step(x[index], y[index]).detach())
 
             def evaluate() -> float:
+                if x_val is None or y_val is None:
+                    raise RuntimeError("evaluate() on a request without validation data")
                 _, value = self.forward_loss(model, x_val, y_val, request.loss, request.reduction,
                                              request.loss_params)
                 return float(value)
@@ -737,7 +752,7 @@ class TorchImplementation(Implementation):
         loss: str,
         optimizer: str,
         hyper: Mapping[str, Any],
-    ) -> Trainer:
+    ) -> TorchTrainer:
         with self.numerics():
             built = self.build_model(spec, torch_dtype(x.dtype))
             self.load_params(built.model, params)

@@ -85,7 +85,7 @@ def _guarded_run() -> Any:
     previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGTERM, signal.SIGHUP)
                 if in_main_thread}
     streams = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = _Tolerant(sys.stdout), _Tolerant(sys.stderr)  # type: ignore[assignment]
+    sys.stdout, sys.stderr = _Tolerant(sys.stdout), _Tolerant(sys.stderr)
     try:
         yield
     finally:

@@ -26,8 +26,11 @@ class Verdict(str, Enum):
     UNAVAILABLE = "unavailable"
     NOT_CONFORMING = "not_conforming"
 
-    __str__ = str.__str__  # "pass", not "Verdict.PASS", in f-strings and reports
-    __format__ = str.__format__
+    def __str__(self) -> str:  # "pass", not "Verdict.PASS", in f-strings and reports
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
 
     @property
     def text(self) -> str:

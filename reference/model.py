@@ -89,11 +89,11 @@ def activation_backward(
     activation: Activation,
     params: Mapping[str, Any],
     z: np.ndarray,
-    y: np.ndarray,
+    y: np.ndarray | None,
     grad_y: np.ndarray,
     conventions: Conventions = PYTORCH,
 ) -> np.ndarray:
-    """dL/dz = f'(z) * dL/dy (the vector-Jacobian product for softmax).
+    """dL/dz = f'(z) * dL/dy (the vector-Jacobian product for softmax, which needs y = f(z): None recomputes it).
 
     The profile's choices (ReLU's derivative at exactly 0, PyTorch: 0) fill what `params` leaves unset.
     """

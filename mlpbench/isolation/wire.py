@@ -113,19 +113,29 @@ def plain(value: Any, *, copy: bool = False, _depth: int = 0) -> Any:
         if value.dtype.hasobject:
             return Foreign("ndarray of objects", "numpy", "")
         return np.array(value, copy=True) if copy else value
-    nested = _depth + 1
-    if type(value) in (list, tuple):
-        return type(value)(plain(v, copy=copy, _depth=nested) for v in value)
-    if type(value) is dict:
-        return {plain(k, _depth=nested): plain(v, copy=copy, _depth=nested) for k, v in value.items()}
-    if type(value) in (set, frozenset):
-        return type(value)(plain(v, _depth=nested) for v in value)
+    container = _CONTAINERS.get(type(value))
+    if container is not None:
+        return container(value, lambda v: plain(v, copy=copy, _depth=_depth + 1))
     if is_record_type(type(value)):
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            changes = {f.name: plain(getattr(value, f.name), copy=copy, _depth=nested)
+            changes = {f.name: plain(getattr(value, f.name), copy=copy, _depth=_depth + 1)
                        for f in dataclasses.fields(value) if f.init}
             return dataclasses.replace(value, **changes)
         return value
+    return _foreign(value)
+
+
+_CONTAINERS: dict[type, Any] = {
+    list: lambda v, inner: [inner(x) for x in v],
+    tuple: lambda v, inner: tuple(inner(x) for x in v),
+    dict: lambda v, inner: {inner(k): inner(x) for k, x in v.items()},
+    set: lambda v, inner: {inner(x) for x in v},
+    frozenset: lambda v, inner: frozenset(inner(x) for x in v),
+}
+"""The plain containers, rebuilt with their items made plain (their subclasses are not plain)."""
+
+
+def _foreign(value: Any) -> Foreign:
     cls = type(value)
     try:
         text = repr(value)[:80]

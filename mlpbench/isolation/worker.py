@@ -158,20 +158,8 @@ def load(label: str, log_dir: str, sys_path: list[str]) -> ImplInfo:
     except BaseException as error:  # an import-time sys.exit or any other escape of the implementation
         info.load_error = f"loading {label!r} {_raised(error)}"
         return info
-    for attribute in ("name", "kind", "device", "precision", "description", "conventions"):
-        try:
-            setattr(info, attribute, getattr(impl, attribute))
-        except BaseException as error:
-            info.load_error = f"reading {attribute} of {label!r} {_raised(error)}"
-            return info
-    try:
-        info.world_size = int(getattr(impl, "world_size", 1) or 1)
-        info.counterparts = counterpart_factories(impl)
-    except BaseException as error:
-        info.load_error = f"reading world_size of {label!r} {_raised(error)}"
-        return info
-    if type(info.conventions) is not Conventions:
-        info.load_error = f"{label!r}: conventions is a {type(info.conventions).__name__}, not a Conventions"
+    info.load_error = _read_attributes(info, impl, label)
+    if info.load_error:
         return info
     try:
         caps = impl.capabilities()
@@ -186,6 +174,23 @@ def load(label: str, log_dir: str, sys_path: list[str]) -> ImplInfo:
     except BaseException as error:
         info.available, info.reason = False, f"availability() {_raised(error)}"
     return info
+
+
+def _read_attributes(info: ImplInfo, impl: Any, label: str) -> str:
+    """Copy what the gate reads of the implementation into `info`; the load error, or "" when all is well."""
+    for attribute in ("name", "kind", "device", "precision", "description", "conventions"):
+        try:
+            setattr(info, attribute, getattr(impl, attribute))
+        except BaseException as error:
+            return f"reading {attribute} of {label!r} {_raised(error)}"
+    try:
+        info.world_size = int(getattr(impl, "world_size", 1) or 1)
+        info.counterparts = counterpart_factories(impl)
+    except BaseException as error:
+        return f"reading world_size of {label!r} {_raised(error)}"
+    if type(info.conventions) is not Conventions:
+        return f"{label!r}: conventions is a {type(info.conventions).__name__}, not a Conventions"
+    return ""
 
 
 def _with_hang_dump(hang_dump_s: float | None, function: Any, *args: Any) -> Any:
