@@ -20,6 +20,7 @@ import numpy as np
 
 from mlpbench.conformance.results import Comparison
 from mlpbench.conformance.tolerances import Tolerance
+from mlpbench.isolation.wire import Foreign
 
 
 def structural_failure(quantity: str, problem: str, tol: Tolerance | None = None) -> Comparison:
@@ -38,8 +39,11 @@ def structural_failure(quantity: str, problem: str, tol: Tolerance | None = None
 
 
 def describe_type(value: Any) -> str:
+    """'ndarray float32[3, 2]', 'list', or the type an implementation returned that is not plain data."""
     if isinstance(value, np.ndarray):
         return f"ndarray {value.dtype}{list(value.shape)}"
+    if isinstance(value, Foreign):
+        return value.type_name
     return type(value).__name__
 
 

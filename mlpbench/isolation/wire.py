@@ -55,11 +55,20 @@ class MalformedReply(Exception):
 
 @dataclass(frozen=True)
 class Foreign:
-    """Something an implementation returned that is not plain data: its type, and a short repr."""
+    """Something an implementation returned that is not plain data: its type, a short repr, and, for a record
+    of its own (a dataclass or named tuple with the interface's field names), its fields made plain, readable
+    as attributes, so a check reads `result.output` of an adapter's own result type as it would of ours."""
 
     type_name: str
     module: str
     text: str = ""
+    fields: dict[str, Any] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        fields = self.__dict__.get("fields")
+        if name.startswith("__") or not fields or name not in fields:
+            raise AttributeError(name)
+        return fields[name]
 
 
 SCALARS = (bool, int, float, complex, str, bytes, Foreign)
@@ -122,7 +131,7 @@ def plain(value: Any, *, copy: bool = False, _depth: int = 0) -> Any:
                        for f in dataclasses.fields(value) if f.init}
             return dataclasses.replace(value, **changes)
         return value
-    return _foreign(value)
+    return _foreign(value, lambda v: plain(v, copy=copy, _depth=_depth + 1))
 
 
 _CONTAINERS: dict[type, Any] = {
@@ -135,10 +144,15 @@ _CONTAINERS: dict[type, Any] = {
 """The plain containers, rebuilt with their items made plain (their subclasses are not plain)."""
 
 
-def _foreign(value: Any) -> Foreign:
+def _foreign(value: Any, inner: Any) -> Foreign:
     cls = type(value)
     try:
         text = repr(value)[:80]
     except Exception:  # a repr that raises is still reported by its type
         text = ""
-    return Foreign(cls.__name__, cls.__module__, text)
+    fields = None
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: inner(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    elif isinstance(value, tuple) and isinstance(getattr(cls, "_fields", None), tuple):  # a named tuple
+        fields = {name: inner(item) for name, item in zip(cls._fields, value, strict=False)}
+    return Foreign(cls.__name__, cls.__module__, text, fields)

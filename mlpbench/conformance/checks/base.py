@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from mlpbench.catalogue.conformance import Case
-from mlpbench.conformance.compare import check_structure, compare_arrays, compare_exact, compare_values
+from mlpbench.conformance.compare import check_structure, compare_arrays, compare_exact, compare_values, describe_type
 from mlpbench.conformance.handles import ImplHandle
 from mlpbench.conformance.results import Comparison
 from mlpbench.conformance.tolerances import Tolerance, tolerance
@@ -170,7 +170,7 @@ class CheckContext:
     def list_of_arrays(self, what: str, value: Any, count: int) -> list[Any]:
         """`value` must be a list or tuple of `count` items (else the check fails naming `what`)."""
         if not isinstance(value, (list, tuple)):
-            raise CheckFailed(f"{what} is a {type(value).__name__}, expected a list of {count} arrays")
+            raise CheckFailed(f"{what} is a {describe_type(value)}, expected a list of {count} arrays")
         if len(value) != count:
             raise CheckFailed(f"{what} has {len(value)} entries, expected {count}")
         return list(value)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from mlpbench.conformance.checks.base import CheckContext, CheckFailed
+from mlpbench.conformance.compare import describe_type
 from reference.losses import get_loss
 from reference.model import ModelGradients, init_params
 from reference.spec import MLPSpec
@@ -51,7 +52,7 @@ def model_result_fields(ctx: CheckContext, result: Any, spec: MLPSpec) -> tuple[
     """(output, loss, param_grads, input_grad) of a ModelResult, failing the check if it is malformed."""
     missing = [f for f in ("output", "loss", "param_grads", "input_grad") if not hasattr(result, f)]
     if missing:
-        raise CheckFailed(f"forward_backward returned {type(result).__name__} without {', '.join(missing)}")
+        raise CheckFailed(f"forward_backward returned {describe_type(result)} without {', '.join(missing)}")
     grads = ctx.list_of_arrays("forward_backward param_grads", result.param_grads, 2 * spec.n_layers)
     return result.output, result.loss, grads, result.input_grad
 

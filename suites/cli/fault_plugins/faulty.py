@@ -12,7 +12,7 @@ import os
 import re
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -292,3 +292,62 @@ def starts_a_helper_process():
     impl = Good()
     impl.helper = helper  # type: ignore[attr-defined]
     return impl
+
+
+class Tensor:
+    """A framework's array type, which is not plain data."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values
+
+
+returns_a_tensor = _fault("activation", lambda self, r, x: Tensor(r))
+
+
+@dataclass
+class OwnResult:
+    """An adapter's own result record with the interface's field names (duck-typed like ModelResult)."""
+
+    output: np.ndarray
+    loss: np.ndarray
+    param_grads: list
+    input_grad: np.ndarray
+
+
+class OwnResultRecord(Implementation):
+    """A correct tanh network whose forward_backward returns its own record type instead of ModelResult."""
+
+    name = "own-result-record"
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(activations=frozenset({"tanh"}), losses={"mse": LossClaim(reductions={"mean"})},
+                            dtypes=frozenset({"float64"}), model=True)
+
+    def activation(self, name, x, params):
+        return np.tanh(x)
+
+    def activation_grad(self, name, x, grad_y, params):
+        return grad_y * (1.0 - np.tanh(x) ** 2)
+
+    def loss(self, name, pred, target, reduction, params):
+        diff = pred - target
+        return np.asarray((diff**2).mean()), 2.0 * diff / diff.size
+
+    def forward_backward(self, spec, params, x, target, loss, *, reduction="mean", loss_params=None,
+                         training=False, dropout_seed=None):
+        inputs, pre, a = [], [], x
+        for layer in range(spec.n_layers):
+            inputs.append(a)
+            z = a @ params[2 * layer].T + params[2 * layer + 1]
+            pre.append(z)
+            a = np.tanh(z) if layer < spec.n_layers - 1 else z
+        delta = 2.0 * (a - target) / a.size
+        value = np.asarray(((a - target) ** 2).mean())
+        grads: list = [None] * len(params)
+        for layer in reversed(range(spec.n_layers)):
+            grads[2 * layer] = delta.T @ inputs[layer]
+            grads[2 * layer + 1] = delta.sum(axis=0)
+            grad_a = delta @ params[2 * layer]
+            if layer:
+                delta = grad_a * (1.0 - np.tanh(pre[layer - 1]) ** 2)
+        return OwnResult(a, value, grads, grad_a)
