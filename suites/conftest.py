@@ -34,10 +34,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Resolve --impl names before collection, so a wrong name is one usage error, not an error per module.
-    The worker server preloads the frameworks of the built-ins (and mutants) the session will start."""
+    The worker server preloads the frameworks of the built-ins (and mutants) the session will start: torch, and
+    JAX for jax-cpu, jax-cuda and keras (each of whose workers imported it on its own before)."""
     from mlpbench.isolation.supervisor import preload_for
 
-    preload_for(config.getoption("--impl", default=None) or ["torch-cpu", "mutant-"])
+    preload_for(config.getoption("--impl", default=None) or ["torch-cpu", "mutant-", "jax-cpu"])
     if config.getoption("--impl", default=None):
         selected_implementations(config)
 
