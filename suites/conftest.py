@@ -5,8 +5,9 @@ a supervised worker process shared by every test of the session (as `mlpbench ch
 pytest process. An implementation that is not available here (torch-cuda without a GPU) gets one skipped test,
 `<name>-unavailable`, with the implementation's reason (not one skip per case and dtype: the cases it would
 run depend only on its claim, and every one of them would be skipped for that same reason), so the `-ra`
-summary says what was not checked and why; one that fails to load gets one failing test naming what happened. Mutants run only when named with --impl, and so do
-the slow built-ins of `impls.registry.OPT_IN` (torch-cpu-compile), shown as one skipped test with the reason.
+summary says what was not checked and why; one that fails to load gets one failing test naming what
+happened. Mutants run only when named with --impl, and so do the slow built-ins of `impls.registry.OPT_IN`
+(torch-cpu-compile), shown as one skipped test with the reason.
 
 `test_conformance` takes `conformance_check`, parametrized here over the catalogue's cases (and the coverage
 cases that follow each claim) x the selected implementations x the dtypes each claims, with ids such as
