@@ -2,10 +2,12 @@
 
 Default: every registered implementation that is not a mutant. Each selected implementation is loaded once, in
 a supervised worker process shared by every test of the session (as `mlpbench check` does), never in the
-pytest process. An implementation that is not available here (torch-cuda without a GPU) still gets its tests,
-skipped with the implementation's reason, so the `-ra` summary says what was not checked and why; one that
-fails to load gets one failing test naming what happened. Mutants run only when named with --impl, and so do
-the slow built-ins of `impls.registry.OPT_IN` (torch-cpu-compile), shown as one skipped test with the reason.
+pytest process. An implementation that is not available here (torch-cuda without a GPU) gets one skipped test,
+`<name>-unavailable`, with the implementation's reason (not one skip per case and dtype: the cases it would
+run depend only on its claim, and every one of them would be skipped for that same reason), so the `-ra`
+summary says what was not checked and why; one that fails to load gets one failing test naming what
+happened. Mutants run only when named with --impl, and so do the slow built-ins of `impls.registry.OPT_IN`
+(torch-cpu-compile), shown as one skipped test with the reason.
 
 `test_conformance` takes `conformance_check`, parametrized here over the catalogue's cases (and the coverage
 cases that follow each claim) x the selected implementations x the dtypes each claims, with ids such as
@@ -33,10 +35,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Resolve --impl names before collection, so a wrong name is one usage error, not an error per module.
-    The worker server preloads the frameworks of the built-ins (and mutants) the session will start."""
+    The worker server preloads the frameworks of the built-ins (and mutants) the session will start: torch, and
+    JAX for jax-cpu, jax-cuda and keras (each of whose workers imported it on its own before)."""
     from mlpbench.isolation.supervisor import preload_for
 
-    preload_for(config.getoption("--impl", default=None) or ["torch-cpu", "mutant-"])
+    preload_for(config.getoption("--impl", default=None) or ["torch-cpu", "mutant-", "jax-cpu"])
     if config.getoption("--impl", default=None):
         selected_implementations(config)
 
@@ -132,11 +135,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             params.append(pytest.param(ConformanceItem(choice.label, None, "-"), id=f"{choice.label}-opt-in",
                                        marks=[pytest.mark.skip(reason=choice.unavailable)]))
             continue
+        if choice.unavailable:  # not available here (no GPU, framework missing): one visible skip with the reason
+            params.append(pytest.param(ConformanceItem(choice.label, None, "-"), id=f"{choice.label}-unavailable",
+                                       marks=[pytest.mark.skip(reason=choice.unavailable)]))
+            continue
         caps = choice.info.capabilities
         dtypes = [d for d in CONFORMANCE_DTYPES if d in caps.dtypes] or list(CONFORMANCE_DTYPES[:1])
-        marks = [pytest.mark.skip(reason=choice.unavailable)] if choice.unavailable else []
         for case in select_cases(caps=caps):
             for dtype in dtypes:
                 params.append(pytest.param(ConformanceItem(choice.label, case, dtype),
-                                           id=f"{choice.label}-{dtype}-{case.id}", marks=marks))
+                                           id=f"{choice.label}-{dtype}-{case.id}"))
     metafunc.parametrize("conformance_check", params)

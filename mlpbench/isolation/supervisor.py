@@ -51,6 +51,10 @@ if START_METHOD == "forkserver":
 FRAMEWORK_OF_PREFIX = {"torch-": "torch", "mutant-": "torch", "jax-": "jax", "keras": "jax"}
 """Built-in name prefix -> the framework its workers import; preloaded in the server (see `preload_for`)."""
 
+IMPORTED_ON_FIRST_USE = {"torch": ["torch._dynamo"]}
+"""Framework -> modules it imports lazily on first use in every fresh worker, preloaded with it: the first
+torch.optim optimizer a process builds imports torch._dynamo (about 1.5 s, as long as torch itself)."""
+
 
 def preload_for(labels: list[str] | tuple[str, ...]) -> None:
     """Have the worker server import the frameworks these built-ins use before it forks any worker, so that a
@@ -61,7 +65,8 @@ def preload_for(labels: list[str] | tuple[str, ...]) -> None:
 
     wanted = {framework for label in labels for prefix, framework in FRAMEWORK_OF_PREFIX.items()
               if label.startswith(prefix)}
-    extra = sorted(m for m in wanted if m not in _PRELOAD and importlib.util.find_spec(m) is not None)
+    found = sorted(m for m in wanted if importlib.util.find_spec(m) is not None)
+    extra = [m for f in found for m in (f, *IMPORTED_ON_FIRST_USE.get(f, ())) if m not in _PRELOAD]
     if extra and START_METHOD == "forkserver":
         _PRELOAD.extend(extra)
         _context.set_forkserver_preload(_PRELOAD)

@@ -3,8 +3,11 @@ settings: continues; other settings: exit 2 naming the difference), exit codes, 
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -30,21 +33,30 @@ B32 = "step_torch-cpu_seed-10-64-32-1_float32_sgd_b32.json"
 NO_GPU = not resolve("torch-cuda").availability()[0]
 
 
-@pytest.fixture(scope="module")
-def resumed_run(tmp_path_factory):
+def resume_a_run(out):
     """A run of batches 32 and 256 whose batch-256 cell is then lost (as if the run had been interrupted
-    before it), resumed with the same settings."""
-    out = tmp_path_factory.mktemp("bench")
-    first = main(["bench", *GRID, "--out", str(out)])
+    before it), resumed with the same settings; with what the first run printed on stdout and stderr (the
+    bench's own lines, all printed by this process: its workers write to log files)."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        first = main(["bench", *GRID, "--out", str(out)])
     before = json.loads((out / "cells" / B32).read_text())
     peaks_before = json.loads((out / "peaks" / "torch-cpu-float32-ieee.json").read_text())
     (out / "cells" / B256).unlink()
     second = main(["bench", *GRID, "--out", str(out), "--resume"])
-    return out, first, second, before, peaks_before
+    return str(out), first, second, before, peaks_before, (stdout.getvalue(), stderr.getvalue())
+
+
+@pytest.fixture
+def resumed_run(shared_runs):
+    """resume_a_run, once per session (suites/cli/conftest.py): out, exit codes of the run and of its resumption,
+    the batch-32 cell and the peaks before the resumption, (stdout, stderr) of the first run."""
+    out, first, second, before, peaks_before, printed = shared_runs.once("bench-resumed-run", resume_a_run)
+    return Path(out), first, second, before, peaks_before, tuple(printed)
 
 
 def test_bench_writes_markdown_json_csv_png(resumed_run):
-    out, first, second, _, _ = resumed_run
+    out, first, second, _, _, _ = resumed_run
     assert (first, second) == (0, 0)
     results = json.loads((out / "bench.json").read_text())
     assert results["schema"] == SCHEMA
@@ -72,7 +84,7 @@ def test_bench_writes_markdown_json_csv_png(resumed_run):
 
 
 def test_bench_peak_is_the_best_of_a_start_and_an_end_pass_at_the_run_threads(resumed_run):
-    out, _, _, _, peaks_before = resumed_run
+    out, _, _, _, peaks_before, _ = resumed_run
     assert [p["label"] for p in peaks_before["passes"]] == ["start", "end"]
     results = json.loads((out / "bench.json").read_text())
     peak = results["peaks"]["torch-cpu-float32-ieee"]
@@ -108,7 +120,7 @@ def test_bench_markdown_shows_throughput_flops_efficiency_and_unavailable_cuda(r
 
 
 def test_bench_resume_keeps_finished_cells_and_reruns_the_lost_one(resumed_run):
-    out, _, _, before, _ = resumed_run
+    out, _, _, before, _, _ = resumed_run
     after = json.loads((out / "cells" / B32).read_text())
     assert after["block_seconds"] == before["block_seconds"]  # not re-timed
     assert json.loads((out / "cells" / B256).read_text())["status"] == "ok"
@@ -136,15 +148,15 @@ def test_bench_resume_of_cells_without_recorded_settings_exits_2(tmp_path, capsy
     assert len(err) == 1 and "no recorded settings" in err[0]
 
 
-def test_bench_prints_one_unavailable_line_per_implementation_and_the_summary_on_stdout(tmp_path, capfd):
+def test_bench_prints_one_unavailable_line_per_implementation_and_the_summary_on_stdout(resumed_run):
+    """What the module's first run (a fresh `bench` of the grid, torch-cuda in it) printed."""
     if not NO_GPU:
         pytest.skip("CUDA is available here: torch-cuda is not unavailable")
-    code = main(["bench", *GRID, "--out", str(tmp_path)])
-    captured = capfd.readouterr()
+    out, code, _, _, _, (stdout, stderr) = resumed_run
     assert code == 0
-    assert sum("torch-cuda: unavailable here" in line for line in captured.err.splitlines()) == 1
-    assert not any(line.startswith("[") and "torch-cuda" in line for line in captured.err.splitlines())
-    assert "cells (" in captured.out and f"report: {tmp_path / 'bench.md'}" in captured.out
+    assert sum("torch-cuda: unavailable here" in line for line in stderr.splitlines()) == 1
+    assert not any(line.startswith("[") and "torch-cuda" in line for line in stderr.splitlines())
+    assert "cells (" in stdout and f"report: {out / 'bench.md'}" in stdout
 
 
 @pytest.mark.parametrize(

@@ -22,11 +22,16 @@ from mlpbench.conformance.repro import load_repro
 REPORTS = ("conformance.md", "conformance.json", "conformance.junit.xml")
 
 
-@pytest.fixture(scope="module")
-def torch_cpu_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
+CHECK_TORCH_CPU = ".venv/bin/mlpbench check --impl torch-cpu --report-dir reports/check-torch-cpu"
+"""The README's CI-gate line: run once per session as printed (the console script, in a subprocess; see
+suites/cli/conftest.py), read by the README's command-block test and the three report tests here."""
+
+
+@pytest.fixture
+def torch_cpu_run(shared_runs) -> tuple[int, Path]:
     pytest.importorskip("torch")
-    report_dir = tmp_path_factory.mktemp("check-torch-cpu")
-    return main(["check", "--impl", "torch-cpu", "--report-dir", str(report_dir), "--quiet"]), report_dir
+    ran = shared_runs.run(CHECK_TORCH_CPU)
+    return ran.returncode, shared_runs.reports / "check-torch-cpu"
 
 
 def test_torch_cpu_conforms_and_writes_three_reports(torch_cpu_run: tuple[int, Path]) -> None:

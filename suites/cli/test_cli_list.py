@@ -1,4 +1,9 @@
-"""`mlpbench list`: one line per registered implementation with kind, device, dtypes and availability."""
+"""`mlpbench list`: one line per registered implementation with kind, device, dtypes and availability.
+
+The plain listing is the README's `.venv/bin/mlpbench list`, run once per session as printed (the console
+script, in a subprocess; see suites/cli/conftest.py) and read by the README's command-block test and the two
+tests here; `--no-mutants` runs in-process.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,18 @@ import pytest
 from impls.registry import entries
 from mlpbench.cli import main
 
+LIST = ".venv/bin/mlpbench list"  # the README's line
 
-def test_list_prints_one_line_per_implementation(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["list"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
+
+@pytest.fixture
+def listed(shared_runs) -> str:
+    ran = shared_runs.run(LIST)
+    assert ran.returncode == 0, ran.describe()
+    return ran.stdout
+
+
+def test_list_prints_one_line_per_implementation(listed: str) -> None:
+    lines = listed.strip().splitlines()
     registered = entries()
     assert len(lines) == len(registered)
     by_name = {line.split()[0]: line for line in lines}
@@ -23,12 +36,11 @@ def test_list_prints_one_line_per_implementation(capsys: pytest.CaptureFixture[s
     assert by_name["reference"].split()[2] == "cpu"
 
 
-def test_list_reports_why_an_implementation_is_unavailable(capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_reports_why_an_implementation_is_unavailable(listed: str) -> None:
     from impls.registry import resolve
 
     available, reason = resolve("torch-cuda").availability()
-    assert main(["list"]) == 0
-    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("torch-cuda "))
+    line = next(line for line in listed.splitlines() if line.startswith("torch-cuda "))
     if available:
         assert line.rstrip().endswith("available")
     else:

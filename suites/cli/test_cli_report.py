@@ -33,11 +33,17 @@ def slowed_copy(base: Path, slowed: Path) -> Path:
     return slowed
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    base = tmp_path_factory.mktemp("base")
+def bench_base_and_slowed(folder):
+    base = folder / "base"
     assert main(["bench", *TINY, "--out", str(base)]) == 0
-    return base / "bench.json", slowed_copy(base / "bench.json", tmp_path_factory.mktemp("slowed") / "bench.json")
+    return str(base / "bench.json"), str(slowed_copy(base / "bench.json", folder / "slowed.json"))
+
+
+@pytest.fixture
+def runs(shared_runs):
+    """The base run and its slowed copy, once per session (suites/cli/conftest.py); the tests only read them."""
+    base, slowed = shared_runs.once("report-base-and-slowed", bench_base_and_slowed)
+    return Path(base), Path(slowed)
 
 
 def test_report_prints_tables_and_writes_only_where_out_says(runs, tmp_path, capsys):
