@@ -7,8 +7,53 @@ import platform
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, TypedDict
 
 import numpy as np
+
+
+class GitRecord(TypedDict, total=False):
+    commit: str | None
+    dirty: bool | None
+
+
+class _GpuName(TypedDict):
+    name: str
+
+
+class GpuRecord(_GpuName, total=False):
+    count: int
+    memory_bytes: int
+    capability: str | None
+    driver: str | None
+    cuda_runtime: str | None
+
+
+class TorchRecord(TypedDict, total=False):
+    available: bool
+    reason: str
+    version: str
+    threads: int
+    interop_threads: int
+    cuda_build: str | None
+    cuda_available: bool
+    precision_flags: dict[str, Any]
+    gpu: GpuRecord | None
+    gpu_unavailable_reason: str
+
+
+class EnvironmentRecord(TypedDict, total=False):
+    """The environment record's schema (what the reports read of it; other keys are kept as they are)."""
+
+    python: str | None
+    platform: str | None
+    cpu_model: str | None
+    cpu_cores: int | None
+    numpy: str | None
+    torch: TorchRecord
+    blas_threads: list[dict[str, Any]]
+    thread_env: dict[str, str]
+    git: GitRecord
 
 
 def cpu_model() -> str:

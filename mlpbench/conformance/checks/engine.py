@@ -35,6 +35,7 @@ from mlpbench.conformance.checks.base import CHECK_KINDS, CheckContext, CheckFai
 from mlpbench.conformance.repro import replay_command
 from mlpbench.conformance.results import ERROR, FAIL, NOT_CLAIMED, PASS, SKIPPED, CheckResult
 from mlpbench.isolation.supervisor import Worker, WorkerDied
+from mlpbench.report_text import MESSAGE_LIMIT, capped
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds one check may take before it fails as hung."""
@@ -124,7 +125,9 @@ def run_case(worker: Worker, case: Case, dtype: str, *, timeout: float | None = 
         result.details["worker"] = {"message": outcome.message, "traceback": outcome.traceback,
                                     "output_tail": outcome.output_tail}
     else:
-        result = outcome
+        result = outcome  # a copy from the worker: its texts are capped as they enter the gate
+        result.impl = impl_name or capped(str(result.impl))
+        result.message = capped(str(result.message), 4 * MESSAGE_LIMIT)
     if result.failed:
         result.repro_command = replay_command(worker.label, case.id, dtype, report_dir)
         result.message += f"; reproduce: {result.repro_command}"
