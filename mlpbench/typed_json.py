@@ -61,33 +61,47 @@ def decode(tp: Any, value: Any, where: str = "") -> Any:
     return _decode(tp, value, where, None)
 
 
+_SCALARS = {
+    type(None): (lambda v: v is None, "null"),
+    bool: (lambda v: isinstance(v, bool), "true or false"),
+    str: (lambda v: isinstance(v, str), "a string"),
+}
+"""Scalar types: the test a JSON value must pass, and what is expected in words."""
+
+
 def _decode(tp: Any, value: Any, where: str, bounds: tuple[float, float] | None) -> Any:
     origin = typing.get_origin(tp)
     if tp is Any:
         return _plain(value, where, 0)
-    if origin in (Union, types.UnionType):
-        return _union(typing.get_args(tp), value, where, bounds)
-    if tp is type(None):
-        return _expect(value is None, value, where, "null")
-    if tp is bool:
-        return _expect(isinstance(value, bool), value, where, "true or false")
+    if tp in _SCALARS:
+        test, expected = _SCALARS[tp]
+        return _expect(test(value), value, where, expected)
     if tp in (int, float):
         return _number(tp, value, where, bounds)
-    if tp is str:
-        return _expect(isinstance(value, str), value, where, "a string")
-    if isinstance(tp, type) and issubclass(tp, Enum):
-        allowed = [member.value for member in tp]
-        _expect(value in allowed, value, where, "one of " + ", ".join(map(repr, allowed)))
-        return tp(value)
+    if origin in (Union, types.UnionType):
+        return _union(typing.get_args(tp), value, where, bounds)
     if origin in (tuple, list):
-        _expect(isinstance(value, list), value, where, "a list")
-        item = typing.get_args(tp)[0]
-        items = [_decode(item, v, f"{where}[{i}]", bounds) for i, v in enumerate(value)]
-        return tuple(items) if origin is tuple else items
+        return _sequence(tp, value, where, bounds)
     if origin in (dict, collections.abc.Mapping):
         _expect(isinstance(value, dict), value, where, "an object")
         item = typing.get_args(tp)[1]
         return {key: _decode(item, v, _join(where, key), bounds) for key, v in value.items()}
+    return _record(tp, value, where)
+
+
+def _sequence(tp: Any, value: Any, where: str, bounds: tuple[float, float] | None) -> Any:
+    _expect(isinstance(value, list), value, where, "a list")
+    item = typing.get_args(tp)[0]
+    items = [_decode(item, v, f"{where}[{i}]", bounds) for i, v in enumerate(value)]
+    return tuple(items) if typing.get_origin(tp) is tuple else items
+
+
+def _record(tp: Any, value: Any, where: str) -> Any:
+    """An Enum member, a TypedDict or a dataclass."""
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        allowed = [member.value for member in tp]
+        _expect(value in allowed, value, where, "one of " + ", ".join(map(repr, allowed)))
+        return tp(value)
     if typing.is_typeddict(tp):
         return _typed_dict(tp, value, where)
     if dataclasses.is_dataclass(tp):

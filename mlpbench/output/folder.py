@@ -23,7 +23,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -417,19 +417,19 @@ def discard(folder: Path) -> list[str]:
     for name in (MANIFEST_NAME, MANIFEST_TEMP):
         if (folder / name).is_file():
             (folder / name).unlink()
+    return _remove_empty_folders(folder)
+
+
+def _remove_empty_folders(folder: Path) -> list[str]:
+    """Remove `folder` and the folders under it that hold no file; return the files that stay."""
     left: list[str] = []
     for root, dirs, names in os.walk(folder, topdown=False):
-        for name in names:
-            left.append((Path(root) / name).relative_to(folder).as_posix())
+        left += [(Path(root) / name).relative_to(folder).as_posix() for name in names]
         for name in dirs:
-            try:
+            with suppress(OSError):
                 (Path(root) / name).rmdir()
-            except OSError:
-                pass
-    try:
+    with suppress(OSError):
         folder.rmdir()
-    except OSError:
-        pass
     return sorted(left)
 
 
@@ -451,26 +451,35 @@ def _lock(real: Path, shown: Path, wait: float, *, shared: bool = False) -> int 
                 return None
             continue
         try:
-            while True:
-                try:
-                    fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise OwnershipError(f"output folder {str(shown)!r} is being written by another mlpbench "
-                                             f"command; nothing was changed: try again when it has finished",
-                                             shown) from None
-                    time.sleep(0.05)
-            here, now = os.fstat(fd), os.stat(real)
-            if (here.st_dev, here.st_ino) == (now.st_dev, now.st_ino):
+            _flock_until(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX, deadline, shown)
+            if _same_folder(fd, real):
                 return fd
-        except FileNotFoundError:
-            pass
         except BaseException:
             os.close(fd)
             raise
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+        _unlock(fd)
+
+
+def _flock_until(fd: int, mode: int, deadline: float, shown: Path) -> None:
+    """flock(fd, mode), waiting until `deadline` at most (OwnershipError then)."""
+    while True:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise OwnershipError(f"output folder {str(shown)!r} is being written by another mlpbench command; "
+                                     f"nothing was changed: try again when it has finished", shown) from None
+            time.sleep(0.05)
+
+
+def _same_folder(fd: int, real: Path) -> bool:
+    """The locked descriptor is still the folder at `real` (not one swapped away while we waited)."""
+    try:
+        here, now = os.fstat(fd), os.stat(real)
+    except FileNotFoundError:
+        return False
+    return (here.st_dev, here.st_ino) == (now.st_dev, now.st_ino)
 
 
 def _unlock(fd: int | None) -> None:
