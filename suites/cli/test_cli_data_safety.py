@@ -473,18 +473,25 @@ def test_an_option_out_of_range_or_empty_exits_2_naming_it(tmp_path: Path, monke
 INJECTED = "evil\n# Injected heading <script>alert(1)</script> | pipe `tick` [link](http://x) \x1b[2J"
 
 
+def assert_no_injection(path: Path) -> None:
+    text = path.read_text()
+    assert not re.search(r"^\s*#+ Injected", text, flags=re.MULTILINE), path
+    assert "<script>" not in text and "\x1b" not in text and "[link](" not in text, path
+
+
 def test_a_name_cannot_inject_markdown_or_html(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     label = f"{plugin(tmp_path, monkeypatch, INJECTED)}:make"
-    out = tmp_path / "matrix"
-    assert main([*MATRIX_ARGS[:2], label, *MATRIX_ARGS[3:], "--out", str(out)]) == 0
-    for path in (out / "safety_plugin_make" / "conformance.md", out / "matrix.md"):
-        text = path.read_text()
-        assert not re.search(r"^\s*#+ Injected", text, flags=re.MULTILINE), path
-        assert "<script>" not in text and "\x1b" not in text and "[link](" not in text
-    headings = [line for line in (out / "safety_plugin_make" / "conformance.md").read_text().splitlines()
+    assert main([*CHECK_ARGS[:2], label, *CHECK_ARGS[3:], "--report-dir", str(tmp_path / "check")]) == 0
+    assert_no_injection(tmp_path / "check" / "conformance.md")
+    headings = [line for line in (tmp_path / "check" / "conformance.md").read_text().splitlines()
                 if line.startswith("#")]
     assert headings[0].startswith("# Conformance of evil\\n# Injected heading &lt;script>")
     assert all(not h.startswith("# ") or h.startswith("# Conformance") for h in headings)
+    matrix = tmp_path / "matrix"
+    assert main([*MATRIX_ARGS[:2], label, *MATRIX_ARGS[3:], "--out", str(matrix)]) == 0
+    (folder,) = [c["folder"] for c in json.loads((matrix / "matrix.json").read_text())["implementations"]]
+    assert_no_injection(matrix / folder / "conformance.md")
+    assert_no_injection(matrix / "matrix.md")
 
 
 def test_a_200000_character_name_makes_a_small_report_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
