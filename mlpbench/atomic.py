@@ -35,11 +35,20 @@ def default_dir_mode() -> int:
     return 0o777 & ~current_umask()
 
 
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write `data` to `path` atomically (creating parent directories); return the path."""
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, temp: str | os.PathLike[str] | None = None
+                       ) -> Path:
+    """Write `data` to `path` atomically (creating parent directories); return the path.
+
+    temp: the temporary file to write first (in the same folder; replaced if it exists, never followed if it is
+    a symbolic link); default a fresh ``.<name>.XXXXXXXX.tmp``.
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    if temp is None:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    else:
+        tmp_name = os.fspath(temp)
+        fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
     try:
         with os.fdopen(fd, "wb") as handle:
             os.fchmod(handle.fileno(), default_file_mode())
@@ -62,13 +71,17 @@ def write_text_atomic(path: str | os.PathLike[str], text: str, encoding: str = "
 
 
 def write_json_atomic(path: str | os.PathLike[str], obj: Any, *, indent: int = 2) -> Path:
-    """Write `obj` as strict JSON to `path` atomically.
+    """Write `obj` as strict JSON to `path` atomically (see `json_text`)."""
+    return write_text_atomic(path, json_text(obj, indent=indent))
+
+
+def json_text(obj: Any, *, indent: int = 2) -> str:
+    """`obj` as strict JSON text ending in a newline.
 
     NumPy scalars and arrays become numbers and lists; non-finite floats become the strings "nan", "inf" and
     "-inf" so that the file stays valid JSON for every reader.
     """
-    text = json.dumps(to_jsonable(obj), indent=indent, allow_nan=False)
-    return write_text_atomic(path, text + "\n")
+    return json.dumps(to_jsonable(obj), indent=indent, allow_nan=False) + "\n"
 
 
 def to_jsonable(value: Any) -> Any:

@@ -132,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             return int(args._run(args))
         except UsageError as error:
-            print(f"error: {error}", file=sys.stderr)
+            from mlpbench.report_text import terminal_text
+
+            print(f"error: {terminal_text(str(error), 4000)}", file=sys.stderr)  # one line, whatever it quotes
             return 2
         except KeyboardInterrupt as stop:
             print("interrupted", file=sys.stderr)

@@ -1,9 +1,10 @@
 """`mlpbench bench`: time training steps over the catalogue's grid and write Markdown, JSON, CSV and PNG.
 
 Exit codes:
-  2  usage error: a bad option (every number must be finite and in range), an unwritable directory, none of
-     the requested implementations available here, or --resume under settings that differ from the recorded
-     run (the message names the differences);
+  2  usage error: a bad option (every number must be finite and in range, no list empty), an output folder
+     that is not writable or not mlpbench's own (the ownership rule, `mlpbench.output.folder`: the message
+     names the first other file), none of the requested implementations available here, or --resume under
+     settings that differ from the recorded run (the message names the differences);
   1  a requested, available implementation fails its quick conformance check, or every cell of it that was
      run ended in an error;
   0  otherwise (cells that are unavailable, not claimed or over the budget are reported, not failures).
@@ -21,9 +22,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TypedDict
 
+from mlpbench import options
 from mlpbench.catalogue.benchmark import DTYPES, FULL, OPTIMIZERS, QUICK, Grid, model_label
-from mlpbench.commands.check_command import positive_finite
 from mlpbench.errors import UsageError
+from mlpbench.output.folder import RULE, OwnershipError, preflight
+from mlpbench.output.manifest import BENCH
+from mlpbench.report_text import terminal_text
 
 DEFAULT_OUT = Path("reports") / "bench"
 MAX_BATCH = 2**24
@@ -35,26 +39,32 @@ MAX_BLOCKS = 1000
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="a small grid that finishes in under a minute on a laptop CPU")
-    parser.add_argument("--impl", action="append", metavar="NAME",
+    parser.add_argument("--impl", action="append", metavar="NAME", type=options.items,
                         help="implementation to time (repeatable): registry name, entry point or module:factory; "
                              f"default: every engine ({', '.join(FULL.implementations)}); "
                              f"--quick: {', '.join(QUICK.implementations)}")
-    parser.add_argument("--model", "--models", action="append", metavar="MODEL",
-                        help="catalogue model or layer sizes like 128-512-10 (repeatable, comma separated)")
-    parser.add_argument("--batch-sizes", metavar="B1,B2,...", help="batch sizes, e.g. 1,16,256")
-    parser.add_argument("--dtypes", "--dtype", metavar="D1,D2", help=f"dtypes among {', '.join(DTYPES)}")
-    parser.add_argument("--optimizers", "--optimizer", metavar="O1,O2", help=f"among {', '.join(OPTIMIZERS)}")
+    parser.add_argument("--model", "--models", action="append", metavar="MODEL", type=options.models,
+                        help="catalogue model or layer sizes like 128-512-10 (repeatable, comma separated; layer "
+                             f"sizes 1 to {options.MAX_LAYER_SIZE}, at most {options.MAX_LAYERS} layers)")
+    parser.add_argument("--batch-sizes", metavar="B1,B2,...", type=options.numbers(1, MAX_BATCH),
+                        help=f"batch sizes, e.g. 1,16,256 (each 1 to {MAX_BATCH})")
+    parser.add_argument("--dtypes", "--dtype", metavar="D1,D2", help=f"dtypes among {', '.join(DTYPES)}",
+                        type=options.names(DTYPES, " (tf32: --impl torch-cuda-tf32)"))
+    parser.add_argument("--optimizers", "--optimizer", metavar="O1,O2", help=f"among {', '.join(OPTIMIZERS)}",
+                        type=options.names(OPTIMIZERS))
     parser.add_argument("--max-seconds-per-cell", type=float, metavar="S",
-                        help="timing budget per cell; cells estimated above it are skipped (budget)")
-    parser.add_argument("--blocks", type=int, metavar="N", help="timed blocks per cell")
-    parser.add_argument("--min-block-seconds", type=float, metavar="S", help="minimum duration of a timed block")
-    parser.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: all cores)")
-    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
-                        help=f"output directory (default: {DEFAULT_OUT})")
+                        help="timing budget per cell; cells estimated above it are skipped (budget); more than 0, "
+                             f"at most {MAX_SECONDS_PER_CELL:g}")
+    parser.add_argument("--blocks", type=int, metavar="N", help=f"timed blocks per cell (1 to {MAX_BLOCKS})")
+    parser.add_argument("--min-block-seconds", type=float, metavar="S",
+                        help=f"minimum duration of a timed block (more than 0, at most {MAX_BLOCK_SECONDS:g})")
+    parser.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: all cores; 1 to the cores)")
+    parser.add_argument("--out", type=options.folder, default=None, metavar="DIR",
+                        help=f"output directory (default: {DEFAULT_OUT}); {RULE}")
     parser.add_argument("--resume", action="store_true", help="keep the finished cells in DIR and run the rest")
-    parser.add_argument("--step-timeout", type=positive_finite, default=120.0, metavar="S",
+    parser.add_argument("--step-timeout", type=options.TIMEOUT, default=120.0, metavar="S",
                         help="seconds beyond a cell's planned timing after which its worker is killed and the cell "
-                             "fails (a hung step); default 120")
+                             f"fails (a hung step); {options.TIMEOUT_RANGE}; default 120")
 
 
 def _split(values) -> list[str]:
@@ -157,12 +167,11 @@ def resolve_implementations(names, explicit: bool, calls) -> list[tuple]:
 
 
 def _check_writable(out: Path) -> None:
+    """The run may be written into `out` (the ownership rule); creates nothing (the run makes it)."""
     try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UsageError(f"cannot create output directory {out}: {error.strerror or error}") from None
-    if not os.access(out, os.W_OK):
-        raise UsageError(f"output directory {out} is not writable")
+        preflight(out, BENCH)
+    except OwnershipError as error:
+        raise UsageError(str(error)) from None
 
 
 def command_line(args: argparse.Namespace) -> str:
@@ -233,12 +242,12 @@ def run(args: argparse.Namespace) -> int:
     if args.threads is not None and not 1 <= args.threads <= cores:
         raise UsageError(f"--threads must be from 1 to the {cores} logical cores of this machine, got {args.threads}")
     out = args.out if args.out is not None else DEFAULT_OUT
+    _check_writable(out)
     with closing(IsolatedCalls(step_timeout=args.step_timeout)) as calls:
         implementations = resolve_implementations(grid.implementations, explicit=bool(args.impl), calls=calls)
         if all(info.unavailable is not None for info, _ in implementations):
             reasons = "; ".join(f"{info.name}: {info.unavailable}" for info, _ in implementations)
             raise UsageError(f"none of the requested implementations is available here ({reasons})")
-        _check_writable(out)
         bench = BenchRun(
             grid=grid,
             implementations=implementations,
@@ -254,6 +263,8 @@ def run(args: argparse.Namespace) -> int:
             results = bench.run()
         except (SettingsMismatch, ResultsError) as error:
             raise UsageError(f"{out}: {error}") from None
+        except OwnershipError as error:
+            raise UsageError(str(error)) from None
     for line in summary_lines(results, out):
-        print(line)
+        print(terminal_text(line, 4000))
     return exit_code(results, implementations)

@@ -12,6 +12,7 @@ from typing import Any
 from tabulate import tabulate
 
 from mlpbench.bench.records import BenchResults, CellKind, CellResult, CellStatus
+from mlpbench.report_text import MESSAGE_LIMIT, markdown_text
 
 EAGER_BASELINE = {"cpu": "torch-cpu", "cuda": "torch-cuda"}
 """The torch eager implementation each device's engines are compared with."""
@@ -42,11 +43,13 @@ def fastest_engines(results: BenchResults) -> list[dict[str, Any]]:
 
 def engines_table(results: BenchResults) -> str:
     """Markdown: the fastest conforming engine per cell, its speedup over torch eager and its compile time."""
-    rows = [(r["model"], r["batch_size"], r["device"], r["dtype"], r["optimizer"], r["fastest"],
+    rows = [(markdown_text(r["model"]), r["batch_size"], markdown_text(r["device"]), markdown_text(r["dtype"]),
+             markdown_text(r["optimizer"]), markdown_text(r["fastest"]),
              f"{r['samples_per_s']:.4g}", "-" if r["speedup"] is None else f"{r['speedup']:.3g}x",
              "-" if r["compile_s"] is None else f"{r['compile_s']:.3g} s",
-             ", ".join(f"{name} {v['samples_per_s']:.3g}" for name, v in
-                       sorted(r["engines"].items(), key=lambda item: -item[1]["samples_per_s"])))
+             markdown_text(", ".join(f"{name} {v['samples_per_s']:.3g}" for name, v in
+                                     sorted(r["engines"].items(), key=lambda item: -item[1]["samples_per_s"])),
+                           MESSAGE_LIMIT))
             for r in fastest_engines(results)]
     if not rows:
         return "No timed, conforming cell."

@@ -7,8 +7,53 @@ import platform
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, TypedDict
 
 import numpy as np
+
+
+class GitRecord(TypedDict, total=False):
+    commit: str | None
+    dirty: bool | None
+
+
+class _GpuName(TypedDict):
+    name: str
+
+
+class GpuRecord(_GpuName, total=False):
+    count: int
+    memory_bytes: int
+    capability: str | None
+    driver: str | None
+    cuda_runtime: str | None
+
+
+class TorchRecord(TypedDict, total=False):
+    available: bool
+    reason: str
+    version: str
+    threads: int
+    interop_threads: int
+    cuda_build: str | None
+    cuda_available: bool
+    precision_flags: dict[str, Any]
+    gpu: GpuRecord | None
+    gpu_unavailable_reason: str
+
+
+class EnvironmentRecord(TypedDict, total=False):
+    """The environment record's schema (what the reports read of it; other keys are kept as they are)."""
+
+    python: str | None
+    platform: str | None
+    cpu_model: str | None
+    cpu_cores: int | None
+    numpy: str | None
+    torch: TorchRecord
+    blas_threads: list[dict[str, Any]]
+    thread_env: dict[str, str]
+    git: GitRecord
 
 
 def cpu_model() -> str:
@@ -21,7 +66,7 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-def git_commit(repo: Path | None = None) -> dict:
+def git_commit(repo: Path | None = None) -> GitRecord:
     repo = repo or Path(__file__).resolve().parents[2]
     try:
         commit = subprocess.run(
@@ -59,12 +104,12 @@ def blas_threads() -> list[dict]:
     ]
 
 
-def torch_record() -> dict:
+def torch_record() -> TorchRecord:
     try:
         import torch
     except ImportError as error:
         return {"available": False, "reason": f"torch not importable: {error}"}
-    record = {
+    record: TorchRecord = {
         "available": True,
         "version": torch.__version__,
         "threads": torch.get_num_threads(),
@@ -99,7 +144,7 @@ def torch_record() -> dict:
     return record
 
 
-def environment_record() -> dict:
+def environment_record() -> EnvironmentRecord:
     return {
         "python": sys.version.split()[0],
         "platform": f"{platform.system()} {platform.release()} {platform.machine()}",

@@ -7,7 +7,8 @@ colour for a cell over the time or memory budget, a grey square for an implement
 red X for an error or a failed conformance check. Legends sit below the panels, never over the data.
 speedup.png: GPU/CPU speedup against batch size with the crossover marked; written only when an accelerator
 cell was timed (without one, bench.md says so instead of drawing empty frames).
-Only measured cells are drawn; nothing is interpolated or extrapolated.
+Only measured cells are drawn; nothing is interpolated or extrapolated. Every label from the records passes
+through `mlpbench.report_text.plot_text` (no mathtext, capped).
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlpbench.atomic import write_bytes_atomic
 from mlpbench.bench.records import BenchResults, CellKind, CellResult, CellStatus
 from mlpbench.bench.speedup import has_accelerator_timings
+from mlpbench.output.folder import OwnedFolder, owned_folder
+from mlpbench.output.manifest import BENCH
+from mlpbench.report_text import plot_text
 
 THROUGHPUT_PNG = "throughput.png"
 SPEEDUP_PNG = "speedup.png"
@@ -35,10 +38,10 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: Path) -> None:
+def _png(fig) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    write_bytes_atomic(path, buffer.getvalue())
+    return buffer.getvalue()
 
 
 def _panels(plt, n: int):
@@ -58,7 +61,7 @@ def _not_timed_kind(cell: CellResult) -> str | None:
 
 def _series_label(cell: CellResult) -> str:
     precision = "" if cell.precision == "ieee" else f" [{cell.precision}]"
-    return f"{cell.impl}{precision} ({cell.device}) {cell.dtype} {cell.optimizer}"
+    return plot_text(f"{cell.impl}{precision} ({cell.device}) {cell.dtype} {cell.optimizer}")
 
 
 def _below_legend(ax) -> None:
@@ -68,7 +71,8 @@ def _below_legend(ax) -> None:
                   frameon=False)
 
 
-def throughput_plot(results: BenchResults, path: Path) -> Path:
+def throughput_plot(results: BenchResults) -> bytes:
+    """throughput.png's content."""
     plt = _pyplot()
     by_model: dict[str, list[CellResult]] = defaultdict(list)
     for cell in results.cells:
@@ -79,9 +83,9 @@ def throughput_plot(results: BenchResults, path: Path) -> Path:
     for ax, model in zip(axes, models):
         _throughput_panel(ax, model, by_model[model])
     fig.suptitle("training-step throughput: median samples/s, bars: interquartile range")
-    _save(fig, path)
+    png = _png(fig)
     plt.close(fig)
-    return path
+    return png
 
 
 def _throughput_panel(ax, model: str, cells: list[CellResult]) -> None:
@@ -109,7 +113,7 @@ def _throughput_panel(ax, model: str, cells: list[CellResult]) -> None:
     ax.set_yscale("log")
     ax.set_xlabel("batch size")
     ax.set_ylabel("samples/s")
-    ax.set_title(f"{model} ({cells[0].parameters:,} parameters)", fontsize=10)
+    ax.set_title(plot_text(f"{model} ({cells[0].parameters:,} parameters)"), fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     _below_legend(ax)
 
@@ -166,12 +170,12 @@ def _mark_not_timed(ax, cells: list[CellResult], colours: dict[str, str], floor:
         if not any(m.kind == kind for m in marks):
             continue
         if kind == "unavailable":
-            text = f"{text}: {', '.join(unavailable)} ({textwrap.shorten(reasons[0], 40)})"
+            text = plot_text(f"{text}: {', '.join(unavailable)} ({textwrap.shorten(reasons[0], 40)})", 160)
         elif kind == "budget":
             text += " (colour: its series)"
         untimed = sorted({m.row for m in marks if m.kind == kind and m.row not in colours} - {UNAVAILABLE_ROW})
         if untimed:  # series without any timed cell have no line to lend a colour: name them
-            text += "; never timed: " + ", ".join(untimed)
+            text += plot_text("; never timed: " + ", ".join(untimed), 160)
         colour = {"budget": "black", "failed": "red", "unavailable": "grey"}[kind]
         ax.plot([], [], linestyle="none", marker=marker, markersize=7, color=colour,
                 markerfacecolor="none" if kind == "unavailable" else colour, label=text)
@@ -179,7 +183,8 @@ def _mark_not_timed(ax, cells: list[CellResult], colours: dict[str, str], floor:
     ax.set_ylim(bottom=level * 1.2)
 
 
-def speedup_plot(results: BenchResults, path: Path) -> Path:
+def speedup_plot(results: BenchResults) -> bytes:
+    """speedup.png's content."""
     plt = _pyplot()
     series: dict[str, dict[tuple, list]] = defaultdict(lambda: defaultdict(list))
     for row in results.speedups:
@@ -191,7 +196,7 @@ def speedup_plot(results: BenchResults, path: Path) -> Path:
     for ax, model in zip(axes, models):
         for (impl, dtype, optimizer), points in series[model].items():
             points.sort()
-            (line,) = ax.plot(*zip(*points), marker="o", label=f"{impl} {dtype} {optimizer}")
+            (line,) = ax.plot(*zip(*points), marker="o", label=plot_text(f"{impl} {dtype} {optimizer}"))
             c = crossover.get((impl, model, dtype, optimizer))
             if c is not None and c.crossover is not None:
                 ax.axvline(c.crossover, color=line.get_color(), linestyle=":",
@@ -200,24 +205,24 @@ def speedup_plot(results: BenchResults, path: Path) -> Path:
         ax.set_xscale("log", base=2)
         ax.set_xlabel("batch size")
         ax.set_ylabel("speedup (accelerator / best CPU)")
-        ax.set_title(model, fontsize=10)
+        ax.set_title(plot_text(model), fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
         _below_legend(ax)
     fig.suptitle("GPU/CPU speedup")
-    _save(fig, path)
+    png = _png(fig)
     plt.close(fig)
-    return path
+    return png
 
 
-def write_plots(run_dir: Path, results: BenchResults) -> list[str]:
-    """throughput.png, and speedup.png when an accelerator cell was timed (a stale speedup.png of an earlier
-    render is removed otherwise); returns the names written."""
-    run_dir = Path(run_dir)
-    throughput_plot(results, run_dir / THROUGHPUT_PNG)
-    written = [THROUGHPUT_PNG]
-    if has_accelerator_timings(results.speedups):
-        speedup_plot(results, run_dir / SPEEDUP_PNG)
-        written.append(SPEEDUP_PNG)
-    else:
-        (run_dir / SPEEDUP_PNG).unlink(missing_ok=True)
+def write_plots(run_dir: Path | OwnedFolder, results: BenchResults) -> list[str]:
+    """throughput.png, and speedup.png when an accelerator cell was timed (a speedup.png of an earlier render,
+    one the folder's manifest lists, is removed otherwise); returns the names written."""
+    with owned_folder(run_dir, BENCH) as folder:
+        folder.write_bytes(THROUGHPUT_PNG, throughput_plot(results))
+        written = [THROUGHPUT_PNG]
+        if has_accelerator_timings(results.speedups):
+            folder.write_bytes(SPEEDUP_PNG, speedup_plot(results))
+            written.append(SPEEDUP_PNG)
+        else:
+            folder.remove(SPEEDUP_PNG)
     return written

@@ -3,6 +3,10 @@
 Every module past measurement (tables, plots, speedups, comparisons, CSV) reads these records. Each record
 turns into plain JSON with `to_dict` and back with `from_dict`; the fields of `CellResult` define the CSV
 columns (those marked csv=False are lists or mappings that stay in the JSON only).
+
+These classes are the published schema of bench.json: `from_dict` is typed parsing (`mlpbench.typed_json`)
+driven by the field types, each record's `RANGES` (the range of its numbers) and `schema_problem` (what its
+fields must agree on), so a record read back is one the tables and plots can render, whatever the file held.
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 
+from mlpbench.bench.environment import EnvironmentRecord
+from mlpbench.typed_json import SchemaError, decode
 from mlpbench.verdicts import Verdict
 
 EFFICIENCY_BOUND = 1.0
@@ -29,8 +35,13 @@ class CellKind(str, Enum):
     H2D_TRANSFER = "h2d_transfer"
 
 
-class RecordError(ValueError):
-    """A stored record that does not have the expected shape."""
+RecordError = SchemaError
+"""A stored record that does not have the expected shape (the message names the field)."""
+
+COUNT = (0, 2**53)
+AT_LEAST_ONE = (1, 2**53)
+POSITIVE_SECONDS = (1e-12, 1e9)
+NON_NEGATIVE = (0.0, 1e30)
 
 
 def _json_only() -> dict:
@@ -77,6 +88,24 @@ class CellResult:
     hyper: dict[str, Any] | None = field(default=None, metadata=_json_only())
     block_seconds: tuple[float, ...] = field(default=(), metadata=_json_only())
 
+    RANGES: ClassVar[dict[str, tuple[float, float]]] = {
+        "sizes": AT_LEAST_ONE, "parameters": COUNT, "batch_size": AT_LEAST_ONE, "threads": AT_LEAST_ONE,
+        "steps_per_block": AT_LEAST_ONE, "blocks": COUNT, "warmup_steps": COUNT, "median_s": POSITIVE_SECONDS,
+        "q1_s": POSITIVE_SECONDS, "q3_s": POSITIVE_SECONDS, "iqr_fraction": NON_NEGATIVE,
+        "samples_per_s": NON_NEGATIVE, "flop_per_step": COUNT, "flop_per_s": NON_NEGATIVE,
+        "peak_flop_per_s": NON_NEGATIVE, "efficiency": NON_NEGATIVE, "bytes": COUNT, "bytes_per_s": NON_NEGATIVE,
+        "compile_s": NON_NEGATIVE, "block_seconds": POSITIVE_SECONDS,
+    }
+
+    def schema_problem(self) -> str | None:
+        if self.kind is CellKind.TRAIN_STEP and (self.optimizer is None or self.loss is None):
+            return f"training-step cell {self.id!r} has no optimizer or no loss"
+        if self.timed and self.median_s is None:
+            return f"cell {self.id!r} is timed (status ok, block_seconds) but has no median_s"
+        if self.efficiency_problem and self.efficiency is None:
+            return f"cell {self.id!r} has an efficiency_problem but no efficiency"
+        return None
+
     @property
     def timed(self) -> bool:
         return self.status is CellStatus.OK and bool(self.block_seconds)
@@ -115,21 +144,8 @@ class CellResult:
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CellResult:
-        if not isinstance(data, Mapping):
-            raise RecordError("a cell record must be a JSON object")
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        try:
-            values["kind"] = CellKind(values["kind"])
-            values["status"] = CellStatus(values["status"])
-            if values["status"] not in CELL_STATUSES:
-                raise ValueError(f"{values['status'].value!r} is not a cell status")
-            values["sizes"] = tuple(int(s) for s in values.get("sizes") or ())
-            values["block_seconds"] = tuple(float(s) for s in values.get("block_seconds") or ())
-            return cls(**values)
-        except (KeyError, TypeError, ValueError) as error:
-            raise RecordError(f"cell {data.get('id', '?')!r}: {type(error).__name__}: {error}") from None
+    def from_dict(cls, data: Mapping[str, Any], where: str = "cell") -> CellResult:
+        return decode(cls, data, where)
 
 
 def _measured(cell: CellResult, value: float | None, name: str) -> float:
@@ -162,6 +178,9 @@ class GemmRate:
     median_s: float
     blocks: int
 
+    RANGES: ClassVar[dict[str, tuple[float, float]]] = {"n": (1, 2**20), "fastest_s": POSITIVE_SECONDS,
+                                                         "median_s": POSITIVE_SECONDS, "blocks": AT_LEAST_ONE}
+
     @property
     def flop_per_s(self) -> float:
         return 2 * self.n**3 / self.fastest_s
@@ -178,6 +197,9 @@ class PeakPass:
     label: str
     utc: str
     rates: tuple[GemmRate, ...]
+
+    def schema_problem(self) -> str | None:
+        return None if self.rates else f"peak pass {self.label!r} has no rates"
 
     @property
     def best(self) -> GemmRate:
@@ -202,6 +224,9 @@ class Peak:
     passes: list[PeakPass] = field(default_factory=list)
     error: str | None = None
 
+    RANGES: ClassVar[dict[str, tuple[float, float]]] = {"threads": AT_LEAST_ONE}
+    JSON_DEFAULTS: ClassVar[dict[str, Any]] = {"threads": None}
+
     @property
     def flop_per_s(self) -> float | None:
         return max(p.flop_per_s for p in self.passes) if self.passes else None
@@ -224,18 +249,8 @@ class Peak:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Peak:
-        try:
-            passes = [
-                PeakPass(p["label"], p["utc"], tuple(
-                    GemmRate(int(r["n"]), float(r["fastest_s"]), float(r["median_s"]), int(r["blocks"]))
-                    for r in p["rates"]))
-                for p in data.get("passes", [])
-            ]
-            return cls(data["key"], data["backend"], data["device"], data["dtype"], data["precision"],
-                       data.get("threads"), passes, data.get("error"))
-        except (KeyError, TypeError, ValueError) as error:
-            raise RecordError(f"peak {data.get('key', '?')!r}: {type(error).__name__}: {error}") from None
+    def from_dict(cls, data: Mapping[str, Any], where: str = "peak") -> Peak:
+        return decode(cls, data, where)
 
 
 @dataclass(frozen=True)
@@ -248,16 +263,15 @@ class RunSettings:
     libraries: Mapping[str, str | None]
     device: Mapping[str, Any]
 
+    RANGES: ClassVar[dict[str, tuple[float, float]]] = {"threads": AT_LEAST_ONE}
+
     def to_dict(self) -> dict[str, Any]:
         return {"grid": dict(self.grid), "threads": self.threads, "libraries": dict(self.libraries),
                 "device": dict(self.device)}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RunSettings:
-        try:
-            return cls(dict(data["grid"]), int(data["threads"]), dict(data["libraries"]), dict(data["device"]))
-        except (KeyError, TypeError, ValueError) as error:
-            raise RecordError(f"run settings: {type(error).__name__}: {error}") from None
+    def from_dict(cls, data: Mapping[str, Any], where: str = "settings") -> RunSettings:
+        return decode(cls, data, where)
 
     def differences(self, other: RunSettings) -> list[str]:
         """'name: this -> other' for every setting that differs (grid entries one by one)."""
@@ -283,6 +297,8 @@ class ConformanceVerdict:
     dtype: str
     first_failure: str | None
 
+    JSON_DEFAULTS: ClassVar[dict[str, Any]] = {"first_failure": None}
+
     @property
     def conforming(self) -> bool:
         return self.first_failure is None
@@ -302,6 +318,8 @@ class Speedup:
     speedup: float | None
     reason: str
 
+    RANGES: ClassVar[dict[str, tuple[float, float]]] = {"batch_size": AT_LEAST_ONE, "speedup": NON_NEGATIVE}
+
 
 @dataclass(frozen=True)
 class Crossover:
@@ -311,6 +329,8 @@ class Crossover:
     optimizer: str | None
     crossover: int | None
     text: str
+
+    RANGES: ClassVar[dict[str, tuple[float, float]]] = {"crossover": AT_LEAST_ONE}
 
 
 @dataclass
@@ -323,12 +343,17 @@ class BenchResults:
     settings: RunSettings
     flop_formula: str
     gemm_formula: str
-    environment: dict[str, Any]
+    environment: EnvironmentRecord
     conformance: list[ConformanceVerdict]
     peaks: dict[str, Peak]
     cells: list[CellResult]
     speedups: list[Speedup]
     crossovers: list[Crossover]
+
+    JSON_DEFAULTS: ClassVar[dict[str, Any]] = {
+        "created_utc": "", "command": "", "flop_formula": "", "gemm_formula": "", "environment": {},
+        "conformance": [], "peaks": {}, "speedups": [], "crossovers": [],
+    }
 
     @property
     def threads(self) -> int:
@@ -359,23 +384,5 @@ class BenchResults:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BenchResults:
-        try:
-            return cls(
-                schema=data["schema"],
-                created_utc=data.get("created_utc", ""),
-                command=data.get("command", ""),
-                settings=RunSettings.from_dict(data["settings"]),
-                flop_formula=data.get("flop_formula", ""),
-                gemm_formula=data.get("gemm_formula", ""),
-                environment=dict(data.get("environment", {})),
-                conformance=[ConformanceVerdict(v["impl"], v["dtype"], v.get("first_failure"))
-                             for v in data.get("conformance", [])],
-                peaks={key: Peak.from_dict(p) for key, p in data.get("peaks", {}).items()},
-                cells=[CellResult.from_dict(c) for c in data["cells"]],
-                speedups=[Speedup(**s) for s in data.get("speedups", [])],
-                crossovers=[Crossover(**c) for c in data.get("crossovers", [])],
-            )
-        except RecordError:
-            raise
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
-            raise RecordError(f"{type(error).__name__}: {error}") from None
+        """The whole result from bench.json's parsed JSON; RecordError naming the first field that is wrong."""
+        return decode(cls, data)

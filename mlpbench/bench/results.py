@@ -3,7 +3,13 @@
 A run directory holds `settings.json` (what the numbers depend on, written before the first cell),
 `cells/<cell-file>.json` (one per finished grid cell, written atomically as the cell finishes, so an
 interrupted run keeps them and `--resume` under the same settings skips them), `peaks/<key>.json`, and the
-aggregate `bench.json`, rendered to `bench.md`, `bench.csv` and PNG plots.
+aggregate `bench.json`, rendered to `bench.md`, `bench.csv` and PNG plots. Every file is written through the
+run directory's `OwnedFolder` (the ownership rule, `mlpbench.output.folder`), which records it in the
+directory's manifest.
+
+`load_results` reads a bench.json given to `mlpbench report`: strict JSON of bounded size and nesting, then
+typed parsing against the records (`mlpbench.bench.records`, the schema), so that anything else ends as one
+ResultsError line naming the field.
 """
 
 from __future__ import annotations
@@ -11,11 +17,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from mlpbench.atomic import write_json_atomic, write_text_atomic
+from mlpbench.atomic import json_text
 from mlpbench.bench.records import (
     BenchResults,
     CellResult,
@@ -25,6 +30,10 @@ from mlpbench.bench.records import (
     RunSettings,
     csv_columns,
 )
+from mlpbench.output.folder import OwnedFolder
+from mlpbench.output.names import safe_component
+from mlpbench.report_text import csv_cell
+from mlpbench.typed_json import SchemaError, load_json
 
 SCHEMA = "mlpbench-bench/2"
 AGGREGATE = "bench.json"
@@ -32,7 +41,9 @@ SETTINGS = "settings.json"
 CONFORMANCE = "conformance.json"
 CELLS_DIR = "cells"
 PEAKS_DIR = "peaks"
-SPREADSHEET_FORMULA_STARTS = ("=", "+", "-", "@")
+RUN_FILES = (SETTINGS, CONFORMANCE, f"{CELLS_DIR}/", f"{PEAKS_DIR}/")
+"""What a fresh run (not --resume) clears of an earlier run: these files, and everything under these folders."""
+MAX_RESULTS_BYTES = 256 * 2**20
 
 
 class ResultsError(ValueError):
@@ -40,19 +51,29 @@ class ResultsError(ValueError):
 
 
 def cell_file_name(identifier: str) -> str:
-    """A file name for a cell id: path separators and anything unusual become '_'."""
-    return re.sub(r"[^A-Za-z0-9.+-]+", "_", identifier) + ".json"
+    """A file name for a cell id: one safe path component (`mlpbench.output.names`), path separators and
+    anything unusual become '_'."""
+    return safe_component(identifier, ".json")
 
 
-def write_cell(run_dir: Path, cell: CellResult) -> Path:
-    return write_json_atomic(Path(run_dir) / CELLS_DIR / cell_file_name(cell.id), cell.to_dict())
+def write_cells(folder: OwnedFolder, cells: Iterable[CellResult], results: BenchResults | None = None
+                ) -> list[Path]:
+    """Each cell's file, and the aggregate bench.json when `results` is given, in one write."""
+    contents = {f"{CELLS_DIR}/{cell_file_name(cell.id)}": json_bytes(cell.to_dict()) for cell in cells}
+    if results is not None:
+        contents[AGGREGATE] = json_bytes(results.to_dict())
+    return folder.write_many(contents)
+
+
+def json_bytes(obj: object) -> bytes:
+    return json_text(obj).encode("utf-8")
 
 
 def _records(directory: Path) -> Iterable[dict]:
     for path in sorted(directory.glob("*.json")):
         try:
             data = json.loads(path.read_text())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             continue
         if isinstance(data, dict):
             yield data
@@ -74,8 +95,8 @@ def has_cell_files(run_dir: Path) -> bool:
     return any((Path(run_dir) / CELLS_DIR).glob("*.json"))
 
 
-def write_peak(run_dir: Path, peak: Peak) -> Path:
-    return write_json_atomic(Path(run_dir) / PEAKS_DIR / cell_file_name(peak.key), peak.to_dict())
+def write_peak(folder: OwnedFolder, peak: Peak) -> Path:
+    return folder.write_json(f"{PEAKS_DIR}/{cell_file_name(peak.key)}", peak.to_dict())
 
 
 def read_peaks(run_dir: Path) -> dict[str, Peak]:
@@ -89,8 +110,8 @@ def read_peaks(run_dir: Path) -> dict[str, Peak]:
     return peaks
 
 
-def write_settings(run_dir: Path, settings: RunSettings) -> Path:
-    return write_json_atomic(Path(run_dir) / SETTINGS, settings.to_dict())
+def write_settings(folder: OwnedFolder, settings: RunSettings) -> Path:
+    return folder.write_json(SETTINGS, settings.to_dict())
 
 
 def read_settings(run_dir: Path) -> RunSettings | None:
@@ -100,13 +121,13 @@ def read_settings(run_dir: Path) -> RunSettings | None:
     if not path.exists():
         return None
     try:
-        return RunSettings.from_dict(json.loads(path.read_text()))
+        return RunSettings.from_dict(load_json(path, MAX_RESULTS_BYTES))
     except (OSError, ValueError) as error:
         raise ResultsError(f"cannot read {path}: {error}") from None
 
 
-def write_conformance(run_dir: Path, verdicts: Iterable[ConformanceVerdict]) -> Path:
-    return write_json_atomic(Path(run_dir) / CONFORMANCE, [
+def write_conformance(folder: OwnedFolder, verdicts: Iterable[ConformanceVerdict]) -> Path:
+    return folder.write_json(CONFORMANCE, [
         {"impl": v.impl, "dtype": v.dtype, "first_failure": v.first_failure} for v in verdicts])
 
 
@@ -115,48 +136,42 @@ def read_conformance(run_dir: Path) -> list[ConformanceVerdict]:
     try:
         data = json.loads((Path(run_dir) / CONFORMANCE).read_text())
         return [ConformanceVerdict(str(v["impl"]), str(v["dtype"]), v["first_failure"]) for v in data]
-    except (OSError, ValueError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError, RecursionError):
         return []
 
 
-def clear_run_files(run_dir: Path) -> None:
-    """Remove the cell, peak, settings and conformance files of an earlier run in `run_dir` (a fresh run, not
-    --resume)."""
-    for sub in (CELLS_DIR, PEAKS_DIR):
-        for path in (Path(run_dir) / sub).glob("*.json"):
-            path.unlink()
-    for name in (SETTINGS, CONFORMANCE):
-        (Path(run_dir) / name).unlink(missing_ok=True)
+def clear_run_files(folder: OwnedFolder) -> list[str]:
+    """Remove the settings, conformance, cell and peak files of an earlier run (a fresh run, not --resume):
+    only the files the folder's manifest lists, unchanged; return their paths."""
+    return folder.remove_where(lambda path: path.startswith(RUN_FILES))
 
 
-def write_aggregate(run_dir: Path, results: BenchResults) -> Path:
-    return write_json_atomic(Path(run_dir) / AGGREGATE, results.to_dict())
+def write_aggregate(folder: OwnedFolder, results: BenchResults) -> Path:
+    return folder.write_bytes(AGGREGATE, json_bytes(results.to_dict()))
 
 
 def load_results(path: str | Path) -> BenchResults:
-    """Read a bench.json (or the bench.json inside a run directory); ResultsError with one line otherwise."""
+    """Read a bench.json (or the bench.json inside a run directory) against its schema (the typed records);
+    ResultsError with one line naming the problem (the field, for a wrong one) otherwise."""
     path = Path(path)
     if path.is_dir():
         path = path / AGGREGATE
     try:
-        data = json.loads(path.read_text())
+        data = load_json(path, MAX_RESULTS_BYTES)
     except FileNotFoundError:
         raise ResultsError(f"no such results file: {path}") from None
-    except (OSError, ValueError) as error:
-        raise ResultsError(f"cannot read {path}: {error}") from None
+    except OSError as error:
+        raise ResultsError(f"cannot read {path}: {error.strerror or error}") from None
+    except SchemaError as error:
+        if not path.exists():
+            raise ResultsError(f"no such results file: {path}") from None
+        raise ResultsError(str(error)) from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA or not isinstance(data.get("cells"), list):
         raise ResultsError(f"{path} is not a benchmark result (expected schema {SCHEMA!r})")
     try:
         return BenchResults.from_dict(data)
     except RecordError as error:
         raise ResultsError(f"{path}: {error}") from None
-
-
-def spreadsheet_safe(value: object) -> object:
-    """Text that a spreadsheet would read as a formula (it begins with =, +, - or @) gets a leading '."""
-    if isinstance(value, str) and value.startswith(SPREADSHEET_FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def csv_text(cells: Iterable[CellResult]) -> str:
@@ -167,9 +182,5 @@ def csv_text(cells: Iterable[CellResult]) -> str:
     for cell in cells:
         row = cell.to_dict()
         row["sizes"] = "-".join(str(s) for s in cell.sizes)
-        writer.writerow({k: spreadsheet_safe("" if row[k] is None else row[k]) for k in columns})
+        writer.writerow({k: csv_cell("" if row[k] is None else row[k]) for k in columns})
     return buffer.getvalue()
-
-
-def write_csv(path: Path, cells: Iterable[CellResult]) -> Path:
-    return write_text_atomic(path, csv_text(cells))

@@ -7,6 +7,10 @@ plain data in, timings out) and derived (derive.py). The GEMM peak of a (backend
 is measured before its first timed cell and again after the run's last cell (and, at most MAX_PEAK_RECHECKS
 times, right after a cell that came out faster than the peak allows: that pass ran under load); every
 efficiency is then computed against the best of all passes (peak.py), and one still above 1 is flagged.
+
+The run directory is opened as an `OwnedFolder` (the ownership rule, `mlpbench.output.folder`) for the whole
+run: created only now, locked, and every file written through it is recorded in its manifest; a fresh run (not
+--resume) clears only the earlier run's own files.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import IO, Any
 from mlpbench.bench import results as store
 from mlpbench.bench.budget import Budget
 from mlpbench.bench.derive import planned_cell_record, with_peak, with_timing
-from mlpbench.bench.environment import environment_record
+from mlpbench.bench.environment import EnvironmentRecord, environment_record
 from mlpbench.bench.flops import GEMM_FORMULA, TRAINING_STEP_FORMULA, training_step_flops
 from mlpbench.bench.measure import CellTiming, set_threads
 from mlpbench.bench.peak import PeakTarget, measure_peak_pass, peak_target
@@ -41,6 +45,9 @@ from mlpbench.bench.records import (
 from mlpbench.bench.speedup import crossovers, speedups
 from mlpbench.bench.timing import TimingSettings
 from mlpbench.catalogue.benchmark import BenchCase, Grid
+from mlpbench.output.folder import OwnedFolder
+from mlpbench.output.manifest import BENCH
+from mlpbench.report_text import terminal_text
 
 MAX_PEAK_RECHECKS = 3
 """Extra peak passes per peak in one run, each right after a cell came out faster than the peak allows."""
@@ -66,17 +73,17 @@ def claim_problem(caps, case: BenchCase, precision: str = "ieee") -> str | None:
     return None
 
 
-def run_settings(grid: Grid, threads: int, environment: dict) -> RunSettings:
+def run_settings(grid: Grid, threads: int, environment: EnvironmentRecord) -> RunSettings:
     """The settings a resumed run must share: the grid with its caps, threads, library versions, device."""
     torch = environment.get("torch", {})
-    gpu = torch.get("gpu") or {}
+    gpu = torch.get("gpu")
     return RunSettings(
         grid=grid.to_dict(),
         threads=threads,
         libraries={"python": environment.get("python"), "numpy": environment.get("numpy"),
                    "torch": torch.get("version")},
         device={"cpu_model": environment.get("cpu_model"), "cpu_cores": environment.get("cpu_cores"),
-                "gpu": gpu.get("name"), "precision_flags": torch.get("precision_flags")},
+                "gpu": gpu["name"] if gpu else None, "precision_flags": torch.get("precision_flags")},
     )
 
 
@@ -103,19 +110,26 @@ class BenchRun:
     progress: IO[str] | None = None  # default: sys.stderr at the time of the run
     measure_peak: Callable[[PeakTarget, tuple[int, ...], TimingSettings, str], PeakPass] = measure_peak_pass
     command_line: str = ""
-    render: Callable[[Path, BenchResults], object] | None = None
+    render: Callable[[OwnedFolder, BenchResults], object] | None = None
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
         self.cells: dict[str, CellResult] = {}
         self.peaks: dict[str, Peak] = {}
-        self.environment: dict = {}
+        self.environment: EnvironmentRecord = {}
         self.settings: RunSettings | None = None
         self._verdicts: dict[tuple[str, str], str | None] = {}
         self._budget = Budget(self.grid.max_seconds_per_cell, self.grid.min_blocks)
         self._peaks_used: set[str] = set()
         self._rechecks: dict[str, int] = {}
         self._capabilities = {info.name: caps for info, caps in self.implementations}
+        self.folder: OwnedFolder | None = None  # the run directory, open while the run writes it
+
+    def _open_folder(self) -> OwnedFolder:
+        """The run directory; only while run() writes it."""
+        if self.folder is None:
+            raise RuntimeError("the benchmark run's folder is written only while run() runs")
+        return self.folder
 
     # -- results --------------------------------------------------------------------------------------------
     def results(self, order: dict[str, int] | None = None) -> BenchResults:
@@ -140,11 +154,12 @@ class BenchRun:
         )
 
     def _say(self, line: str) -> None:
-        print(line, file=self.progress or sys.stderr, flush=True)
+        print(terminal_text(line, 4000), file=self.progress or sys.stderr, flush=True)
 
-    def _store(self, cell: CellResult) -> None:
+    def _store(self, cell: CellResult, order: dict[str, int] | None = None) -> None:
+        """The cell's file, and with `order` the aggregate bench.json too, in one write."""
         self.cells[cell.id] = cell
-        store.write_cell(self.out_dir, cell)
+        store.write_cells(self._open_folder(), [cell], None if order is None else self.results(order))
 
     # -- peaks ----------------------------------------------------------------------------------------------
     def _target(self, planned: PlannedCell) -> PeakTarget:
@@ -163,7 +178,7 @@ class BenchRun:
             self._say(f"GEMM peak {target.key} ({label}, best of n={', '.join(map(str, sizes))} at "
                       f"n={measured.best.n}): {measured.flop_per_s / 1e9:.1f} GFLOP/s")
         self.peaks[target.key] = peak
-        store.write_peak(self.out_dir, peak)
+        store.write_peak(self._open_folder(), peak)
 
     def _peak(self, planned: PlannedCell) -> Peak:
         target = self._target(planned)
@@ -180,7 +195,7 @@ class BenchRun:
                 self._verdicts[key] = self.conformance(planned.impl.requested, planned.case.dtype)
             except Exception as error:
                 self._verdicts[key] = f"quick check raised {type(error).__name__}: {error}"
-            store.write_conformance(self.out_dir, self._conformance_verdicts())
+            store.write_conformance(self._open_folder(), self._conformance_verdicts())
         return self._verdicts[key]
 
     def _conformance_verdicts(self) -> list[ConformanceVerdict]:
@@ -237,16 +252,26 @@ class BenchRun:
         """Raises plan.SettingsMismatch (before anything is written) when --resume meets other settings."""
         self.environment = environment_record()
         self.settings = run_settings(self.grid, self.threads, self.environment)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        with OwnedFolder(self.out_dir, BENCH) as folder:
+            self.folder = folder
+            try:
+                return self._run_in(folder)
+            finally:
+                self.folder = None
+
+    def _run_in(self, folder: OwnedFolder) -> BenchResults:
+        settings = self.settings
+        if settings is None:
+            raise RuntimeError("BenchRunner._run_in() before the run's settings are known")
         if self.resume:
-            finished = store.read_cells(self.out_dir)
-            check_resumable(store.read_settings(self.out_dir), self.settings, store.has_cell_files(self.out_dir))
+            finished = store.read_cells(folder.real)
+            check_resumable(store.read_settings(folder.real), settings, store.has_cell_files(folder.real))
             self.cells = finished
-            self.peaks = store.read_peaks(self.out_dir)
-            self._verdicts = {(v.impl, v.dtype): v.first_failure for v in store.read_conformance(self.out_dir)}
+            self.peaks = store.read_peaks(folder.real)
+            self._verdicts = {(v.impl, v.dtype): v.first_failure for v in store.read_conformance(folder.real)}
         else:
-            store.clear_run_files(self.out_dir)
-        store.write_settings(self.out_dir, self.settings)
+            store.clear_run_files(folder)
+        store.write_settings(folder, settings)
         restore_threads = set_threads(self.threads)
         try:
             return self._run()
@@ -272,8 +297,7 @@ class BenchRun:
         for done, planned in enumerate(todo, start=1):
             began = time.perf_counter()
             cell = self._run_cell(planned)
-            self._store(cell)
-            store.write_aggregate(self.out_dir, self.results(order))
+            self._store(cell, order)
             if cell.status is CellStatus.UNAVAILABLE:
                 continue
             spent.append(time.perf_counter() - began)
@@ -283,9 +307,9 @@ class BenchRun:
                 self._say(f"warning: {cell.id}: IQR is {cell.iqr_fraction:.0%} of the median (> 10%)")
         self._finish_peaks()
         results = self.results(order)
-        store.write_aggregate(self.out_dir, results)
+        store.write_aggregate(self._open_folder(), results)
         if self.render is not None:
-            self.render(self.out_dir, results)
+            self.render(self._open_folder(), results)
         return results
 
     def _finish_peaks(self) -> None:

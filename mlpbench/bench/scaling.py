@@ -15,6 +15,9 @@ W ranks use W cores and the comparison is per core). Reported per world size:
 
 Nothing is extrapolated: world sizes larger than the cores (CPU) or the GPUs (CUDA) are run only when asked
 for, and the table says how many cores or GPUs the machine has.
+
+--out follows the ownership rule (`mlpbench.output.folder`): it is checked before anything runs, made only when
+the table is written, and must be new, empty or hold an earlier scaling table of mlpbench's own, unchanged.
 """
 
 from __future__ import annotations
@@ -29,7 +32,16 @@ from typing import Any
 
 import numpy as np
 
+from mlpbench import options
+from mlpbench.output.folder import RULE
+from mlpbench.report_text import markdown_text, terminal_text
+
 DEFAULT_OUT = Path("reports") / "scaling"
+MAX_WORLD_SIZE = 1024
+MAX_BATCH_PER_RANK = 2**20
+MAX_STEPS = 10**6
+MAX_BLOCKS = 1000
+MAX_THREADS = 1024
 
 
 @dataclass(frozen=True)
@@ -45,19 +57,28 @@ class ScalingRow:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--impl", default="torch-ddp", metavar="NAME",
+    parser.add_argument("--impl", default="torch-ddp", metavar="NAME", type=options.text,
                         help="data-parallel implementation whose name takes :W (default torch-ddp)")
-    parser.add_argument("--world-sizes", default=None, metavar="W1,W2,...",
-                        help="world sizes (default: 1 and every power of 2 up to the CPU cores here)")
-    parser.add_argument("--model", default="784-256-256-10", metavar="SIZES", help="layer sizes, e.g. 128-512-10")
-    parser.add_argument("--batch-per-rank", type=int, default=256, metavar="B")
+    parser.add_argument("--world-sizes", default=None, metavar="W1,W2,...", type=options.numbers(1, MAX_WORLD_SIZE),
+                        help=f"world sizes, each 1 to {MAX_WORLD_SIZE} (default: 1 and every power of 2 up to the "
+                             "CPU cores here)")
+    parser.add_argument("--model", default="784-256-256-10", metavar="SIZES", type=options.layer_sizes,
+                        help=f"layer sizes, e.g. 128-512-10 (2 to {options.MAX_LAYERS}, each 1 to "
+                             f"{options.MAX_LAYER_SIZE})")
+    parser.add_argument("--batch-per-rank", type=options.whole(1, MAX_BATCH_PER_RANK), default=256, metavar="B",
+                        help=f"samples per rank, 1 to {MAX_BATCH_PER_RANK} (default 256)")
     parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     parser.add_argument("--optimizer", default="sgd", choices=("sgd", "adam"))
-    parser.add_argument("--steps", type=int, default=10, metavar="K", help="steps per timed block")
-    parser.add_argument("--blocks", type=int, default=9, metavar="N", help="timed blocks per world size")
-    parser.add_argument("--warmup", type=int, default=2, metavar="N", help="blocks not timed")
-    parser.add_argument("--threads", type=int, default=1, metavar="N", help="torch threads per rank")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR")
+    parser.add_argument("--steps", type=options.whole(1, MAX_STEPS), default=10, metavar="K",
+                        help=f"steps per timed block, 1 to {MAX_STEPS} (default 10)")
+    parser.add_argument("--blocks", type=options.whole(1, MAX_BLOCKS), default=9, metavar="N",
+                        help=f"timed blocks per world size, 1 to {MAX_BLOCKS} (default 9)")
+    parser.add_argument("--warmup", type=options.whole(0, MAX_BLOCKS), default=2, metavar="N",
+                        help=f"blocks not timed, 0 to {MAX_BLOCKS} (default 2)")
+    parser.add_argument("--threads", type=options.whole(1, MAX_THREADS), default=1, metavar="N",
+                        help=f"torch threads per rank, 1 to {MAX_THREADS} (default 1)")
+    parser.add_argument("--out", type=options.folder, default=DEFAULT_OUT, metavar="DIR",
+                        help=f"where scaling.json and scaling.md go (default {DEFAULT_OUT}); {RULE}")
 
 
 def default_world_sizes() -> list[int]:
@@ -114,7 +135,8 @@ def summarize(world_size: int, ranks: list[dict[str, Any]], batch_per_rank: int,
 
 
 def markdown(rows: list[ScalingRow], setup: dict[str, Any]) -> str:
-    lines = [f"Data-parallel scaling of `{setup['impl']}`: model {setup['model']}, {setup['batch_per_rank']} "
+    lines = [f"Data-parallel scaling of {markdown_text(setup['impl'], code=True)}: model {setup['model']}, "
+             f"{setup['batch_per_rank']} "
              f"samples per rank (weak scaling), {setup['dtype']}, {setup['optimizer']}, {setup['threads_per_rank']} "
              f"torch thread(s) per rank, on a machine with {setup['cpu_count']} CPU cores"
              + (f" and {setup['gpus']} GPUs" if setup.get("gpus") else "") + ".", "",
@@ -131,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
     from mlpbench.isolation.supervisor import preload_for
 
     sizes, worlds = _validated(args)
+    check_out(args.out)
     preload_for([args.impl])
     raw: dict[int, Any] = {}
     rows: list[ScalingRow] = []
@@ -190,12 +213,12 @@ def _time_world(args: argparse.Namespace, world: int, sizes: tuple[int, ...]) ->
         _, caps = ready_capabilities(info)
         failed = [r for r in quick_check(worker, caps, args.dtype, timeout=120) if not r.passed]
         if failed:
-            print(f"{label}: the quick conformance check failed ({failed[0].case_id}); not timed")
+            print(terminal_text(f"{label}: the quick conformance check failed ({failed[0].case_id}); not timed"))
             return None
         timed = worker.apply(time_ranks, sizes, args.batch_per_rank, args.dtype, args.optimizer, args.steps,
                              args.blocks, args.warmup, args.threads, timeout=600)
         if isinstance(timed, WorkerDied):
-            print(f"{label}: {timed.describe()}")
+            print(terminal_text(f"{label}: {timed.describe()}"))
             return None
     return timed
 
@@ -205,9 +228,32 @@ def _write(args: argparse.Namespace, rows: list[ScalingRow], raw: dict[int, Any]
     setup = {"impl": args.impl, "model": args.model, "batch_per_rank": args.batch_per_rank, "dtype": args.dtype,
              "optimizer": args.optimizer, "steps_per_block": args.steps, "blocks": args.blocks,
              "warmup_blocks": args.warmup, "threads_per_rank": args.threads, "cpu_count": os.cpu_count(), **versions}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "scaling.json").write_text(json.dumps(
-        {"setup": setup, "rows": [asdict(r) for r in rows], "ranks": {str(w): r for w, r in raw.items()}},
-        indent=2, allow_nan=True) + "\n")
-    (args.out / "scaling.md").write_text(markdown(rows, setup))
+    write_outputs(args.out, rows, setup, raw)
     print(markdown(rows, setup), end="")
+
+
+def check_out(out: Path) -> None:
+    """UsageError unless scaling.json and scaling.md may go into `out` (the ownership rule); creates nothing."""
+    from mlpbench.errors import UsageError
+    from mlpbench.output.folder import OwnershipError, preflight
+    from mlpbench.output.manifest import SCALING
+
+    try:
+        preflight(out, SCALING)
+    except OwnershipError as error:
+        raise UsageError(str(error)) from None
+
+
+def write_outputs(out: Path, rows: list[ScalingRow], setup: dict[str, Any], raw: dict[int, Any]) -> None:
+    """scaling.json and scaling.md into the output folder `out`, recorded in its manifest."""
+    from mlpbench.errors import UsageError
+    from mlpbench.output.folder import OwnedFolder, OwnershipError
+    from mlpbench.output.manifest import SCALING
+
+    data = {"setup": setup, "rows": [asdict(r) for r in rows], "ranks": {str(w): r for w, r in raw.items()}}
+    try:
+        with OwnedFolder(out, SCALING) as folder:
+            folder.write_text("scaling.json", json.dumps(data, indent=2, allow_nan=True) + "\n")
+            folder.write_text("scaling.md", markdown(rows, setup))
+    except OwnershipError as error:
+        raise UsageError(str(error)) from None

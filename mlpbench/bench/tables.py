@@ -1,4 +1,8 @@
-"""Markdown rendering of a benchmark result (tabulate, GitHub pipe tables), from the typed records."""
+"""Markdown rendering of a benchmark result (tabulate, GitHub pipe tables), from the typed records.
+
+Every text from the records (names, reasons, ids, environment values) passes through
+`mlpbench.report_text.markdown_text`: every table cell in `_table`, everything else where it is written.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,21 @@ from tabulate import tabulate
 from mlpbench.bench.engines import engines_table
 from mlpbench.bench.records import BenchResults, CellKind, CellResult, CellStatus
 from mlpbench.bench.speedup import has_accelerator_timings
+from mlpbench.report_text import MESSAGE_LIMIT, markdown_text
+
+
+class Markdown(str):
+    """Text that is Markdown already (escaped where it had to be): `_table` puts it in as it is."""
+
+
+def md(value: object, limit: int = MESSAGE_LIMIT) -> str:
+    """A value from the records as Markdown text."""
+    return value if isinstance(value, Markdown) else markdown_text(value, limit)
 
 
 def _table(rows, headers) -> str:
-    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+    cells = [[md(value) for value in row] for row in rows]
+    return tabulate(cells, headers=headers, tablefmt="github", disable_numparse=True)
 
 
 def si(value: float | None, unit: str = "") -> str:
@@ -58,7 +73,7 @@ def accelerator_note(results: BenchResults) -> str | None:
     torch = results.environment.get("torch", {})
     if torch.get("gpu") is None:
         why = torch.get("gpu_unavailable_reason") or torch.get("reason") or "no GPU found"
-        return f"No accelerator on this machine ({why}): no GPU/CPU speedup, no crossover, no speedup plot."
+        return f"No accelerator on this machine ({md(why)}): no GPU/CPU speedup, no crossover, no speedup plot."
     return "No accelerator cell was timed in this run: no GPU/CPU speedup, no crossover, no speedup plot."
 
 
@@ -75,7 +90,7 @@ def environment_section(results: BenchResults) -> str:
     flags = torch.get("precision_flags", {})
     rows = [
         ("created (UTC)", results.created_utc),
-        ("command", f"`{results.command}`"),
+        ("command", Markdown(markdown_text(results.command, MESSAGE_LIMIT, code=True))),
         ("CPU", f"{env.get('cpu_model')} ({env.get('cpu_cores')} logical cores)"),
         ("CPU threads used", str(results.threads)),
         ("GPU", gpu_text),
@@ -89,14 +104,14 @@ def environment_section(results: BenchResults) -> str:
 
 
 def method_section(results: BenchResults) -> str:
-    grid = results.grid
+    grid = {key: md(value) for key, value in results.grid.items()}
     return "\n".join([
-        f"- {results.flop_formula}. Achieved FLOP/s = FLOPs per step x steps / time.",
+        f"- {md(results.flop_formula)}. Achieved FLOP/s = FLOPs per step x steps / time.",
         "- samples/s = total samples / total timed time (all timed blocks); the interquartile range is that of "
         "the per-step times of the blocks.",
         f"- efficiency = achieved FLOP/s / GEMM peak of the same device, dtype and thread count, measured in this "
         f"run before the first timed cell and again after the last, and again right after a cell that came out "
-        f"faster than the peak allows (recheck) ({results.gemm_formula}; torch.matmul, "
+        f"faster than the peak allows (recheck) ({md(results.gemm_formula)}; torch.matmul, "
         f"numpy.matmul for the NumPy reference; {grid.get('peak_blocks')} blocks per size, the fastest counts; "
         f"the best of all passes is the peak). It cannot exceed 100%: a cell above it is flagged as a "
         f"measurement problem, never reported as a result.",
@@ -169,7 +184,7 @@ def throughput_tables(results: BenchResults) -> str:
     for model, cells in by_model.items():
         first = cells[0]
         sizes = "-".join(map(str, first.sizes))
-        parts.append(f"### {model} ({sizes}, {first.parameters:,} parameters, loss {first.loss})\n")
+        parts.append(f"### {md(model)} ({sizes}, {first.parameters:,} parameters, loss {md(first.loss)})\n")
         parts.append(_table(_series_rows(cells, row), headers))
     return "\n\n".join(parts)
 
@@ -194,7 +209,7 @@ def speedup_tables(results: BenchResults) -> str:
     note = accelerator_note(results)
     if note:
         unavailable = sorted({f"{r.impl}: {r.reason}" for r in results.speedups})
-        return note + "".join(f"\n- {line}" for line in unavailable)
+        return note + "".join(f"\n- {md(line)}" for line in unavailable)
     rows = []
     for _, series in groupby(results.speedups, key=lambda r: (r.impl, r.model, r.dtype, r.optimizer)):
         group = list(series)
@@ -218,14 +233,14 @@ def crossover_table(results: BenchResults) -> str:
 
 
 def warnings_section(results: BenchResults) -> str:
-    lines = [f"- {c.id}: {c.efficiency_problem}" for c in results.cells
+    lines = [f"- {md(c.id)}: {md(c.efficiency_problem)}" for c in results.cells
              if c.status is CellStatus.OK and c.efficiency_problem]
-    lines += [f"- {c.id}: IQR {percent(c.iqr_fraction)} of the median" for c in results.cells
+    lines += [f"- {md(c.id)}: IQR {percent(c.iqr_fraction)} of the median" for c in results.cells
               if c.status is CellStatus.OK and c.noisy]
     for peak in results.peaks.values():
         start, end = peak.pass_rate("start"), peak.pass_rate("end")
         if start and end and abs(end / start - 1.0) > 0.10:
-            lines.append(f"- GEMM peak {peak.key}: start {si(start, 'FLOP/s')} and end {si(end, 'FLOP/s')} "
+            lines.append(f"- GEMM peak {md(peak.key)}: start {si(start, 'FLOP/s')} and end {si(end, 'FLOP/s')} "
                          f"differ by more than 10% (load changed during the run)")
     if not lines:
         return ("None: every efficiency is at most 100%, every timed cell has IQR <= 10% of its median, and the "

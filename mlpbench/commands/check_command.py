@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import math
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,10 @@ from mlpbench.conformance.runner import Tally, load_implementation, ready_capabi
 from mlpbench.errors import UsageError, interrupted_exit_code
 from mlpbench.isolation.supervisor import Worker, preload_for
 from mlpbench.isolation.worker import ImplInfo
+from mlpbench.options import TIMEOUT, TIMEOUT_RANGE, folder, text
+from mlpbench.output.folder import OwnershipError
+from mlpbench.output.names import safe_component
+from mlpbench.report_text import terminal_text
 
 EPILOG = """\
 exit status: 0 everything claimed conforms (at least one check ran); 1 a claimed capability does not conform
@@ -40,52 +42,47 @@ unknown claim name, nothing to check, bad option, unwritable --report-dir, or th
 available here, e.g. torch-cuda without a CUDA device); 130 interrupted (143 SIGTERM, 129 SIGHUP; partial
 reports, marked so).
 reports: DIR/conformance.md, DIR/conformance.json, DIR/conformance.junit.xml; the inputs of each failure in
-DIR/repro/*.npz with the command that replays it.
+DIR/repro/*.npz with the command that replays it, and DIR/.mlpbench-manifest.json, the files of the set with
+their digests. Output folders: mlpbench writes only into a new or empty folder or one holding nothing but its
+own output of the same kind (listed in the manifest, unchanged since), and removes or replaces only those files;
+otherwise exit 2 naming the first other file, nothing changed (docs/output-folders.md). The set replaces DIR's
+previous set as a whole.
 """
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--impl", required=True, metavar="NAME",
+    parser.add_argument("--impl", required=True, metavar="NAME", type=text,
                         help="registry name (see `mlpbench list`), entry point, or package.module:factory")
-    parser.add_argument("--report-dir", metavar="DIR", default=None,
-                        help="where the reports go (default: reports/check-<impl>/)")
+    parser.add_argument("--report-dir", metavar="DIR", default=None, type=folder,
+                        help="where the reports go (default: reports/check-<impl>/); a new or empty folder, or "
+                             "one holding only an earlier report set")
     parser.add_argument("--area", action="append", choices=AREAS, metavar="AREA",
                         help=f"only this capability area (repeatable): {', '.join(AREAS)}")
-    parser.add_argument("--case", metavar="GLOB", default=None,
+    parser.add_argument("--case", metavar="GLOB", default=None, type=text,
                         help="only cases whose id (area/name) or name matches this glob, e.g. 'optimizers/adam*'")
     parser.add_argument("--dtype", action="append", choices=CONFORMANCE_DTYPES, metavar="D",
                         help=f"only this dtype (repeatable): {', '.join(CONFORMANCE_DTYPES)}; default: all claimed")
-    parser.add_argument("--timeout", type=positive_finite, default=60.0, metavar="S",
-                        help="seconds one check may take before its worker is killed and it fails (default 60)")
+    parser.add_argument("--timeout", type=TIMEOUT, default=60.0, metavar="S",
+                        help=f"seconds one check may take before its worker is killed and it fails ({TIMEOUT_RANGE}; "
+                             "default 60)")
     parser.add_argument("--quiet", action="store_true", help="no progress, only the summary")
 
 
-def positive_finite(text: str) -> float:
-    """An argparse type: a finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return value
-
-
 def default_report_dir(label: str) -> Path:
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in label)
-    return Path("reports") / f"check-{safe}"
+    """reports/check-<label>, the label made one safe path component."""
+    return Path("reports") / safe_component(f"check-{label}")
 
 
 def ensure_writable(directory: Path) -> None:
-    """Create the directory, prove a file can be written there, and that the report set may replace what it
-    holds (only an earlier report set); UsageError otherwise, before anything runs."""
+    """The report set may be written into `directory`: it can be made, and holds nothing but an earlier report
+    set (the ownership rule, `mlpbench.output.folder`); UsageError otherwise, before anything runs. Creates
+    nothing: the directory is made when the reports are written, after every usage check."""
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-test-", delete=True):
-            pass
         check_report_dir(directory)
+    except OwnershipError as error:
+        raise UsageError(str(error)) from None
     except OSError as error:
         reason = error.strerror or str(error) or type(error).__name__
         raise UsageError(f"report directory {str(directory)!r} is not writable: {reason}") from None
@@ -109,7 +106,7 @@ class Progress:
         key = "failed" if result.failed else result.verdict
         self.counts[key] = self.counts.get(key, 0) + 1
         if result.failed:
-            sys.stdout.write(f"\r\033[K  FAIL {result.message}\n")
+            sys.stdout.write(f"\r\033[K  FAIL {terminal_text(result.message)}\n")
         counts = ", ".join(f"{n} {k}" for k, n in self.counts.items())
         sys.stdout.write(f"\r\033[K  {self.area:<15} {counts}  [{self.done}/{self.total}]")
         sys.stdout.flush()
@@ -213,7 +210,7 @@ def _print_summary(label: str, results: list[CheckResult], dtypes: list[str]) ->
               f"worst headroom {format_headroom(counts['worst_headroom'])}")
     shown = 20
     for result in failed[:shown]:
-        print(f"  FAIL {result.message}")
+        print(f"  FAIL {terminal_text(result.message)}")
     if len(failed) > shown:
         print(f"  ... and {len(failed) - shown} more failures in the reports")
 

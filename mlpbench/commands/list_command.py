@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 
-from mlpbench.commands.check_command import positive_finite
+from mlpbench.options import TIMEOUT, TIMEOUT_RANGE
+from mlpbench.report_text import NAME_LIMIT, terminal_text
 
 PROBE_TIMEOUT = 120.0
 """Default seconds one implementation may take to load and answer (imports included)."""
@@ -20,8 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-mutants", action="store_true", help="leave out the mutants (kind 'mutant')")
     parser.add_argument("--names", action="store_true",
                         help="print the claim vocabulary (every name Capabilities may use) and exit")
-    parser.add_argument("--timeout", type=positive_finite, default=PROBE_TIMEOUT, metavar="S",
-                        help=f"seconds one implementation may take to load (default {PROBE_TIMEOUT:g})")
+    parser.add_argument("--timeout", type=TIMEOUT, default=PROBE_TIMEOUT, metavar="S",
+                        help=f"seconds one implementation may take to load ({TIMEOUT_RANGE}; default "
+                             f"{PROBE_TIMEOUT:g})")
 
 
 def describe(entry_name: str, kind: str, outcome) -> tuple[str, str, str, str, str]:
@@ -56,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     with Worker("list") as worker:
         for entry in entries(include_mutants=not args.no_mutants):
             outcome = worker.probe(entry.name, timeout=args.timeout)
-            rows.append(describe(entry.name, entry.kind, outcome))
+            rows.append(tuple(terminal_text(cell, NAME_LIMIT if i < 4 else 1000)
+                              for i, cell in enumerate(describe(entry.name, entry.kind, outcome))))
     widths = [max(len(row[i]) for row in rows) for i in range(4)] if rows else [0] * 4
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)) + "  " + row[4])

@@ -8,7 +8,12 @@ and the worst headroom, the way ONNX's backend scoreboard shows runtimes. An imp
 pass. Written as DIR/matrix.md and DIR/matrix.json.
 
 Exit 0: every available implementation conforms in everything it claims; 1: something claimed does not conform;
-2: usage error (an unknown name, a claim outside the vocabulary, no implementation available, bad option).
+2: usage error (an unknown name, a claim outside the vocabulary, no implementation available, bad option, an
+output folder that is not mlpbench's own). Every usage check passes before anything is created.
+
+DIR holds matrix.md, matrix.json and one report set per implementation, in a folder named after it made one
+safe path component (`mlpbench.output.names`; matrix.json names it), all recorded in DIR's manifest: the
+ownership rule of `mlpbench.output.folder` applies to DIR and to each set.
 """
 
 from __future__ import annotations
@@ -18,37 +23,43 @@ import datetime as _dt
 import platform
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from impls.interface import AREAS
-from mlpbench.atomic import write_json_atomic, write_text_atomic
 from mlpbench.catalogue.conformance import CONFORMANCE_DTYPES, select_cases
-from mlpbench.commands.check_command import ensure_writable, positive_finite
 from mlpbench.conformance.checks.engine import claimed_dtypes
 from mlpbench.conformance.reports import area_verdict, summarize, write_reports
 from mlpbench.conformance.results import CheckResult, format_headroom
 from mlpbench.conformance.runner import Tally, load_implementation, ready_capabilities, run_checks
 from mlpbench.errors import UsageError
 from mlpbench.isolation.supervisor import Worker, preload_for
+from mlpbench.isolation.worker import ImplInfo
+from mlpbench.options import TIMEOUT, TIMEOUT_RANGE, folder, text
+from mlpbench.output.folder import RULE, OwnedFolder, OwnershipError, preflight
+from mlpbench.output.manifest import CHECK, MATRIX
+from mlpbench.output.names import distinct_components
+from mlpbench.report_text import MESSAGE_LIMIT, NAME_LIMIT, markdown_text, terminal_text
 
 MARKDOWN_NAME = "matrix.md"
 JSON_NAME = "matrix.json"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--impl", action="append", required=True, metavar="NAME",
+    parser.add_argument("--impl", action="append", required=True, metavar="NAME", type=text,
                         help="an implementation (repeatable; registry name, entry point or package.module:factory)")
-    parser.add_argument("--out", metavar="DIR", default="reports/matrix",
+    parser.add_argument("--out", metavar="DIR", default="reports/matrix", type=folder,
                         help="where matrix.md, matrix.json and each implementation's reports go "
-                             "(default reports/matrix)")
+                             f"(default reports/matrix); {RULE}")
     parser.add_argument("--area", action="append", choices=AREAS, metavar="AREA",
                         help=f"only this capability area (repeatable): {', '.join(AREAS)}")
     parser.add_argument("--dtype", action="append", choices=CONFORMANCE_DTYPES, metavar="D",
                         help="only this dtype (repeatable); default: all each implementation claims")
-    parser.add_argument("--timeout", type=positive_finite, default=60.0, metavar="S",
-                        help="seconds one check may take before its worker is killed and it fails (default 60)")
+    parser.add_argument("--timeout", type=TIMEOUT, default=60.0, metavar="S",
+                        help=f"seconds one check may take before its worker is killed and it fails ({TIMEOUT_RANGE}; "
+                             "default 60)")
 
 
 @dataclass
@@ -56,6 +67,7 @@ class Column:
     """One implementation's column of the matrix."""
 
     label: str
+    folder: str = ""  # the label as one safe path component: where its report set is
     started: str = ""
     name: str = ""
     description: str = ""
@@ -80,37 +92,52 @@ class Column:
         return {area: {"verdict": area_verdict(counts), **counts} for area, counts in summarize(self.results).items()}
 
 
-def check_one(label: str, args: argparse.Namespace, out: Path) -> Column:
-    """`mlpbench check` of one implementation, its reports written under out/<label>/."""
-    column = Column(label, started=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+def load_column(label: str, worker: Worker) -> tuple[Column, ImplInfo | None, CheckResult | None]:
+    """The implementation loaded in its worker: its column (unavailable here, with the reason, or described),
+    its info and a failed load result or None; UsageError for an unknown name or a claim outside the
+    vocabulary."""
+    column = Column(label)
+    try:
+        info, failure = load_implementation(worker)
+    except UsageError as error:
+        if "is not available here" not in str(error):
+            raise
+        column.available, column.reason = False, str(error).split("is not available here: ", 1)[-1]
+        return column, None, None
+    if info is not None:
+        column.name, column.description = info.name, info.description
+        column.conventions = info.conventions.name
+        column.meta = {"kind": info.kind, "device": info.device, "precision": info.precision,
+                       "conventions": info.conventions.to_dict()}
+    return column, info, failure
+
+
+def check_one(column: Column, info: ImplInfo | None, failure: CheckResult | None, worker: Worker,
+              args: argparse.Namespace, out: OwnedFolder) -> Column:
+    """`mlpbench check` of one loaded implementation, its report set written in out/<column.folder>/."""
+    column.started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    if not column.available:
+        column.folder = ""  # no report set
+        return column
     started = time.perf_counter()
-    with Worker(label) as worker:
-        try:
-            info, failure = load_implementation(worker)
-        except UsageError as error:
-            if "is not available here" not in str(error):
-                raise
-            column.available, column.reason = False, str(error).split("is not available here: ", 1)[-1]
-            return column
-        if info is not None:
-            column.name, column.description = info.name, info.description
-            column.conventions = info.conventions.name
-            column.meta = {"kind": info.kind, "device": info.device, "precision": info.precision,
-                           "conventions": info.conventions.to_dict()}
-        if failure is not None:
-            column.results.append(failure)
-        else:
-            info, caps = ready_capabilities(info)
-            cases = select_cases(args.area, None, caps=caps)
-            column.dtypes = [d for d in (args.dtype or claimed_dtypes(caps)) if d in caps.dtypes]
-            run_checks(worker, cases, column.dtypes, timeout=args.timeout, impl_name=info.name,
-                       report_dir=out / label, on_result=column.results.append)
+    report_dir = out.add_set(column.folder, CHECK)
+    if failure is not None:
+        column.results.append(failure)
+    else:
+        info, caps = ready_capabilities(info)
+        cases = select_cases(args.area, None, caps=caps)
+        column.dtypes = [d for d in (args.dtype or claimed_dtypes(caps)) if d in caps.dtypes]
+        run_checks(worker, cases, column.dtypes, timeout=args.timeout, impl_name=info.name,
+                   report_dir=report_dir, on_result=column.results.append)
     column.duration_s = time.perf_counter() - started
-    meta = {"impl": column.name or label, "label": label, **column.meta, "dtypes": column.dtypes,
+    meta = {"impl": column.name or column.label, "label": column.label, **column.meta, "dtypes": column.dtypes,
             "timeout": args.timeout, "areas": args.area or list(AREAS), "started": column.started,
-            "duration_s": round(column.duration_s, 3), "command": f"mlpbench matrix --impl {label}",
+            "duration_s": round(column.duration_s, 3), "command": f"mlpbench matrix --impl {column.label}",
             "python": platform.python_version(), "interrupted": False}
-    write_reports(out / label, column.results, meta)
+    try:
+        write_reports(report_dir, column.results, meta)
+    except OSError as error:
+        raise UsageError(f"could not write reports to {str(report_dir)!r}: {error.strerror or error}") from None
     return column
 
 
@@ -139,18 +166,20 @@ def render_markdown(columns: list[Column], meta: dict[str, Any]) -> str:
         "| --- | --- | " + " | ".join("---" for _ in areas) + " | --- | --- |",
     ]
     for column in columns:
+        label = markdown_text(column.label, code=True)
         if not column.available:
-            lines.append(f"| `{column.label}` | - | " + " | ".join("unavailable" for _ in areas)
-                         + f" | unavailable: {column.reason.replace('|', '/')} | - |")
+            lines.append(f"| {label} | - | " + " | ".join("unavailable" for _ in areas)
+                         + f" | unavailable: {markdown_text(column.reason, MESSAGE_LIMIT)} | - |")
             continue
         cells = column.cells()
         total = "**FAIL**" if column.failed else "pass" if column.ran else "nothing ran"
-        lines.append(f"| `{column.label}` | {column.conventions or '-'} | "
+        lines.append(f"| {label} | {markdown_text(column.conventions or '-')} | "
                      + " | ".join(_cell_text(cells.get(a)) for a in areas)
                      + f" | {total} {column.ran - column.failed}/{column.ran} | {column.duration_s:.1f} s |")
     failures = [r for c in columns for r in c.results if r.failed]
     if failures:
-        lines += ["", "## Failures", ""] + [f"- `{r.impl}` {r.message}" for r in failures]
+        lines += ["", "## Failures", ""] + [f"- {markdown_text(r.impl, code=True)} "
+                                             f"{markdown_text(r.message, MESSAGE_LIMIT)}" for r in failures]
     return "\n".join(lines) + "\n"
 
 
@@ -158,7 +187,8 @@ def matrix_json(columns: list[Column], meta: dict[str, Any]) -> dict[str, Any]:
     return {
         "meta": meta,
         "implementations": [
-            {"label": c.label, "name": c.name, "description": c.description, "profile": c.conventions,
+            {"label": c.label, "folder": c.folder, "name": c.name, "description": c.description,
+             "profile": c.conventions,
              "available": c.available, "reason": c.reason, "dtypes": c.dtypes, "duration_s": round(c.duration_s, 3),
              "checks_run": c.ran, "failed": c.failed, "areas": c.cells()}
             for c in columns
@@ -169,28 +199,41 @@ def matrix_json(columns: list[Column], meta: dict[str, Any]) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     labels = list(dict.fromkeys(args.impl))
-    for label in labels:
-        ensure_writable(out / label)
+    try:
+        preflight(out, MATRIX)
+    except OwnershipError as error:
+        raise UsageError(str(error)) from None
     preload_for(labels)
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    columns = []
-    for label in labels:
-        column = check_one(label, args, out)
-        columns.append(column)
-        state = (f"unavailable ({column.reason})" if not column.available else
-                 f"{column.ran} checks, {column.failed} failed, {column.duration_s:.1f} s")
-        print(f"  {label:<22} {state}", flush=True)
-    meta = {"started": started, "python": platform.python_version(), "machine": platform.machine(),
-            "command": " ".join(["mlpbench", "matrix", *sys.argv[2:]]) if len(sys.argv) > 1 else "mlpbench matrix"}
-    write_text_atomic(out / MARKDOWN_NAME, render_markdown(columns, meta))
-    write_json_atomic(out / JSON_NAME, matrix_json(columns, meta))
+    with ExitStack() as stack:
+        workers = {label: stack.enter_context(Worker(label)) for label in labels}
+        loaded = {label: load_column(label, workers[label]) for label in labels}  # usage errors: nothing made
+        if not any(column.available for column, _, _ in loaded.values()):
+            raise UsageError("no implementation of the matrix is available here: "
+                             + "; ".join(f"{c.label}: {c.reason}" for c, _, _ in loaded.values()))
+        try:
+            owned = stack.enter_context(OwnedFolder(out, MATRIX))
+        except OwnershipError as error:
+            raise UsageError(str(error)) from None
+        columns = []
+        for label, name in distinct_components(labels).items():
+            column, info, failure = loaded[label]
+            column.folder = name
+            columns.append(check_one(column, info, failure, workers[label], args, owned))
+            workers[label].close()
+            state = (f"unavailable ({column.reason})" if not column.available else
+                     f"{column.ran} checks, {column.failed} failed, {column.duration_s:.1f} s")
+            print(f"  {terminal_text(label, NAME_LIMIT):<22} {terminal_text(state)}", flush=True)
+        meta = {"started": started, "python": platform.python_version(), "machine": platform.machine(),
+                "command": " ".join(["mlpbench", "matrix", *sys.argv[2:]]) if len(sys.argv) > 1 else "mlpbench matrix"}
+        owned.write_text(MARKDOWN_NAME, render_markdown(columns, meta))
+        owned.write_json(JSON_NAME, matrix_json(columns, meta))
     available = [c for c in columns if c.available]
     print(f"matrix of {len(columns)} implementations ({len(available)} available here) in {out}/{MARKDOWN_NAME}, "
           f"{JSON_NAME}")
-    if not available:
-        raise UsageError("no implementation of the matrix is available here")
     if any(c.failed for c in available):
-        print("FAIL: " + ", ".join(c.label for c in available if c.failed) + " do not conform in what they claim")
+        print("FAIL: " + ", ".join(terminal_text(c.label, NAME_LIMIT) for c in available if c.failed)
+              + " do not conform in what they claim")
         return 1
     if not any(c.ran for c in available):
         print("NOTHING CHECKED: no check ran")

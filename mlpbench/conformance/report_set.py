@@ -1,14 +1,17 @@
 """Replace a report directory as one whole set: a reader sees the previous set or the new one, never a mix.
 
-The new set is written into a hidden temporary sibling (``.<name>.new-XXXX``), then swapped with the report
-directory: on Linux with one atomic ``renameat2(RENAME_EXCHANGE)``, elsewhere by renaming the old directory
-aside (``.<name>.old-XXXX``) and the new one into place. The old set is then removed, so nothing of it (such
-as a stale ``repro/*.npz``) survives. If writing fails (a full disk, any OSError) the temporary directory is
-removed, the previous set is left untouched and the error is raised again.
+The new set is written into a hidden temporary sibling (``.<name>.new-XXXX``), with its manifest
+(`mlpbench.output.manifest`), then swapped with the report directory: on Linux with one atomic
+``renameat2(RENAME_EXCHANGE)``, elsewhere by renaming the old directory aside (``.<name>.old-XXXX``) and the new
+one into place. The old set is then removed by its manifest, so nothing of it (such as a stale
+``repro/*.npz``) survives. If writing fails (a full disk, any OSError) the temporary directory is removed, the
+previous set is left untouched and the error is raised again.
 
-A directory that holds anything other than a report set's own entries is never swapped (that would delete
-the other files): `ReportDirError`, an OSError, says so. The same holds for a directory that contains the
-current working directory.
+The ownership rule (`mlpbench.output.folder`) decides whether a directory may be replaced: only when it is new,
+empty, or holds nothing but an earlier report set, unchanged (anything else, at any depth, would be deleted
+by the swap): otherwise `OwnershipError`, an OSError, names the first other file and nothing changes. The same
+holds for a directory that contains the current working directory. The directory is locked while it is
+replaced, so two runs writing one directory take turns.
 """
 
 from __future__ import annotations
@@ -17,88 +20,62 @@ import ctypes
 import errno
 import os
 import shutil
+import sys
 import tempfile
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from pathlib import Path
 
 from mlpbench.atomic import default_dir_mode
+from mlpbench.output.folder import OwnedFolder, OwnershipError, discard, preflight
+from mlpbench.output.manifest import CHECK, manifest_of, write_manifest
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 
+ReportDirError = OwnershipError
+"""The report directory cannot be replaced (it holds other files, or is the working directory)."""
 
-class ReportDirError(OSError):
-    """The report directory cannot be replaced (it holds other files, or is the working directory)."""
 
-
-def replace_directory(target: str | os.PathLike[str], fill: Callable[[Path], None], owned: Collection[str]
-                      ) -> Path:
-    """Write a new set with `fill(staging_dir)` and swap it in for `target`; return the real target path.
-
-    owned: the names a set may hold at its top level; anything else in an existing `target` is refused.
-    """
-    real = Path(os.path.realpath(target))
-    check_replaceable(real, owned)
-    real.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{real.name}.new-", dir=real.parent))
-    try:
-        os.chmod(staging, _mode_for(real))
-        fill(staging)
-        _swap_into_place(staging, real)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+def replace_directory(target: str | os.PathLike[str], fill: Callable[[Path], None], kind: str = CHECK) -> Path:
+    """Write a new set with `fill(staging_dir)` and swap it in for `target`; return the real target path."""
+    with OwnedFolder(target, kind, whole=True) as folder:
+        real = folder.real
+        staging = Path(tempfile.mkdtemp(prefix=f".{real.name}.new-", dir=real.parent))
+        try:
+            os.chmod(staging, _mode_for(real))
+            fill(staging)
+            write_manifest(staging, manifest_of(staging, kind))
+            previous = _swap_into_place(staging, real)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)  # only the new set's files, never put in place
+            raise
+        folder.detach()
+        left = discard(previous)
+    if left:
+        print(f"warning: {previous} is kept: it holds {', '.join(left[:3])}, which appeared while the report set "
+              f"was replaced", file=sys.stderr)
     _fsync_directory(real.parent)
     return real
 
 
-def check_replaceable(target: str | os.PathLike[str], owned: Collection[str]) -> None:
-    """Raise `ReportDirError` if `target` exists and must not be replaced: not a directory, holding names
-    other than `owned`, or containing the working directory."""
-    target = Path(os.path.realpath(target))
-    if not os.path.lexists(target):
-        return
-    if not target.is_dir():
-        raise ReportDirError(errno.ENOTDIR, f"{str(target)!r} is not a directory", str(target))
-    try:
-        cwd = Path.cwd()
-    except FileNotFoundError:  # the working directory was removed: it cannot be inside `target`
-        cwd = Path("/")
-    if cwd == target or target in cwd.parents:
-        raise ReportDirError(errno.EBUSY, f"{str(target)!r} contains the working directory; it cannot be "
-                                          f"replaced as a report set (choose a dedicated directory)", str(target))
-    foreign = sorted(name for name in os.listdir(target) if not _is_ours(name, owned))
-    if foreign:
-        raise ReportDirError(
-            errno.ENOTEMPTY,
-            f"{str(target)!r} holds files that are not part of a report set ({', '.join(map(repr, foreign[:3]))}"
-            f"{', ...' if len(foreign) > 3 else ''}); the whole directory is replaced on every run, so choose an "
-            f"empty or dedicated directory",
-            str(target),
-        )
-
-
-def _is_ours(name: str, owned: Collection[str]) -> bool:
-    """A set's own entry, or a hidden temporary file of an atomic write or a writability probe."""
-    return name in owned or name.startswith(".write-test-") or any(name.startswith(f".{o}.") for o in owned)
+def check_replaceable(target: str | os.PathLike[str], kind: str = CHECK) -> None:
+    """Raise `OwnershipError` if `target` exists and must not be replaced: not a directory, holding anything
+    but an earlier set of this kind, unchanged, or containing the working directory."""
+    preflight(target, kind, whole=True)
 
 
 def _mode_for(target: Path) -> int:
-    """The previous directory's permission bits, or those a plain mkdir would give."""
+    """The previous directory's permission bits (those a plain mkdir gives, for one just made)."""
     try:
         return target.stat().st_mode & 0o7777
     except FileNotFoundError:
         return default_dir_mode()
 
 
-def _swap_into_place(staging: Path, target: Path) -> None:
-    """Put `staging` at `target`; the previous `target` (if any) is removed afterwards."""
-    if not os.path.lexists(target):
-        os.rename(staging, target)
-        return
+def _swap_into_place(staging: Path, target: Path) -> Path:
+    """Put `staging` at `target` (which exists); return where the previous `target` is now."""
     if exchange_paths(staging, target):
-        shutil.rmtree(staging, ignore_errors=True)  # now holds the previous set
-        return
+        return staging  # now holds the previous set
     aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
     os.rename(target, aside)  # replaces the empty placeholder directory
     try:
@@ -106,7 +83,7 @@ def _swap_into_place(staging: Path, target: Path) -> None:
     except BaseException:
         os.rename(aside, target)
         raise
-    shutil.rmtree(aside, ignore_errors=True)
+    return aside
 
 
 def exchange_paths(a: Path, b: Path) -> bool:

@@ -7,6 +7,10 @@
 - conformance.junit.xml: one testsuite per area, one testcase per check; failures carry the diagnostic,
   "not claimed" and "skipped" checks are <skipped/> with the reason.
 - repro/<case>__<dtype>.npz: the inputs of each failure (see `mlpbench.conformance.repro`).
+- .mlpbench-manifest.json: the set's files with their digests (the ownership rule, `mlpbench.output.folder`).
+
+Every text that may come from the implementation (its name, messages, quantities) is escaped for the format it
+goes into (`mlpbench.report_text`: markdown_text, clean_text for the XML) and capped.
 
 The set replaces the directory's previous set as a whole (`mlpbench.conformance.report_set`): a reader sees the old
 set or the new one, never a mix, and a failed write leaves the old one intact. A run stopped early
@@ -36,14 +40,14 @@ from mlpbench.conformance.results import (
     Comparison,
     format_headroom,
 )
-from mlpbench.report_text import clean_text
+from mlpbench.report_text import MESSAGE_LIMIT, capped, clean_text, markdown_text
 from mlpbench.verdicts import Verdict
 
 MARKDOWN_NAME = "conformance.md"
 JSON_NAME = "conformance.json"
 JUNIT_NAME = "conformance.junit.xml"
 SET_NAMES = (MARKDOWN_NAME, JSON_NAME, JUNIT_NAME, REPRO_DIR)
-"""Everything a report set holds at its top level."""
+"""Everything a report set holds at its top level (and its manifest, `mlpbench.output.manifest.MANIFEST_NAME`)."""
 
 
 def is_interrupted(meta: dict[str, Any]) -> bool:
@@ -121,14 +125,17 @@ def _markdown_header(results: Sequence[CheckResult], meta: dict[str, Any], faile
     counts = f"{len(failed)} failing of {len(results)} checks"
     if interrupted:
         verdict += " (partial: the run was stopped before every check ran; what ran is below)"
+    text = {key: markdown_text(meta.get(key, "?")) for key in ("impl", "kind", "device", "precision")}
+    label = markdown_text(meta.get("label", meta.get("impl")), code=True)
     return [
-        f"# Conformance of `{meta.get('impl', '?')}`" + (": INTERRUPTED (partial)" if interrupted else ""),
+        f"# Conformance of {text['impl']}" + (": INTERRUPTED (partial)" if interrupted else ""),
         "",
         f"- verdict: {verdict} ({counts})",
-        f"- implementation: {meta.get('impl')} ({meta.get('kind', '?')}, device {meta.get('device', '?')}, "
-        f"precision {meta.get('precision', '?')}), asked for as `{meta.get('label', meta.get('impl'))}`",
-        f"- convention profile: {meta.get('conventions', {}).get('name', '?')}",
-        f"- dtypes: {', '.join(meta.get('dtypes', []))}; time limit per check {meta.get('timeout', '?')} s",
+        f"- implementation: {text['impl']} ({text['kind']}, device {text['device']}, "
+        f"precision {text['precision']}), asked for as {label}",
+        f"- convention profile: {markdown_text(meta.get('conventions', {}).get('name', '?'))}",
+        f"- dtypes: {markdown_text(', '.join(meta.get('dtypes', [])))}; "
+        f"time limit per check {meta.get('timeout', '?')} s",
         f"- run at {meta.get('started', '?')}, took {meta.get('duration_s', 0.0):.2f} s",
         "",
         "Headroom is the worst error divided by its tolerance (max over elements of |a - b| / (atol + rtol |b|));",
@@ -140,7 +147,7 @@ def _markdown_header(results: Sequence[CheckResult], meta: dict[str, Any], faile
 
 def _summary_table(summary: dict[str, dict[str, Any]]) -> str:
     rows = [
-        [area, area_verdict(c), c["passed"], c["failed"], c["not_claimed"], c["skipped"],
+        [markdown_text(area), area_verdict(c), c["passed"], c["failed"], c["not_claimed"], c["skipped"],
          format_headroom(c["worst_headroom"])]
         for area, c in summary.items()
     ]
@@ -155,20 +162,21 @@ def _capability_matrix(results: Sequence[CheckResult], summary: dict[str, dict[s
     for area in summary:
         case_ids = list(dict.fromkeys(r.case_id for r in results if r.area == area))
         by_key = {(r.case_id, r.dtype): r for r in results if r.area == area}
-        matrix = [[case_id.split("/", 1)[1], *(_cell(by_key.get((case_id, dtype))) for dtype in dtypes)]
+        matrix = [[markdown_text(case_id.split("/", 1)[-1]), *(_cell(by_key.get((case_id, dtype))) for dtype in dtypes)]
                   for case_id in case_ids]
-        lines += [f"### {area}", "", tabulate(matrix, headers=["case", *dtypes], tablefmt="github"), ""]
+        lines += [f"### {markdown_text(area)}", "", tabulate(matrix, headers=["case", *dtypes], tablefmt="github"), ""]
     return lines
 
 
 def _failure_section(result: CheckResult) -> list[str]:
     """One failure: its diagnostic, inputs and reproduction command, and the quantities that differ."""
-    lines = [f"### {result.case_id} [{result.dtype}]", "", f"- verdict: {result.verdict}",
-             f"- diagnostic: {result.message}"]
+    lines = [f"### {markdown_text(result.case_id)} \\[{markdown_text(result.dtype)}\\]", "",
+             f"- verdict: {result.verdict}", f"- diagnostic: {markdown_text(result.message, MESSAGE_LIMIT)}"]
     if result.repro_path:
-        lines.append(f"- inputs: `{result.repro_path}` (numpy.load(path, allow_pickle=False))")
+        lines.append(f"- inputs: {markdown_text(result.repro_path, 4000, code=True)} "
+                     f"(numpy.load(path, allow_pickle=False))")
     if result.repro_command:
-        lines.append(f"- reproduce: `{result.repro_command}`")
+        lines.append(f"- reproduce: {markdown_text(result.repro_command, 8000, code=True)}")
     wrong = [c for c in result.comparisons if not c.passed]
     if wrong:
         lines += ["", "| quantity | problem or error | tolerance | headroom |", "| --- | --- | --- | --- |"]
@@ -183,8 +191,8 @@ def _comparison_row(c: Comparison) -> str:
     error = c.problem or f"abs {c.worst_abs:.3g}, rel {c.worst_rel:.3g}"
     worst = c.describe_worst()
     error += f"; {worst}" if worst else ""
-    return (f"| {c.quantity} | {_escape(error)} | rtol {c.rtol:.3g}, atol {c.atol:.3g} | "
-            f"{format_headroom(c.headroom)} |")
+    return (f"| {markdown_text(c.quantity)} | {markdown_text(error, MESSAGE_LIMIT)} | "
+            f"rtol {c.rtol:.3g}, atol {c.atol:.3g} | {format_headroom(c.headroom)} |")
 
 
 def _cell(result: CheckResult | None) -> str:
@@ -195,10 +203,6 @@ def _cell(result: CheckResult | None) -> str:
     if result.verdict in (FAIL, ERROR):
         return f"**{result.verdict.upper()}** ({format_headroom(result.worst_headroom)})"
     return result.verdict
-
-
-def _escape(text: str) -> str:
-    return text.replace("|", "\\|")
 
 
 def report_json(results: Sequence[CheckResult], meta: dict[str, Any]) -> dict[str, Any]:
@@ -236,12 +240,12 @@ def render_junit(results: Sequence[CheckResult], meta: dict[str, Any]) -> str:
                                  time=f"{result.duration_s:.3f}")
             if result.verdict in (FAIL, ERROR):
                 element = ET.SubElement(case, "failure" if result.verdict == FAIL else "error",
-                                        message=result.message[:1000], type=result.verdict)
+                                        message=capped(result.message, MESSAGE_LIMIT), type=result.verdict)
                 element.text = "\n".join(
                     [result.message, *(c.describe() for c in result.comparisons if not c.passed)]
                 )
             elif result.verdict in (NOT_CLAIMED, SKIPPED):
-                ET.SubElement(case, "skipped", message=result.message)
+                ET.SubElement(case, "skipped", message=capped(result.message, MESSAGE_LIMIT))
             headroom = result.worst_headroom
             if headroom is not None:
                 properties = ET.SubElement(case, "properties")
@@ -271,8 +275,9 @@ def _mark_interrupted(root: ET.Element, ran: int) -> None:
 
 def check_report_dir(report_dir: str | Path) -> None:
     """Raise OSError now (before a run) if `write_reports` would refuse `report_dir`: it exists but is not a
-    directory, holds files that are not a report set's, or contains the working directory."""
-    check_replaceable(report_dir, SET_NAMES)
+    directory, holds anything but an earlier report set, unchanged (the ownership rule,
+    `mlpbench.output.folder`), or contains the working directory. Creates nothing."""
+    check_replaceable(report_dir)
 
 
 def write_reports(report_dir: str | Path, results: Sequence[CheckResult], meta: dict[str, Any]) -> dict[str, Path]:
@@ -280,7 +285,7 @@ def write_reports(report_dir: str | Path, results: Sequence[CheckResult], meta: 
     its previous set as a whole; return {"markdown": path, "json": path, "junit": path}.
 
     Sets each failed result's `repro_path`. Raises OSError (the previous set intact, no temporary directory
-    left) when anything cannot be written, or when `report_dir` holds files that are not a report set's.
+    left) when anything cannot be written, or when `report_dir` holds anything but an earlier report set.
     """
     directory = Path(report_dir)
     previous = [r.repro_path for r in results]
@@ -292,7 +297,7 @@ def write_reports(report_dir: str | Path, results: Sequence[CheckResult], meta: 
         write_text_atomic(staging / JUNIT_NAME, render_junit(results, meta))
 
     try:
-        replace_directory(directory, fill, SET_NAMES)
+        replace_directory(directory, fill)
     except BaseException:
         for result, path in zip(results, previous):
             result.repro_path = path

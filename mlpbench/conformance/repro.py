@@ -31,6 +31,7 @@ import numpy as np
 from mlpbench.atomic import write_bytes_atomic
 from mlpbench.catalogue.conformance import CASES_BY_ID
 from mlpbench.conformance.results import CheckResult
+from mlpbench.output.names import COMPONENT_LIMIT, safe_component
 
 REPRO_DIR = "repro"
 REPLAY_SUFFIX = "-replay"
@@ -42,9 +43,10 @@ def repro_file_name(case_id: str, dtype: str) -> str:
 
 
 def case_dtype_stem(case_id: str, dtype: str) -> str:
-    """'optimizers/adam+amsgrad', 'float32' -> 'optimizers__adam+amsgrad__float32' (safe as a file name)."""
+    """'optimizers/adam+amsgrad', 'float32' -> 'optimizers__adam+amsgrad__float32': one safe path component
+    (`mlpbench.output.names`), whatever the case id and dtype hold."""
     safe = re.sub(r"[^A-Za-z0-9_.+-]", "_", case_id.replace("/", "__"))
-    return f"{safe}__{re.sub(r'[^A-Za-z0-9_]', '_', dtype)}"
+    return safe_component(f"{safe}__{re.sub(r'[^A-Za-z0-9_]', '_', dtype)}", limit=COMPONENT_LIMIT - 10)
 
 
 def repro_bytes(case: dict[str, Any], dtype: str, inputs: dict[str, Any]) -> bytes:
@@ -112,11 +114,11 @@ def replay_report_dir(report_dir: str | Path | None, case_id: str, dtype: str, i
     a replay reuses its own directory); reports/replay-<impl>/<case>__<dtype> when no directory is known."""
     stem = case_dtype_stem(case_id, dtype)
     if report_dir is None:
-        return Path("reports") / f"replay-{re.sub(r'[^A-Za-z0-9_.+-]', '_', impl)}" / stem
+        return Path("reports") / safe_component(f"replay-{impl}") / stem
     full = Path(os.path.abspath(report_dir))
     if full.name == stem and full.parent.name.endswith(REPLAY_SUFFIX):
         return full
-    return full.parent / f"{full.name or 'reports'}{REPLAY_SUFFIX}" / stem
+    return full.parent / safe_component(full.name or "reports", suffix=REPLAY_SUFFIX) / stem
 
 
 def glob_literal(text: str) -> str:

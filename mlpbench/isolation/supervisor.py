@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import multiprocessing
 import multiprocessing.util
 import os
@@ -34,6 +35,8 @@ from typing import Any
 from mlpbench.isolation import worker as worker_side
 from mlpbench.isolation.reaper import Reaper
 from mlpbench.isolation.wire import MalformedReply, safe_loads
+from mlpbench.report_text import MESSAGE_LIMIT, NAME_LIMIT, capped
+from reference.conventions import Conventions
 
 START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 """Workers start from a clean server process that has imported NumPy and the oracle but no framework, so a
@@ -301,9 +304,9 @@ class Worker:
     def load(self, timeout: float | None = LOAD_TIMEOUT) -> worker_side.ImplInfo | WorkerDied:
         """Resolve and build the implementation in the worker; what it claims and whether it is available."""
         try:
-            info = self.call(worker_side.load, self.label, self.log_dir, list(sys.path), timeout=timeout)
+            info = bounded(self.call(worker_side.load, self.label, self.log_dir, list(sys.path), timeout=timeout))
         except (ImplementationRaised, MalformedReply) as error:
-            return WorkerDied(f"loading {self.label!r} failed: {error}")
+            return WorkerDied(f"loading {capped(self.label)!r} failed: {capped(str(error), MESSAGE_LIMIT)}")
         if isinstance(info, worker_side.ImplInfo):
             self.info = info
         return info
@@ -325,9 +328,24 @@ class Worker:
     def probe(self, label: str, timeout: float | None = LOAD_TIMEOUT) -> worker_side.ImplInfo | WorkerDied:
         """Load another implementation, `label`, in this worker (`mlpbench list` probes every one in one)."""
         try:
-            return self.call(worker_side.load, label, self.log_dir, list(sys.path), timeout=timeout)
+            return bounded(self.call(worker_side.load, label, self.log_dir, list(sys.path), timeout=timeout))
         except (ImplementationRaised, MalformedReply) as error:
-            return WorkerDied(f"loading {label!r} failed: {error}")
+            return WorkerDied(f"loading {capped(label)!r} failed: {capped(str(error), MESSAGE_LIMIT)}")
+
+
+def bounded(info: Any) -> Any:
+    """What the implementation says about itself, its texts capped (`mlpbench.report_text.capped`) as they
+    enter the gate: a 200,000-character name is not copied into every result and report."""
+    if not isinstance(info, worker_side.ImplInfo):
+        return info
+    for attribute, limit in (("name", NAME_LIMIT), ("kind", NAME_LIMIT), ("device", NAME_LIMIT),
+                             ("precision", NAME_LIMIT), ("description", MESSAGE_LIMIT), ("reason", MESSAGE_LIMIT),
+                             ("unknown", 4000), ("load_error", MESSAGE_LIMIT), ("capabilities_error", MESSAGE_LIMIT)):
+        value = getattr(info, attribute)
+        setattr(info, attribute, capped(value if isinstance(value, str) else str(value), limit))
+    if isinstance(info.conventions, Conventions) and len(str(info.conventions.name)) > NAME_LIMIT:
+        info.conventions = dataclasses.replace(info.conventions, name=capped(str(info.conventions.name)))
+    return info
 
 
 def _hang_dump(timeout: float | None) -> float | None:

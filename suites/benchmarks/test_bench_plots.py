@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from mlpbench.bench.plots import SPEEDUP_PNG, THROUGHPUT_PNG, UNAVAILABLE_ROW, Mark, not_timed_marks, write_plots
 from mlpbench.bench.records import BenchResults, CellKind, CellResult, CellStatus, RunSettings
 from mlpbench.bench.results import SCHEMA
 from mlpbench.bench.speedup import crossovers, speedups
+from mlpbench.output.folder import OwnedFolder, OwnershipError
+from mlpbench.output.manifest import BENCH
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -51,7 +55,16 @@ def results(all_cells: list[CellResult]) -> BenchResults:
 
 
 def test_without_accelerator_timings_only_the_throughput_plot_is_written(tmp_path: Path) -> None:
-    (tmp_path / SPEEDUP_PNG).write_bytes(b"stale")
+    with OwnedFolder(tmp_path, BENCH) as folder:  # a speedup.png of an earlier render, mlpbench's own
+        folder.write_bytes(SPEEDUP_PNG, b"stale")
     assert write_plots(tmp_path, results(cells())) == [THROUGHPUT_PNG]
     assert (tmp_path / THROUGHPUT_PNG).read_bytes().startswith(PNG_MAGIC)
     assert not (tmp_path / SPEEDUP_PNG).exists()
+
+
+def test_a_speedup_png_mlpbench_did_not_write_is_refused_and_kept(tmp_path: Path) -> None:
+    (tmp_path / SPEEDUP_PNG).write_bytes(b"the user's own")
+    with pytest.raises(OwnershipError, match="holds 'speedup.png', which mlpbench did not write"):
+        write_plots(tmp_path, results(cells()))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [SPEEDUP_PNG]
+    assert (tmp_path / SPEEDUP_PNG).read_bytes() == b"the user's own"

@@ -21,6 +21,8 @@ from mlpbench.bench.results import SCHEMA
 from mlpbench.bench.timing import time_blocks
 from mlpbench.catalogue.models import MODELS
 from mlpbench.cli import main
+from mlpbench.output.folder import OwnedFolder
+from mlpbench.output.manifest import BENCH
 
 # The per-cell cap is generous so that a loaded machine does not skip a cell (budget); --blocks bounds the time.
 # One thread: on a shared machine a multi-thread OpenMP pool can stall for tens of ms when a core is taken.
@@ -141,8 +143,8 @@ def test_bench_resume_with_other_settings_exits_2_naming_the_difference(resumed_
 
 
 def test_bench_resume_of_cells_without_recorded_settings_exits_2(tmp_path, capsys):
-    (tmp_path / "cells").mkdir()
-    (tmp_path / "cells" / B32).write_text(json.dumps({"id": "step/torch-cpu/seed-10-64-32-1/float32/sgd/b32"}))
+    with OwnedFolder(tmp_path, BENCH) as folder:  # a cell file of mlpbench's own, but no settings.json
+        folder.write_json(f"cells/{B32}", {"id": "step/torch-cpu/seed-10-64-32-1/float32/sgd/b32"})
     assert main(["bench", *GRID, "--out", str(tmp_path), "--resume"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no recorded settings" in err[0]

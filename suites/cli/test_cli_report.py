@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -65,12 +66,25 @@ def test_report_prints_tables_and_writes_only_where_out_says(runs, tmp_path, cap
 
 def test_report_without_out_writes_beside_the_file_and_says_so(runs, tmp_path, capsys):
     base, _ = runs
-    copy = tmp_path / "bench.json"
-    copy.write_bytes(base.read_bytes())
-    assert main(["report", str(copy)]) == 0
+    run_dir = tmp_path / "run"
+    shutil.copytree(base.parent, run_dir)  # a run folder of mlpbench's own, its manifest with it
+    for name in ("bench.md", "bench.csv", "throughput.png"):
+        (run_dir / name).unlink()
+    assert main(["report", str(run_dir / "bench.json")]) == 0
     stdout = capsys.readouterr().out
     for name in ("bench.md", "bench.csv", "throughput.png"):
-        assert (tmp_path / name).exists() and str(tmp_path / name) in stdout
+        assert (run_dir / name).exists() and str(run_dir / name) in stdout
+
+
+def test_report_beside_a_file_in_a_folder_mlpbench_does_not_own_exits_2_and_writes_nothing(runs, tmp_path, capsys):
+    base, _ = runs
+    copy = tmp_path / "bench.json"
+    copy.write_bytes(base.read_bytes())
+    assert main(["report", str(copy)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "holds 'bench.json', which mlpbench did not write" in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bench.json"]
+    assert main(["report", str(copy), "--out", str(tmp_path / "rendered")]) == 0  # what the message suggests
 
 
 def test_report_run_against_itself_exits_0(runs, tmp_path):

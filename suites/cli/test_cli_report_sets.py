@@ -27,6 +27,7 @@ from mlpbench.conformance.reports import JSON_NAME, JUNIT_NAME, MARKDOWN_NAME, c
 from mlpbench.conformance.repro import load_repro, repro_file_name
 from mlpbench.conformance.results import FAIL, PASS, CheckResult
 from mlpbench.conformance.tolerances import Tolerance
+from mlpbench.output.manifest import MANIFEST_NAME
 
 META = {"impl": "example", "label": "example", "dtypes": ["float64"]}
 
@@ -69,7 +70,7 @@ def test_a_new_set_replaces_the_old_one_and_stale_repro_files_go(tmp_path: Path)
 
     write_reports(report_dir, [passing()], META)
     assert not (report_dir / "repro").exists()
-    assert sorted(p.name for p in report_dir.iterdir()) == sorted([MARKDOWN_NAME, JSON_NAME, JUNIT_NAME])
+    assert sorted(p.name for p in report_dir.iterdir()) == sorted([MARKDOWN_NAME, JSON_NAME, JUNIT_NAME, MANIFEST_NAME])
     assert json.loads((report_dir / JSON_NAME).read_text())["verdict"] == "pass"
     assert os.listdir(tmp_path) == ["reports"]  # no temporary directory left beside it
 
@@ -143,9 +144,9 @@ def test_a_directory_holding_other_files_is_refused_and_left_alone(tmp_path: Pat
     report_dir.mkdir()
     (report_dir / "notes.txt").write_text("keep me")
     before = snapshot(report_dir)
-    with pytest.raises(OSError, match="not part of a report set"):
+    with pytest.raises(OSError, match="holds 'notes.txt', which mlpbench did not write"):
         check_report_dir(report_dir)
-    with pytest.raises(OSError, match="not part of a report set"):
+    with pytest.raises(OSError, match="holds 'notes.txt', which mlpbench did not write"):
         write_reports(report_dir, [passing()], META)
     assert snapshot(report_dir) == before
     assert os.listdir(tmp_path) == ["mixed"]
@@ -182,7 +183,8 @@ def test_files_and_folders_follow_the_umask(tmp_path: Path, umask: None, mask: i
     write_reports(report_dir, [failing()], META)
     entries = [report_dir, *report_dir.rglob("*")]
     assert {str(p.relative_to(report_dir)) for p in entries} == {
-        ".", MARKDOWN_NAME, JSON_NAME, JUNIT_NAME, "repro", f"repro/{repro_file_name('activations/relu', 'float64')}"
+        ".", MARKDOWN_NAME, JSON_NAME, JUNIT_NAME, MANIFEST_NAME, "repro",
+        f"repro/{repro_file_name('activations/relu', 'float64')}"
     }
     for path in entries:
         mode = stat.S_IMODE(path.stat().st_mode)
@@ -210,7 +212,7 @@ def test_junit_parses_whatever_the_messages_hold(tmp_path: Path) -> None:
     skip = root.find(".//skipped")
     assert skip is not None and "\\x1b[31m" in skip.get("message", "")
     markdown = paths["markdown"].read_text(encoding="utf-8")
-    assert "\x1b" not in markdown and "\\x1b[31mred" in markdown
+    assert "\x1b" not in markdown and "\\x1b\\[31mred" in markdown  # visible, and "[" escaped for Markdown
     report = json.loads(paths["json"].read_text())
     assert report["results"][0]["message"] == NASTY  # JSON escapes by itself: the message stays exact
 

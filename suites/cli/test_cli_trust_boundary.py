@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -54,6 +56,7 @@ def assert_nothing_left(run: Run, seconds: float = 60.0) -> None:
         time.sleep(0.1)
     assert not left, f"processes of the run outlived it: {left}"
     folders = sorted(p.name for p in run.tmp.iterdir())
+    shutil.rmtree(run.tmp, ignore_errors=True)
     assert not folders, f"the run left temporary folders behind: {folders}"
 
 
@@ -63,8 +66,9 @@ class Run:
     def __init__(self, tmp_path: Path, label: str, *extra: str, stdout: object = subprocess.PIPE,
                  stderr: object = subprocess.PIPE) -> None:
         self.mark = uuid.uuid4().hex
-        self.tmp = tmp_path / "tmp"
-        self.tmp.mkdir()
+        # a short TMPDIR of the run's own (the worker server's socket path must stay under AF_UNIX's 108 bytes,
+        # which a pytest-xdist tmp_path can exceed); it must be empty again when the run is over
+        self.tmp = Path(tempfile.mkdtemp(prefix="mlpb-", dir="/tmp"))
         self.calls = tmp_path / "calls"
         self.report_dir = tmp_path / "reports"
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(PLUGINS), *sys.path]), TMPDIR=str(self.tmp),

@@ -38,6 +38,7 @@ from mlpbench.conformance.repro import replay_command
 from mlpbench.conformance.results import ERROR, FAIL, NOT_CLAIMED, PASS, SKIPPED, CheckResult
 from mlpbench.isolation.calls import one_line
 from mlpbench.isolation.supervisor import Worker, WorkerDied
+from mlpbench.report_text import MESSAGE_LIMIT, capped
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds one check may take before it fails as hung."""
@@ -148,6 +149,8 @@ def run_case(worker: Worker, case: Case, dtype: str, *, timeout: float | None = 
             result = run_case_with(WorkerHandle(worker, info, timeout), case, dtype)
         except WorkerLost as lost:
             result = _lost(case, dtype, label, lost.died)
+        result.impl = impl_name or capped(str(result.impl))  # texts from the implementation are capped
+        result.message = capped(str(result.message), 4 * MESSAGE_LIMIT)
     if result.failed:
         result.repro_command = replay_command(worker.label, case.id, dtype, report_dir)
         result.message += f"; reproduce: {result.repro_command}"
