@@ -1,23 +1,34 @@
-"""Command lines whose outcome several tests read run once per session, in the checkout, as a shell runs them.
+"""Runs whose outcome several tests read happen once per session, whichever pytest-xdist worker asks first.
 
-`shared_runs.run(line)` runs a README-style line (`.venv/bin/` standing for this interpreter's environment,
-`reports/` for one reports folder of this session) with bash and records its exit status and output; every
-later call with the same line, in this process or in another pytest-xdist worker of the session, waits for
-that run and reads the record instead of running the command again. The README's command block test runs
-its lines this way, and the tests that assert on what the same line does (`mlpbench list`, the gate on
-torch-cpu) read the same run: the command is run once, as printed, and checked by all of them.
+pytest-xdist hands a module's tests to both workers (the first quarter of the suite, where suites/cli lies,
+one test at a time, alternately), so a module-scoped fixture runs once in every worker that gets one of its
+tests: the same bench grid, gate or matrix twice. `shared_runs` keeps one record per session, in the folder
+above the workers' own temporary folders, and a lock per run that the other workers wait on:
+
+- `shared_runs.run(line)` runs a README-style command line (`.venv/bin/` standing for this interpreter's
+  environment, `reports/` for one reports folder of this session) with bash in the checkout and records its
+  exit status and output. The README's command block test runs its lines this way, and the tests that assert
+  on what the same line does (`mlpbench list`, the gate on torch-cpu) read the same run: the command is run
+  once, as printed, and checked by all of them.
+- `shared_runs.once(name, produce)` calls `produce(folder)` once (a fixture's in-process runs: the bench grid
+  of test_cli_bench.py, the two runs of test_cli_report.py, the matrix of test_cli_matrix.py) and gives every
+  caller its JSON value; the tests only read what it wrote.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,17 +66,38 @@ class SharedRuns:
         """`line` run with bash in the checkout, once per session: the first call runs it (holding a lock the
         other workers wait on), every call returns what that run did."""
         command = self.as_run_here(line)
-        key = hashlib.sha256(command.encode()).hexdigest()[:20]
-        record = self.root / f"{key}.json"
-        with open(self.root / f"{key}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if not record.exists():
-                completed = subprocess.run(["bash", "-c", command], cwd=ROOT, capture_output=True, text=True,
-                                           timeout=timeout)
-                record.write_text(json.dumps({"returncode": completed.returncode, "stdout": completed.stdout,
-                                              "stderr": completed.stderr}))
-        data = json.loads(record.read_text())
+        key = "run-" + hashlib.sha256(command.encode()).hexdigest()[:20]
+
+        def produce(_: Path) -> dict[str, Any]:
+            completed = subprocess.run(["bash", "-c", command], cwd=ROOT, capture_output=True, text=True,
+                                       timeout=timeout)
+            return {"returncode": completed.returncode, "stdout": completed.stdout, "stderr": completed.stderr}
+
+        data = self.once(key, produce)
         return Ran(line, command, data["returncode"], data["stdout"], data["stderr"])
+
+    def once(self, name: str, produce: Callable[[Path], Any]) -> Any:
+        """`produce(folder)` (a folder of its own to write in) called once per session: every call with this
+        name, in any worker, gets that call's value (JSON: tuples come back as lists, paths must be strings).
+        A call that raised leaves no record, so the next caller tries again."""
+        record = self.root / f"{name}.json"
+        with self._locked(name):
+            if not record.exists():
+                folder = self.folder(name)
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir()
+                record.write_text(json.dumps(produce(folder)))
+        return json.loads(record.read_text())
+
+    def folder(self, name: str) -> Path:
+        """The folder `once(name, ...)` hands its producer."""
+        return self.root / name
+
+    @contextlib.contextmanager
+    def _locked(self, name: str) -> Iterator[None]:
+        with open(self.root / f"{name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
 
 
 @pytest.fixture(scope="session")

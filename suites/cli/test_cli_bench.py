@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import math
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -33,12 +34,10 @@ B32 = "step_torch-cpu_seed-10-64-32-1_float32_sgd_b32.json"
 NO_GPU = not resolve("torch-cuda").availability()[0]
 
 
-@pytest.fixture(scope="module")
-def resumed_run(tmp_path_factory):
+def resume_a_run(out):
     """A run of batches 32 and 256 whose batch-256 cell is then lost (as if the run had been interrupted
     before it), resumed with the same settings; with what the first run printed on stdout and stderr (the
     bench's own lines, all printed by this process: its workers write to log files)."""
-    out = tmp_path_factory.mktemp("bench")
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         first = main(["bench", *GRID, "--out", str(out)])
@@ -46,7 +45,15 @@ def resumed_run(tmp_path_factory):
     peaks_before = json.loads((out / "peaks" / "torch-cpu-float32-ieee.json").read_text())
     (out / "cells" / B256).unlink()
     second = main(["bench", *GRID, "--out", str(out), "--resume"])
-    return out, first, second, before, peaks_before, (stdout.getvalue(), stderr.getvalue())
+    return str(out), first, second, before, peaks_before, (stdout.getvalue(), stderr.getvalue())
+
+
+@pytest.fixture
+def resumed_run(shared_runs):
+    """resume_a_run, once per session (suites/cli/conftest.py): out, exit codes of the run and of its resumption,
+    the batch-32 cell and the peaks before the resumption, (stdout, stderr) of the first run."""
+    out, first, second, before, peaks_before, printed = shared_runs.once("bench-resumed-run", resume_a_run)
+    return Path(out), first, second, before, peaks_before, tuple(printed)
 
 
 def test_bench_writes_markdown_json_csv_png(resumed_run):

@@ -11,13 +11,16 @@ import pytest
 from mlpbench.cli import main
 
 
-@pytest.fixture(scope="module")
-def matrix_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
-    pytest.importorskip("torch")
-    out = tmp_path_factory.mktemp("matrix")
-    code = main(["matrix", "--impl", "reference", "--impl", "torch-cpu-fused", "--impl", "torch-cuda-graphs",
+def run_matrix(out: Path) -> int:
+    return main(["matrix", "--impl", "reference", "--impl", "torch-cpu-fused", "--impl", "torch-cuda-graphs",
                  "--area", "optimizers", "--area", "activations", "--out", str(out)])
-    return code, out
+
+
+@pytest.fixture
+def matrix_run(shared_runs) -> tuple[int, Path]:
+    """run_matrix once per session (suites/cli/conftest.py); the tests only read what it wrote."""
+    pytest.importorskip("torch")
+    return shared_runs.once("matrix-run", run_matrix), shared_runs.folder("matrix-run")
 
 
 def test_matrix_passes_and_writes_one_table(matrix_run: tuple[int, Path]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -44,14 +45,19 @@ def slowed_torch_cpu():
     return impl
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    base = tmp_path_factory.mktemp("base")
-    slowed = tmp_path_factory.mktemp("slowed")
+def bench_base_and_slowed(folder):
+    base, slowed = folder / "base", folder / "slowed"
     assert main(["bench", *TINY, "--out", str(base)]) == 0
     slow_args = [a if a != "torch-cpu" else f"{__name__}:slowed_torch_cpu" for a in TINY]
     assert main(["bench", *slow_args, "--out", str(slowed)]) == 0
-    return base / "bench.json", slowed / "bench.json"
+    return str(base / "bench.json"), str(slowed / "bench.json")
+
+
+@pytest.fixture
+def runs(shared_runs):
+    """The base run and the slowed run, once per session (suites/cli/conftest.py); the tests only read them."""
+    base, slowed = shared_runs.once("report-base-and-slowed", bench_base_and_slowed)
+    return Path(base), Path(slowed)
 
 
 def test_report_prints_tables_and_writes_only_where_out_says(runs, tmp_path, capsys):
