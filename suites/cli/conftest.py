@@ -1,9 +1,10 @@
 """Runs whose outcome several tests read happen once per session, whichever pytest-xdist worker asks first.
 
-pytest-xdist hands a module's tests to both workers (the first quarter of the suite, where suites/cli lies,
-one test at a time, alternately), so a module-scoped fixture runs once in every worker that gets one of its
-tests: the same bench grid, gate or matrix twice. `shared_runs` keeps one record per session, in the folder
-above the workers' own temporary folders, and a lock per run that the other workers wait on:
+pytest-xdist hands out tests in chunks of consecutive tests; a module whose tests straddle two chunks has them
+run in both workers, and a module-scoped fixture then runs once in each: the same bench grid, gate or matrix
+twice. And the README's command-block test runs command lines that other tests also need. `shared_runs` keeps
+one record per session, in the folder above the workers' own temporary folders, and a lock per run that the
+other workers wait on:
 
 - `shared_runs.run(line)` runs a README-style command line (`.venv/bin/` standing for this interpreter's
   environment, `reports/` for one reports folder of this session) with bash in the checkout and records its

@@ -2,7 +2,11 @@
 
 This is what proves the conformance suite can fail: a gate that passes a mutant has a blind spot. Each mutant
 is checked on the area it breaks (`--area`), which is the whole claim of the test: a failure there. The gate
-itself runs in-process; the mutant runs in its supervised worker.
+itself runs in-process; the mutant runs in its supervised worker, a fresh one per mutant (a mutant must not
+inherit another's state), forked from the session's worker server, which has imported torch and
+torch._dynamo once (suites/conftest.py, mlpbench.isolation.supervisor.preload_for): a mutant costs its checks,
+not a framework import. The data-parallel mutants also start their two rank processes, each a fresh
+interpreter (impls.ddp_pool), which is most of their time.
 """
 
 from __future__ import annotations
