@@ -104,8 +104,9 @@ def test_report_slowed_run_exits_1(runs, capsys, tmp_path):
     verdicts = {c["id"]: c["verdict"] for c in comparison["cells"]}
     # 2 ms more per step is > 10 % of a 32-sample step of this small model on any CPU
     assert verdicts["step/torch-cpu/seed-10-64-32-1/float32/sgd/b32"] == "slower"
-    # and the reverse comparison finds it faster, not slower
-    assert main(["report", str(slowed), str(base)]) == 0
+    # and the reverse comparison finds it faster, not slower (written apart: the runs are shared by the session's
+    # pytest-xdist workers, and writing beside them would race another worker's reading)
+    assert main(["report", str(slowed), str(base), "--out", str(tmp_path / "reverse")]) == 0
 
 
 @pytest.mark.parametrize(
