@@ -17,10 +17,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from reference.activations import ACTIVATIONS
-from reference.init import INITIALIZERS
-from reference.losses import LOSSES, REDUCTIONS
-from reference.optim import OPTIMIZERS
+from mlpbench.reference.activations import ACTIVATIONS
+from mlpbench.reference.init import INITIALIZERS
+from mlpbench.reference.losses import LOSSES, REDUCTIONS
+from mlpbench.reference.optim import OPTIMIZERS
 
 DTYPES = ("float32", "float64")
 """The dtypes conformance runs in."""
@@ -119,7 +119,7 @@ class Capabilities:
     """What an implementation claims to support. Anything not listed is reported as "not claimed".
 
     activations, initializers: names. losses: names, or a mapping name -> LossClaim. optimizers: name -> the
-    options it supports beyond the plain update (see reference.optim.OPTIMIZERS[...].options). dtypes: of
+    options it supports beyond the plain update (see mlpbench.reference.optim.OPTIMIZERS[...].options). dtypes: of
     DTYPES. The booleans claim the interface methods and behaviours of FEATURES.
     """
 

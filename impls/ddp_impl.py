@@ -3,8 +3,8 @@
 `torch-ddp` runs 2.
 
 The adapter runs inside the gate's worker and drives a persistent pool of rank processes
-(`impls.ddp_pool.RankPool`); every batch the suite hands it is split across the ranks by rows and every rank
-runs its shard (`impls.ddp_rank`, which states the semantics: global-batch losses with ranks weighted by their
+(`mlpbench.impls.ddp_pool.RankPool`); every batch the suite hands it is split across the ranks by rows and every rank
+runs its shard (`mlpbench.impls.ddp_rank`, which states the semantics: global-batch losses with ranks weighted by their
 sample counts, parameters broadcast from rank 0, gradients all-reduced, dropout masks those of the
 single-process run for the suite's seed). What it claims: the model (forward_backward), training with early
 stopping, every optimizer (each rank steps its replica), dropout, the elementwise activations and losses (rows
@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from impls.interface import Capabilities, Implementation, LossClaim, ModelResult, TrainRequest, TrainResult
-from reference.spec import MLPSpec
+from mlpbench.impls.interface import Capabilities, Implementation, LossClaim, ModelResult, TrainRequest, TrainResult
+from mlpbench.reference.spec import MLPSpec
 
 DEFAULT_WORLD_SIZE = 2
 MAX_WORLD_SIZE = 64
@@ -35,7 +35,7 @@ class TorchDDPImplementation(Implementation):
     """Data-parallel torch over `world_size` ranks on "cpu" (gloo) or "cuda" (NCCL)."""
 
     kind = "built-in"
-    engine = "impls.ddp_rank:RankEngine"
+    engine = "mlpbench.impls.ddp_rank:RankEngine"
 
     def __init__(self, world_size: int = DEFAULT_WORLD_SIZE, device: str = "cpu", name: str | None = None,
                  call_timeout_s: float = CALL_TIMEOUT_S) -> None:
@@ -78,7 +78,7 @@ class TorchDDPImplementation(Implementation):
         return True, ""
 
     def capabilities(self) -> Capabilities:
-        from impls.torch_impl import ACTIVATION_NAMES, LOSS_NAMES, claimed_optimizer_options
+        from mlpbench.impls.torch_impl import ACTIVATION_NAMES, LOSS_NAMES, claimed_optimizer_options
 
         return Capabilities(activations=frozenset(ACTIVATION_NAMES), losses={name: LossClaim() for name in LOSS_NAMES},
                             optimizers=claimed_optimizer_options(), dtypes=frozenset({"float32", "float64"}),
@@ -86,20 +86,21 @@ class TorchDDPImplementation(Implementation):
 
     def single_process_counterpart(self) -> Implementation:
         """The same engine in one process: the run a data-parallel one must reproduce."""
-        from impls.torch_impl import TorchImplementation
+        from mlpbench.impls.torch_impl import TorchImplementation
 
         return TorchImplementation(device=self.device)
 
     # -- the ranks
     def pool(self) -> Any:
         if self._pool is None:
-            from impls.ddp_pool import RankPool
+            from mlpbench.impls.ddp_pool import RankPool
 
             self._pool = RankPool(self.world_size, self.device, self.engine)
         return self._pool
 
     def ranks(self, op: str, timeout_s: float | None = None, **kwargs: Any) -> list[Any]:
-        """Every rank's answer to `op` (raises impls.ddp_pool.RankFailure when a rank crashed, hung or raised)."""
+        """Every rank's answer to `op` (raises mlpbench.impls.ddp_pool.RankFailure when a rank crashed, hung or
+        raised)."""
         return self.pool().call(op, self.call_timeout_s if timeout_s is None else timeout_s, **kwargs)
 
     def close(self) -> None:
@@ -160,7 +161,7 @@ class TorchDDPImplementation(Implementation):
     def bench(self, spec: MLPSpec, params: Sequence[np.ndarray], x: np.ndarray, target: np.ndarray, loss: str,
               optimizer: str, hyper: Mapping[str, Any], *, steps: int, blocks: int, warmup: int,
               timeout_s: float = 600.0) -> list[dict[str, Any]]:
-        """Timed data-parallel training steps on the ranks (impls.ddp_rank.RankEngine.op_bench), per rank."""
+        """Timed data-parallel training steps on the ranks (mlpbench.impls.ddp_rank.RankEngine.op_bench), per rank."""
         return self.ranks("bench", timeout_s, spec=spec, params=list(params), x=x, target=target, loss=loss,
                           optimizer=optimizer, hyper=dict(hyper), steps=steps, blocks=blocks, warmup=warmup)
 

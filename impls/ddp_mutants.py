@@ -1,7 +1,7 @@
 """Data-parallel mutants: torch-ddp (2 ranks) with one classic data-parallel bug each, to prove the
 conformance checks see what no single-process check can.
 
-Each mutant is the torch-ddp adapter running a rank engine (impls.ddp_rank.RankEngine) with one method
+Each mutant is the torch-ddp adapter running a rank engine (mlpbench.impls.ddp_rank.RankEngine) with one method
 replaced by real torch.distributed code. `breaks` names the capability area whose checks must catch it; every
 mutant is deterministic for its world size.
 """
@@ -13,9 +13,9 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from impls.ddp_impl import TorchDDPImplementation
-from impls.ddp_rank import RankEngine
-from impls.mutant_table import DDP_MUTANTS as DDP_MUTANT_SPECS
+from mlpbench.impls.ddp_impl import TorchDDPImplementation
+from mlpbench.impls.ddp_rank import RankEngine
+from mlpbench.impls.mutant_table import DDP_MUTANTS as DDP_MUTANT_SPECS
 
 
 class DDPMutant(TorchDDPImplementation):
@@ -66,22 +66,22 @@ class PerRankDropoutSeedEngine(RankEngine):
 
 # -- the mutants ----------------------------------------------------------------------------------------------
 class SummedGradientsMutant(DDPMutant):
-    engine = "impls.ddp_mutants:SummedGradientsEngine"
+    engine = "mlpbench.impls.ddp_mutants:SummedGradientsEngine"
 
 
 class MeanOfMeansMutant(DDPMutant):
-    engine = "impls.ddp_mutants:MeanOfMeansEngine"
+    engine = "mlpbench.impls.ddp_mutants:MeanOfMeansEngine"
 
 
 class NoInitialBroadcastMutant(DDPMutant):
-    engine = "impls.ddp_mutants:NoInitialBroadcastEngine"
+    engine = "mlpbench.impls.ddp_mutants:NoInitialBroadcastEngine"
 
 
 class PerRankDropoutSeedMutant(DDPMutant):
-    engine = "impls.ddp_mutants:PerRankDropoutSeedEngine"
+    engine = "mlpbench.impls.ddp_mutants:PerRankDropoutSeedEngine"
 
 
 DDP_MUTANTS: tuple[type[DDPMutant], ...] = tuple(globals()[spec.swap] for spec in DDP_MUTANT_SPECS)
-"""Every data-parallel mutant, in report order, named and described by impls.mutant_table."""
+"""Every data-parallel mutant, in report order, named and described by mlpbench.impls.mutant_table."""
 for _spec, _cls in zip(DDP_MUTANT_SPECS, DDP_MUTANTS, strict=True):
     _cls.name, _cls.breaks, _cls.description = _spec.name, _spec.breaks, _spec.description

@@ -9,7 +9,7 @@ Calls: a request goes to every rank over its own pipe; the call returns when eve
 that exits or dies by a signal, that raises while another rank answers, or that does not answer within the
 call's time limit ends the pool (every rank is killed) and the call raises `RankFailure` naming the rank and
 what happened; the next call starts a fresh pool. The ranks end with the adapter's process however it ends
-(see `impls.ddp_rank._die_with_parent`), so a supervisor that kills a hung worker leaves no rank behind.
+(see `mlpbench.impls.ddp_rank._die_with_parent`), so a supervisor that kills a hung worker leaves no rank behind.
 
 The gate's worker is a daemonic process, and multiprocessing refuses to let a daemonic process start children
 (it could not clean them up when it exits); `RankPool.start` clears that flag for its own process before it
@@ -48,11 +48,11 @@ def describe_exit(code: int | None) -> str:
 
 @dataclass
 class RankPool:
-    """`world_size` ranks running `engine` ("module:Class", a subclass of impls.ddp_rank.RankEngine)."""
+    """`world_size` ranks running `engine` ("module:Class", a subclass of mlpbench.impls.ddp_rank.RankEngine)."""
 
     world_size: int
     device: str = "cpu"  # "cpu" (gloo) | "cuda" (NCCL, one GPU per rank)
-    engine: str = "impls.ddp_rank:RankEngine"
+    engine: str = "mlpbench.impls.ddp_rank:RankEngine"
     threads: int = 0  # torch threads per rank; 0: the cores divided among the ranks
     collective_timeout_s: float = 60.0
     processes: list[Any] = field(default_factory=list)
@@ -67,7 +67,7 @@ class RankPool:
         import torch.distributed as dist
         import torch.multiprocessing as torch_mp
 
-        from impls.ddp_rank import RankConfig, rank_main
+        from mlpbench.impls.ddp_rank import RankConfig, rank_main
 
         self.close()
         current = multiprocessing.current_process()

@@ -1,7 +1,7 @@
 """One rank of a data-parallel run: torch.distributed (gloo on the CPU, NCCL on CUDA) and DistributedDataParallel.
 
-A rank process (started by `impls.ddp_pool.RankPool`) joins the process group, then serves requests from the
-adapter (`impls.ddp_impl`) until its pipe closes: every rank receives the whole global batch and works on its
+A rank process (started by `mlpbench.impls.ddp_pool.RankPool`) joins the process group, then serves requests from the
+adapter (`mlpbench.impls.ddp_impl`) until its pipe closes: every rank receives the whole global batch and works on its
 own shard of rows, `shard_bounds(n, world_size)[rank]` (contiguous rows, the first n mod world_size ranks one
 row more, a rank with no rows when n < world_size).
 
@@ -21,7 +21,7 @@ Semantics (the oracle's, for any world size):
 - optimizer: every rank steps its own replica with the same all-reduced gradients (DDP's design).
 
 The engine is built from overridable methods (`contribution`, `wrap`, `dropout_seed`, `dropout_noise`,
-`load_initial`) so that `impls.ddp_mutants` can inject one classic data-parallel bug each.
+`load_initial`) so that `mlpbench.impls.ddp_mutants` can inject one classic data-parallel bug each.
 """
 
 from __future__ import annotations
@@ -46,9 +46,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from impls.epochs import run_epochs
-from impls.interface import TrainRequest, TrainResult
-from impls.torch_impl import ModuleSteps, TorchImplementation, seeded, torch_dtype
+from mlpbench.impls.epochs import run_epochs
+from mlpbench.impls.interface import TrainRequest, TrainResult
+from mlpbench.impls.torch_impl import ModuleSteps, TorchImplementation, seeded, torch_dtype
 
 
 def shard_bounds(n: int, world_size: int) -> list[tuple[int, int]]:
@@ -243,7 +243,8 @@ class RankEngine(TorchImplementation):
         return self.optimizer_run(name, hyper, params, grads_per_step)
 
     def op_train(self, request: TrainRequest) -> TrainResult:
-        """A training run (impls.epochs.run_epochs) on this rank's rows of every batch and of the validation set."""
+        """A training run (mlpbench.impls.epochs.run_epochs) on this rank's rows of every batch and of the
+        validation set."""
         dtype = np.asarray(request.x).dtype
         with self.numerics(), seeded(self.device, self.dropout_seed(request.dropout_seed)):
             local, model = self.build(request.spec, torch_dtype(dtype), request.params, in_stream=True)

@@ -8,7 +8,7 @@ What an engine does inside the loop is an `EpochSteps`: train one batch, take th
 restore the weights. `FunctionalSteps` serves the functional engines (JAX with optax, Keras 3's stateless API),
 whose step takes the weights and the optimizer state and returns new ones with the batch's loss:
 `step(weights, opt_state, xb, yb) -> (weights, opt_state, loss)`. The torch engines, which train a module in
-place, use `impls.torch_impl.ModuleSteps` (one process, or one rank of a data-parallel run).
+place, use `mlpbench.impls.torch_impl.ModuleSteps` (one process, or one rank of a data-parallel run).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from impls.interface import TrainRequest, TrainResult
-from reference.early_stopping import EarlyStopping, EarlyStoppingTracker
+from mlpbench.impls.interface import TrainRequest, TrainResult
+from mlpbench.reference.early_stopping import EarlyStopping, EarlyStoppingTracker
 
 
 @dataclass

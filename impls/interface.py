@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from impls.capabilities import Capabilities, LossClaim, Needs  # noqa: F401  (re-exported for adapters)
-from reference.conventions import PYTORCH, Conventions
-from reference.early_stopping import EarlyStopping
-from reference.spec import MLPSpec
+from mlpbench.impls.capabilities import Capabilities, LossClaim, Needs  # noqa: F401  (re-exported for adapters)
+from mlpbench.reference.conventions import PYTORCH, Conventions
+from mlpbench.reference.early_stopping import EarlyStopping
+from mlpbench.reference.spec import MLPSpec
 
 AREAS = (
     "activations",

@@ -25,10 +25,18 @@ from typing import Any
 
 import numpy as np
 
-from impls.epochs import functional_epochs
-from impls.interface import Capabilities, Implementation, LossClaim, ModelResult, Trainer, TrainRequest, TrainResult
-from reference.conventions import OPTAX
-from reference.spec import MLPSpec
+from mlpbench.impls.epochs import functional_epochs
+from mlpbench.impls.interface import (
+    Capabilities,
+    Implementation,
+    LossClaim,
+    ModelResult,
+    Trainer,
+    TrainRequest,
+    TrainResult,
+)
+from mlpbench.reference.conventions import OPTAX
+from mlpbench.reference.spec import MLPSpec
 
 try:
     import jax

@@ -1,11 +1,12 @@
 """The mutants as data: which extension point of torch-cpu each one swaps, and for what.
 
-A mutant is torch-cpu (impls.torch_impl.TorchImplementation) with exactly one realistic bug. Each row of MUTANTS
-names the extension point the bug replaces (`hook`), the optimizer, activation, loss or initializer name it
-applies to (`key`; None: every call), and the replacement in impls.mutants (`swap`). impls.mutants.Mutant builds
-the implementation from a row; impls.mutants.HOOKS says what a swap receives at each hook.
+A mutant is torch-cpu (mlpbench.impls.torch_impl.TorchImplementation) with exactly one realistic bug. Each row
+of MUTANTS names the extension point the bug replaces (`hook`), the optimizer, activation, loss or initializer
+name it applies to (`key`; None: every call), and the replacement in mlpbench.impls.mutants (`swap`).
+mlpbench.impls.mutants.Mutant builds the implementation from a row; mlpbench.impls.mutants.HOOKS says what a
+swap receives at each hook.
 
-This module imports neither torch nor impls.mutants, so listing the mutants is fast and works without torch.
+This module imports neither torch nor mlpbench.impls.mutants, so listing the mutants is fast and works without torch.
 """
 
 from __future__ import annotations
@@ -25,17 +26,17 @@ HOOK_NAMES = (
     "batch_iterator",
     "forward_backward",
 )
-"""The extension points a mutant can swap (the keys of impls.mutants.HOOKS)."""
+"""The extension points a mutant can swap (the keys of mlpbench.impls.mutants.HOOKS)."""
 
 
 @dataclass(frozen=True)
 class MutantSpec:
     """One mutant: torch-cpu with `swap` in place of what TorchImplementation does at `hook`.
 
-    name: the registry name ("mutant-..."). breaks: the capability area (impls.interface.AREAS) whose checks
+    name: the registry name ("mutant-..."). breaks: the capability area (mlpbench.impls.interface.AREAS) whose checks
     must catch the bug. description: the bug in one line. hook: one of HOOK_NAMES. key: the optimizer,
     activation, loss or initializer name (or names) the swap applies to; None: it applies to every call.
-    swap: the name of the replacement class or function in impls.mutants.
+    swap: the name of the replacement class or function in mlpbench.impls.mutants.
     """
 
     name: str
@@ -273,7 +274,7 @@ MUTANTS: tuple[MutantSpec, ...] = (
 
 @dataclass(frozen=True)
 class DDPMutantSpec:
-    """One data-parallel mutant: torch-ddp with one bug, the class `swap` in impls.ddp_mutants."""
+    """One data-parallel mutant: torch-ddp with one bug, the class `swap` in mlpbench.impls.ddp_mutants."""
 
     name: str
     breaks: str

@@ -1,11 +1,11 @@
 """Mutants: torch-cpu with exactly one realistic bug each, to prove the conformance checks can fail.
 
-impls.mutant_table lists the mutants as data (MutantSpec: which extension point of TorchImplementation each
+mlpbench.impls.mutant_table lists the mutants as data (MutantSpec: which extension point of TorchImplementation each
 one swaps, for which name, and for what). This module holds the torch side: the replacements themselves (real
 torch code: an optimizer subclass with its own step, a custom autograd.Function, a module, a tracker, or a
 small function that changes what one call passes on), HOOKS, which says how a swap is applied at each extension
 point, and `Mutant`, torch-cpu built from one MutantSpec. A mutant still claims everything torch-cpu claims,
-including PyTorch's convention profile; `breaks` names the capability area (impls.interface.AREAS) whose checks
+including PyTorch's convention profile; `breaks` names the capability area (mlpbench.impls.interface.AREAS) whose checks
 must catch it. Every mutant is deterministic.
 """
 
@@ -21,10 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from impls.interface import TrainRequest
-from impls.mutant_table import MUTANTS, MutantSpec
-from impls.torch_impl import TorchImplementation
-from reference.early_stopping import EarlyStopping, EarlyStoppingTracker
+from mlpbench.impls.interface import TrainRequest
+from mlpbench.impls.mutant_table import MUTANTS, MutantSpec
+from mlpbench.impls.torch_impl import TorchImplementation
+from mlpbench.reference.early_stopping import EarlyStopping, EarlyStoppingTracker
 
 __all__ = ["HOOKS", "MUTANTS", "Hook", "Mutant", "MutantSpec"]
 
@@ -484,7 +484,7 @@ class Mutant(TorchImplementation):
 
     def __init__(self, spec: MutantSpec) -> None:
         if spec.swap not in globals():
-            raise ValueError(f"mutant {spec.name!r}: impls.mutants has no {spec.swap!r}")
+            raise ValueError(f"mutant {spec.name!r}: mlpbench.impls.mutants has no {spec.swap!r}")
         if spec.key is not None and not HOOKS[spec.hook].keyed:
             raise ValueError(f"mutant {spec.name!r}: hook {spec.hook!r} takes no key, got {spec.key!r}")
         self.spec = spec

@@ -13,16 +13,24 @@ from typing import Any
 
 import numpy as np
 
-from impls.interface import Capabilities, Implementation, LossClaim, ModelResult, Trainer, TrainRequest, TrainResult
-from reference import init as initializers
-from reference.activations import ACTIVATIONS, get_activation
-from reference.layers import draw_dropout_mask, dropout_forward
-from reference.losses import LOSSES, get_loss
-from reference.model import activation_backward, activation_params_for, loss_and_gradients, loss_params_for
-from reference.optim import OPTIMIZERS, get_optimizer, make_hyper, public_state
-from reference.spec import MLPSpec
-from reference.training import train as reference_train
-from reference.training_step import TrainingStep
+from mlpbench.impls.interface import (
+    Capabilities,
+    Implementation,
+    LossClaim,
+    ModelResult,
+    Trainer,
+    TrainRequest,
+    TrainResult,
+)
+from mlpbench.reference import init as initializers
+from mlpbench.reference.activations import ACTIVATIONS, get_activation
+from mlpbench.reference.layers import draw_dropout_mask, dropout_forward
+from mlpbench.reference.losses import LOSSES, get_loss
+from mlpbench.reference.model import activation_backward, activation_params_for, loss_and_gradients, loss_params_for
+from mlpbench.reference.optim import OPTIMIZERS, get_optimizer, make_hyper, public_state
+from mlpbench.reference.spec import MLPSpec
+from mlpbench.reference.training import train as reference_train
+from mlpbench.reference.training_step import TrainingStep
 
 
 def _as(array: Any, dtype: np.dtype) -> np.ndarray:
@@ -207,7 +215,7 @@ class ReferenceImplementation(Implementation):
 
 
 class FastReferenceTrainer(Trainer):
-    """reference.training.TrainingStep (preallocated buffers, fused ReLU and cross-entropy)."""
+    """mlpbench.reference.training.TrainingStep (preallocated buffers, fused ReLU and cross-entropy)."""
 
     def __init__(
         self,

@@ -7,8 +7,8 @@ A name resolves, in this order, to
    `[project.entry-points."mlpbench.implementations"] myimpl = "mypkg.adapter:make"`);
 3. "package.module:factory": `factory` is an Implementation subclass, an Implementation instance, or a
    callable returning one (a dotted attribute path such as "pkg.mod:Class.create" works too);
-4. a mutant ("mutant-..."): torch-cpu with one injected bug, listed in impls.mutant_table and built by
-   impls.mutants, or torch-ddp with one data-parallel bug, from impls.ddp_mutants.
+4. a mutant ("mutant-..."): torch-cpu with one injected bug, listed in mlpbench.impls.mutant_table and built by
+   mlpbench.impls.mutants, or torch-ddp with one data-parallel bug, from mlpbench.impls.ddp_mutants.
 
 Factories are lazy: importing this module imports neither torch nor any implementation, so listing is fast and
 works without torch installed (torch-based entries then report themselves unavailable with the reason).
@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 
-from impls.interface import Implementation
-from impls.mutant_table import DDP_MUTANTS, MUTANTS, DDPMutantSpec, MutantSpec
+from mlpbench.impls.interface import Implementation
+from mlpbench.impls.mutant_table import DDP_MUTANTS, MUTANTS, DDPMutantSpec, MutantSpec
 
 ENTRY_POINT_GROUP = "mlpbench.implementations"
 
@@ -42,7 +42,7 @@ class UnknownImplementation(ValueError):
 class Entry:
     """A registered implementation: `factory()` builds it.
 
-    kind: "built-in", "plug-in" or "mutant". breaks: for a mutant, the capability area (impls.interface.AREAS)
+    kind: "built-in", "plug-in" or "mutant". breaks: for a mutant, the capability area (mlpbench.impls.interface.AREAS)
     whose checks should catch its bug; empty otherwise.
     """
 
@@ -58,7 +58,7 @@ def _one_line(text: object) -> str:
 
 
 def _reference() -> Implementation:
-    from impls.reference_impl import ReferenceImplementation
+    from mlpbench.impls.reference_impl import ReferenceImplementation
 
     return ReferenceImplementation()
 
@@ -66,7 +66,7 @@ def _reference() -> Implementation:
 def _torch(device: str, precision: str = "ieee", optimizer_path: str = "default",
            name: str | None = None) -> Callable[[], Implementation]:
     def factory() -> Implementation:
-        from impls.torch_impl import TorchImplementation
+        from mlpbench.impls.torch_impl import TorchImplementation
 
         return TorchImplementation(device=device, precision=precision, name=name, optimizer_path=optimizer_path)
 
@@ -74,17 +74,17 @@ def _torch(device: str, precision: str = "ieee", optimizer_path: str = "default"
 
 
 def _engine(module: str, cls: str, **kwargs: object) -> Callable[[], Implementation]:
-    """A factory that imports `impls.<module>` only when called and builds `cls(**kwargs)`."""
+    """A factory that imports `mlpbench.impls.<module>` only when called and builds `cls(**kwargs)`."""
 
     def factory() -> Implementation:
-        return getattr(importlib.import_module(f"impls.{module}"), cls)(**kwargs)
+        return getattr(importlib.import_module(f"mlpbench.impls.{module}"), cls)(**kwargs)
 
     return factory
 
 
 def _torch_ddp(device: str, world_size: int | None = None) -> Callable[[], Implementation]:
     def factory() -> Implementation:
-        from impls.ddp_impl import DEFAULT_WORLD_SIZE, TorchDDPImplementation
+        from mlpbench.impls.ddp_impl import DEFAULT_WORLD_SIZE, TorchDDPImplementation
 
         return TorchDDPImplementation(world_size or DEFAULT_WORLD_SIZE, device)
 
@@ -100,7 +100,7 @@ def _sized_built_in(name: str) -> Implementation | None:
     base, _, size = name.partition(":")
     if base not in SIZED_BUILT_INS or not size:
         return None
-    from impls.ddp_impl import parse_world_size
+    from mlpbench.impls.ddp_impl import parse_world_size
 
     try:
         world_size = parse_world_size(size)
@@ -173,7 +173,7 @@ def instantiate(obj: object, label: str) -> Implementation:
         ) from error
     if not isinstance(impl, Implementation):
         raise UnknownImplementation(
-            f"{label!r} returned a {type(impl).__name__}, not an impls.interface.Implementation"
+            f"{label!r} returned a {type(impl).__name__}, not an mlpbench.impls.interface.Implementation"
         )
     if impl.name == Implementation.name:
         impl.name = label
@@ -215,10 +215,10 @@ def plugin_entries() -> list[Entry]:
 def _mutant(spec: MutantSpec) -> Callable[[], Implementation]:
     def factory() -> Implementation:
         try:
-            from impls.mutants import Mutant
+            from mlpbench.impls.mutants import Mutant
         except ImportError as error:
             raise UnknownImplementation(
-                f"mutant {spec.name!r} unavailable: importing impls.mutants failed "
+                f"mutant {spec.name!r} unavailable: importing mlpbench.impls.mutants failed "
                 f"({type(error).__name__}: {_one_line(error)})"
             ) from error
         return Mutant(spec)
@@ -227,17 +227,18 @@ def _mutant(spec: MutantSpec) -> Callable[[], Implementation]:
 
 
 def mutant_entries() -> list[Entry]:
-    """The mutants of impls.mutant_table; each factory imports impls.mutants (and torch) only when called."""
+    """The mutants of mlpbench.impls.mutant_table; each factory imports mlpbench.impls.mutants (and torch) only
+    when called."""
     return [Entry(spec.name, "mutant", _mutant(spec), spec.description, spec.breaks) for spec in MUTANTS]
 
 
 def _ddp_mutant(spec: DDPMutantSpec) -> Callable[[], Implementation]:
     def factory() -> Implementation:
         try:
-            import impls.ddp_mutants as module
+            import mlpbench.impls.ddp_mutants as module
         except ImportError as error:
             raise UnknownImplementation(
-                f"mutant {spec.name!r} unavailable: importing impls.ddp_mutants failed "
+                f"mutant {spec.name!r} unavailable: importing mlpbench.impls.ddp_mutants failed "
                 f"({type(error).__name__}: {_one_line(error)})"
             ) from error
         return getattr(module, spec.swap)()
@@ -246,7 +247,8 @@ def _ddp_mutant(spec: DDPMutantSpec) -> Callable[[], Implementation]:
 
 
 def ddp_mutant_entries() -> list[Entry]:
-    """The data-parallel mutants of impls.mutant_table; each factory imports impls.ddp_mutants only when called."""
+    """The data-parallel mutants of mlpbench.impls.mutant_table; each factory imports mlpbench.impls.ddp_mutants
+    only when called."""
     return [Entry(spec.name, "mutant", _ddp_mutant(spec), spec.description, spec.breaks) for spec in DDP_MUTANTS]
 
 

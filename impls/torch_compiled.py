@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from impls.interface import Capabilities, Trainer
-from impls.torch_impl import TorchImplementation, TorchTrainer, torch
-from reference.spec import MLPSpec
+from mlpbench.impls.interface import Capabilities, Trainer
+from mlpbench.impls.torch_impl import TorchImplementation, TorchTrainer, torch
+from mlpbench.reference.spec import MLPSpec
 
 COMPILE_STEPS_LIMIT = 20
 """At most this many steps a benchmark trainer takes to stop compiling: a step that still compiles after that

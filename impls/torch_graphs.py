@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from impls.interface import Capabilities
-from impls.torch_impl import OPTIMIZER_CLASSES, TorchImplementation, TorchTrainer, torch
+from mlpbench.impls.interface import Capabilities
+from mlpbench.impls.torch_impl import OPTIMIZER_CLASSES, TorchImplementation, TorchTrainer, torch
 
 WARMUP_STEPS = 3
 """Eager steps per batch shape before its capture (torch's recipe warms up on a side stream)."""

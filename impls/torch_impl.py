@@ -7,7 +7,7 @@ method sets the TF32 flags for its own duration and restores the previous values
 The class is built from small overridable pieces (`build_activation`, `make_linear`, `make_dropout`,
 `compute_loss`, `init_call`, `make_optimizer`, `batch_iterator`, `early_stopping_tracker`,
 `restore_best_weights`, and for engines `forward_loss`, `optimizer_step`, `train_steps`) so that a subclass can
-replace exactly one of them; that is how `impls.mutants` injects bugs and how the engine variants (foreach,
+replace exactly one of them; that is how `mlpbench.impls.mutants` injects bugs and how the engine variants (foreach,
 fused, compiled, CUDA-graphed) differ. Activations and losses dispatch through tables (`ACTIVATION_MODULES`,
 `LOSS_FUNCTIONS`); optimizer paths through `OPTIMIZER_PATHS`.
 
@@ -23,10 +23,18 @@ from typing import Any
 
 import numpy as np
 
-from impls.epochs import EpochSteps, run_epochs, suite_batches
-from impls.interface import Capabilities, Implementation, LossClaim, ModelResult, Trainer, TrainRequest, TrainResult
-from reference.early_stopping import EarlyStopping, EarlyStoppingTracker
-from reference.spec import MLPSpec
+from mlpbench.impls.epochs import EpochSteps, run_epochs, suite_batches
+from mlpbench.impls.interface import (
+    Capabilities,
+    Implementation,
+    LossClaim,
+    ModelResult,
+    Trainer,
+    TrainRequest,
+    TrainResult,
+)
+from mlpbench.reference.early_stopping import EarlyStopping, EarlyStoppingTracker
+from mlpbench.reference.spec import MLPSpec
 
 try:
     import torch
@@ -126,8 +134,8 @@ LOSS_PARAMS_FIXED_BY_TORCH: dict[str, dict[str, Any]] = {
 
 
 def claimed_optimizer_options() -> dict[str, frozenset[str]]:
-    """OPTIMIZER_OPTIONS limited to the options the oracle names (reference.optim.OPTIMIZERS[...].options)."""
-    from reference.optim import OPTIMIZERS
+    """OPTIMIZER_OPTIONS limited to the options the oracle names (mlpbench.reference.optim.OPTIMIZERS[...].options)."""
+    from mlpbench.reference.optim import OPTIMIZERS
 
     return {
         name: options & frozenset(OPTIMIZERS[name].options) for name, options in OPTIMIZER_OPTIONS.items()
@@ -296,7 +304,7 @@ class BuiltModel:
 
 @dataclass
 class ModuleSteps(EpochSteps):
-    """The epoch loop's side of a torch module that its optimizer trains in place (impls.epochs.run_epochs).
+    """The epoch loop's side of a torch module that its optimizer trains in place (mlpbench.impls.epochs.run_epochs).
 
     `step(rows)` trains the batch of these rows and returns its loss; `evaluate()` is the validation loss, called
     in evaluation mode without autograd. `model` runs the batches (on a data-parallel rank the DDP wrapper of

@@ -2,8 +2,8 @@
 
 Every rank runs this module: it joins the process group torchrun describes (MASTER_ADDR, MASTER_PORT, RANK,
 WORLD_SIZE, LOCAL_RANK in the environment), then runs the selected conformance cases in lockstep. The
-implementation under test is the torch-ddp adapter (impls.ddp_impl) with its rank pool replaced by the
-torchrun ranks themselves: each call runs the request on this rank's engine (impls.ddp_rank.RankEngine, the
+implementation under test is the torch-ddp adapter (mlpbench.impls.ddp_impl) with its rank pool replaced by the
+torchrun ranks themselves: each call runs the request on this rank's engine (mlpbench.impls.ddp_rank.RankEngine, the
 same code the pool's ranks run) and all-gathers the ranks' answers, so the adapter reassembles them exactly as
 it does on one machine. The checks are deterministic (every input comes from the case's seed), so every rank
 makes the same calls in the same order. Rank 0 prints one line per failing check and a summary; the exit
@@ -29,12 +29,12 @@ from typing import TYPE_CHECKING, Any
 import torch
 import torch.distributed as dist
 
-from impls.ddp_impl import TorchDDPImplementation
-from impls.ddp_rank import RankConfig, RankEngine, _load_engine
 from mlpbench.catalogue.conformance import select_cases
 from mlpbench.conformance.checks.engine import claimed_dtypes, run_case_with
 from mlpbench.conformance.handles import LocalHandle
 from mlpbench.conformance.runner import Tally
+from mlpbench.impls.ddp_impl import TorchDDPImplementation
+from mlpbench.impls.ddp_rank import RankConfig, RankEngine, _load_engine
 
 if TYPE_CHECKING:
     from mlpbench.catalogue.conformance import Case
@@ -87,7 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--area", action="append", help="capability area (repeatable; default: all claimed)")
     parser.add_argument("--case", help="glob on case ids, e.g. 'training/*'")
     parser.add_argument("--dtype", choices=("float32", "float64"), help="default: both")
-    parser.add_argument("--engine", default="impls.ddp_rank:RankEngine", help="module:Class of the rank engine")
+    parser.add_argument("--engine", default="mlpbench.impls.ddp_rank:RankEngine",
+                        help="module:Class of the rank engine")
     return parser
 
 

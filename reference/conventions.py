@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from reference.losses import BCE_GRAD_EPS
+from mlpbench.reference.losses import BCE_GRAD_EPS
 
 EPS_PLACEMENTS = ("outside", "inside", "hat")
 """Where an adaptive optimizer adds eps (v is the second moment, bc2 = 1 - beta2^t for Adam):

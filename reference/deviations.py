@@ -45,14 +45,14 @@ def _x(predicate: Callable[[np.ndarray], np.ndarray]) -> Callable[..., np.ndarra
 
 
 def _small_bce_with_logits_loss(pred: np.ndarray, target: np.ndarray, **_: Any) -> np.ndarray:
-    from reference.losses import binary_cross_entropy_with_logits
+    from mlpbench.reference.losses import binary_cross_entropy_with_logits
 
     with np.errstate(all="ignore"):
         return ~np.isfinite(pred) | (binary_cross_entropy_with_logits(pred, target, "none") < 1e-3)
 
 
 def _near_zero_of_sigmoid_minus_target(pred: np.ndarray, target: np.ndarray, **_: Any) -> np.ndarray:
-    from reference.activations import sigmoid
+    from mlpbench.reference.activations import sigmoid
 
     with np.errstate(all="ignore"):
         s = sigmoid(np.asarray(pred, np.float64))
@@ -60,7 +60,7 @@ def _near_zero_of_sigmoid_minus_target(pred: np.ndarray, target: np.ndarray, **_
 
 
 def _dominant_true_class(pred: np.ndarray, target: np.ndarray, **_: Any) -> np.ndarray:
-    from reference.losses import log_softmax
+    from mlpbench.reference.losses import log_softmax
 
     rows = np.arange(np.shape(pred)[0])
     with np.errstate(all="ignore"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference.spec import MLPSpec
+from mlpbench.reference.spec import MLPSpec
 
 
 def normal_equation(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

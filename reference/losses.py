@@ -281,7 +281,7 @@ def binary_cross_entropy(
 ) -> np.ndarray:
     """Binary cross-entropy of probabilities: l = -(t log p + (1 - t) log(1 - p)).
 
-    The guards, one per library (see reference.conventions):
+    The guards, one per library (see mlpbench.reference.conventions):
     log_clamp: PyTorch bounds both logarithms from below by -100, so p = 0 or 1 on the wrong class costs 100,
         not infinity. None computes the plain formula (infinite loss there).
     clip_eps: Keras first clips p into [eps, 1 - eps] (eps = 1e-7), in p's dtype.

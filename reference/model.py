@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from reference import init as initializers
-from reference.activations import Activation, get_activation
-from reference.conventions import PYTORCH, Conventions
-from reference.layers import dense_backward, dense_forward, dropout_backward, dropout_forward
-from reference.losses import Loss, get_loss
-from reference.spec import MLPSpec
+from mlpbench.reference import init as initializers
+from mlpbench.reference.activations import Activation, get_activation
+from mlpbench.reference.conventions import PYTORCH, Conventions
+from mlpbench.reference.layers import dense_backward, dense_forward, dropout_backward, dropout_forward
+from mlpbench.reference.losses import Loss, get_loss
+from mlpbench.reference.spec import MLPSpec
 
 
 @dataclass
@@ -110,7 +110,7 @@ def init_params(
     """Initial [W0, b0, W1, b1, ...].
 
     "linear_default" is nn.Linear's initialization: W and b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
-    Any other name is an initializer of reference.init applied to every weight (with `scheme_params`);
+    Any other name is an initializer of mlpbench.reference.init applied to every weight (with `scheme_params`);
     biases then start at zero.
     """
     params: list[np.ndarray] = []

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from reference.activations import step
+from mlpbench.reference.activations import step
 
 
 @dataclass

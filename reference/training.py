@@ -7,7 +7,7 @@ Mini-batch training, epoch e = 0, 1, ...:
     train_loss[e] = sum_B |B| L_B / N    (sample-weighted mean of the batch losses, each before its update)
     val_loss[e]   = loss(model(x_val), y_val) in evaluation mode, after the epoch
 
-`train` and `gradient_descent` are the readable reference. `TrainingStep` (reference.training_step, also
+`train` and `gradient_descent` are the readable reference. `TrainingStep` (mlpbench.reference.training_step, also
 importable from here) is the same step with preallocated buffers, for speed, tested equal to
 `loss_and_gradients` followed by the optimizer.
 """
@@ -20,17 +20,17 @@ from typing import Any
 
 import numpy as np
 
-from reference.conventions import PYTORCH, Conventions
-from reference.early_stopping import EarlyStopping, EarlyStoppingTracker
-from reference.losses import Loss
-from reference.model import (
+from mlpbench.reference.conventions import PYTORCH, Conventions
+from mlpbench.reference.early_stopping import EarlyStopping, EarlyStoppingTracker
+from mlpbench.reference.losses import Loss
+from mlpbench.reference.model import (
     loss_and_gradients,
     loss_params_for,
     predict,
     resolve_loss,
 )
-from reference.optim import Optimizer, resolve_optimizer
-from reference.spec import MLPSpec
+from mlpbench.reference.optim import Optimizer, resolve_optimizer
+from mlpbench.reference.spec import MLPSpec
 
 
 @dataclass
@@ -207,7 +207,7 @@ def gradient_descent(
     return result
 
 
-from reference.training_step import TrainingStep  # noqa: E402  (the fast sibling, re-exported)
+from mlpbench.reference.training_step import TrainingStep  # noqa: E402  (the fast sibling, re-exported)
 
 __all__ = ["TrainingResult", "TrainingStep", "batches", "evaluate_loss", "gradient_descent", "make_batch_orders",
            "train"]

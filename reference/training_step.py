@@ -5,7 +5,8 @@
     result = loss_and_gradients(spec, params, x, target, loss)
     optimizer.step(params, result.param_grads, state, hyper, inplace=True)
 
-computes (reference.model, reference.optim; tested equal in suites/reference/test_oracle_training.py), arranged
+computes (mlpbench.reference.model, mlpbench.reference.optim; tested equal in
+suites/reference/test_oracle_training.py), arranged
 for speed: matrix products into preallocated arrays, ReLU in place, and cross-entropy on logits fused.
 """
 
@@ -16,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from reference.activations import Activation
-from reference.conventions import PYTORCH, Conventions
-from reference.losses import Loss
-from reference.model import (
+from mlpbench.reference.activations import Activation
+from mlpbench.reference.conventions import PYTORCH, Conventions
+from mlpbench.reference.losses import Loss
+from mlpbench.reference.model import (
     activation_backward,
     hidden_activation,
     loss_params_for,
@@ -27,8 +28,8 @@ from reference.model import (
     output_gradient,
     resolve_loss,
 )
-from reference.optim import Optimizer, resolve_optimizer
-from reference.spec import MLPSpec
+from mlpbench.reference.optim import Optimizer, resolve_optimizer
+from mlpbench.reference.spec import MLPSpec
 
 
 class _Workspace:

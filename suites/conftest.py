@@ -6,7 +6,7 @@ pytest process. An implementation that is not available here (torch-cuda without
 `<name>-unavailable`, with the implementation's reason (not one skip per case and dtype: the cases it would
 run depend only on its claim, and every one of them would be skipped for that same reason), so the `-ra`
 summary says what was not checked and why; one that fails to load gets one failing test naming what
-happened. Mutants run only when named with --impl, and so do the slow built-ins of `impls.registry.OPT_IN`
+happened. Mutants run only when named with --impl, and so do the slow built-ins of `mlpbench.impls.registry.OPT_IN`
 (torch-cpu-compile), shown as one skipped test with the reason.
 
 `test_conformance` takes `conformance_check`, parametrized here over the catalogue's cases (and the coverage
@@ -83,7 +83,7 @@ def selected_implementations(config: pytest.Config) -> list[SelectedImpl]:
     cached = getattr(config, "_mlpbench_selected", None)
     if cached is not None:
         return cached
-    from impls.registry import OPT_IN, entries
+    from mlpbench.impls.registry import OPT_IN, entries
     from mlpbench.isolation.supervisor import WorkerDied
 
     names = config.getoption("--impl") or [e.name for e in entries(include_mutants=False)]

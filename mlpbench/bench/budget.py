@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from reference.spec import MLPSpec
+from mlpbench.reference.spec import MLPSpec
 
 
 def estimated_bytes(spec: MLPSpec, batch_size: int, dtype: str) -> int:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reference.spec import MLPSpec
+from mlpbench.reference.spec import MLPSpec
 
 TRAINING_STEP_FORMULA = (
     "FLOPs per training step = sum over dense layers l (in_l -> out_l) of 2*B*in_l*out_l (forward) "

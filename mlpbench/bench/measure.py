@@ -14,8 +14,8 @@ import numpy as np
 from mlpbench.bench.records import CellKind
 from mlpbench.bench.timing import TimingSettings, time_blocks, time_trainer
 from mlpbench.catalogue.benchmark import SEED, BenchCase
-from reference.optim import limit_threads
-from reference.spec import MLPSpec
+from mlpbench.reference.optim import limit_threads
+from mlpbench.reference.spec import MLPSpec
 
 # -- inputs of a cell -------------------------------------------------------------------------------------------
 
@@ -23,7 +23,7 @@ from reference.spec import MLPSpec
 def initial_params(spec: MLPSpec, dtype: str, seed: int = SEED) -> list[np.ndarray]:
     """nn.Linear's default initialisation, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases, drawn
     by the suite in float64 and cast to the benchmark dtype."""
-    from reference.model import init_params
+    from mlpbench.reference.model import init_params
 
     rng = np.random.default_rng(seed)
     return [p.astype(dtype) for p in init_params(spec, rng)]
@@ -49,7 +49,7 @@ def make_trainer(impl, case: BenchCase):
 
 
 def set_threads(threads: int) -> Callable[[], None]:
-    """Use `threads` CPU threads in torch, in the oracle's elementwise updates (reference.optim._chunks) and in
+    """Use `threads` CPU threads in torch, in the oracle's elementwise updates (mlpbench.reference.optim._chunks) and in
     the BLAS pools threadpoolctl can reach; returns a function that restores the previous settings."""
     previous_limit = limit_threads(threads)
     restores: list[Callable[[], object]] = [lambda: limit_threads(previous_limit)]

@@ -1,7 +1,8 @@
 """`mlpbench scaling`: data-parallel training throughput against the world size, written as JSON and Markdown.
 
 For each world size W the data-parallel implementation (`torch-ddp:W` by default) runs in a supervised worker,
-passes the quick conformance check, then times training steps on its ranks (impls.ddp_rank.RankEngine.op_bench):
+passes the quick conformance check, then times training steps on its ranks
+(mlpbench.impls.ddp_rank.RankEngine.op_bench):
 every rank holds `--batch-per-rank` rows of a resident batch (weak scaling: the global batch is W times that),
 blocks of `--steps` steps between barriers, warm-up blocks excluded, once with DDP's all-reduce and once
 without it (DDP's no_sync, local gradients only). Each rank runs `--threads` torch threads (default 1, so that
@@ -97,9 +98,9 @@ def time_ranks(impl: Any, sizes: tuple[int, ...], batch_per_rank: int, dtype: st
     the versions and device counts the numbers depend on."""
     import torch
 
-    from reference.model import init_params
-    from reference.optim import hyperparameters
-    from reference.spec import MLPSpec
+    from mlpbench.reference.model import init_params
+    from mlpbench.reference.optim import hyperparameters
+    from mlpbench.reference.spec import MLPSpec
 
     spec = MLPSpec(tuple(sizes), activation="relu", output_activation="identity")
     rng = np.random.default_rng(0)

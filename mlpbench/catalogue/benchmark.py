@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlpbench.catalogue.models import MODELS, model_by_name
-from reference.spec import MLPSpec
+from mlpbench.reference.spec import MLPSpec
 
 SEED = 20240613
 """Seed of the initial parameters and the data of every benchmark cell."""

@@ -19,12 +19,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from impls.capabilities import ANY, RANDOM_INITIALIZER, Capabilities, Needs
-from impls.interface import AREAS
-from reference.activations import ACTIVATIONS
-from reference.losses import LOSSES
-from reference.optim import OPTIMIZERS, make_hyper
-from reference.spec import MLPSpec
+from mlpbench.impls.capabilities import ANY, RANDOM_INITIALIZER, Capabilities, Needs
+from mlpbench.impls.interface import AREAS
+from mlpbench.reference.activations import ACTIVATIONS
+from mlpbench.reference.losses import LOSSES
+from mlpbench.reference.optim import OPTIMIZERS, make_hyper
+from mlpbench.reference.spec import MLPSpec
 
 SEED_BASE = 20_240_611
 """Added to the CRC-32 of a case id to give the case's seed."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reference.spec import MLPSpec
+from mlpbench.reference.spec import MLPSpec
 
 MODELS: dict[str, MLPSpec] = {
     # the seeds' small binary classifier (10 features, two hidden layers)

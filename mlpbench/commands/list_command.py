@@ -41,7 +41,7 @@ def describe(entry_name: str, kind: str, outcome) -> tuple[str, str, str, str, s
 
 
 def print_vocabulary() -> None:
-    from impls.capabilities import vocabulary
+    from mlpbench.impls.capabilities import vocabulary
 
     for kind, names in vocabulary().items():
         print(f"{kind}: {', '.join(names)}")
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if args.names:
         print_vocabulary()
         return 0
-    from impls.registry import entries
+    from mlpbench.impls.registry import entries
     from mlpbench.isolation.supervisor import Worker
 
     rows = []

@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from impls.interface import AREAS
 from mlpbench.catalogue.conformance import CONFORMANCE_DTYPES, select_cases
 from mlpbench.conformance.checks.engine import claimed_dtypes
 from mlpbench.conformance.reports import area_verdict, summarize, write_reports
 from mlpbench.conformance.results import CheckResult, format_headroom
 from mlpbench.conformance.runner import Tally, load_implementation, ready_capabilities, run_checks
 from mlpbench.errors import UsageError
+from mlpbench.impls.interface import AREAS
 from mlpbench.isolation.supervisor import Worker, preload_for
 from mlpbench.isolation.worker import ImplInfo
 from mlpbench.options import TIMEOUT, TIMEOUT_RANGE, folder, text

@@ -20,11 +20,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from impls.capabilities import Capabilities
+from mlpbench.impls.capabilities import Capabilities
 from mlpbench.isolation.calls import COUNTERPART_FACTORIES, CallOutcome, counterpart_factories, invoke
 from mlpbench.isolation.supervisor import Worker, WorkerDied
 from mlpbench.isolation.worker import ImplInfo
-from reference.conventions import Conventions
+from mlpbench.reference.conventions import Conventions
 
 
 class WorkerLost(Exception):

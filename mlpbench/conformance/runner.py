@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from impls.capabilities import DEVICES, Capabilities
 from mlpbench.catalogue.conformance import Case, select_cases
 from mlpbench.conformance.checks.engine import DEFAULT_TIMEOUT, run_case
 from mlpbench.conformance.results import ERROR, FAIL, NOT_CLAIMED, PASS, SKIPPED, CheckResult
 from mlpbench.errors import UsageError
+from mlpbench.impls.capabilities import DEVICES, Capabilities
 from mlpbench.isolation.supervisor import Worker, WorkerDied
 from mlpbench.isolation.worker import ImplInfo
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from impls.interface import Implementation
+from mlpbench.impls.interface import Implementation
 from mlpbench.isolation.wire import plain
 
 
@@ -111,7 +111,7 @@ def _cpu_counterpart(impl: Any) -> Any:
     factory = getattr(impl, "cpu_counterpart", None)
     if callable(factory):
         return factory()
-    from impls.registry import resolve  # the built-in torch engines' CPU twin
+    from mlpbench.impls.registry import resolve  # the built-in torch engines' CPU twin
 
     return resolve("torch-cpu")
 

@@ -35,8 +35,8 @@ from typing import Any
 from mlpbench.isolation import worker as worker_side
 from mlpbench.isolation.reaper import Reaper
 from mlpbench.isolation.wire import MalformedReply, safe_loads
+from mlpbench.reference.conventions import Conventions
 from mlpbench.report_text import MESSAGE_LIMIT, NAME_LIMIT, capped
-from reference.conventions import Conventions
 
 START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 """Workers start from a clean server process that has imported NumPy and the oracle but no framework, so a
@@ -47,7 +47,7 @@ LOAD_TIMEOUT = 300.0
 
 _context = (multiprocessing.get_context("forkserver") if START_METHOD == "forkserver"
             else multiprocessing.get_context("spawn"))  # each literal gives the typed context
-_PRELOAD = ["numpy", "mlpbench.isolation.worker", "impls.interface"]
+_PRELOAD = ["numpy", "mlpbench.isolation.worker", "mlpbench.impls.interface"]
 if START_METHOD == "forkserver":
     _context.set_forkserver_preload(_PRELOAD)
 

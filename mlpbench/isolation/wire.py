@@ -30,8 +30,9 @@ import numpy as np
 
 PROTOCOL = 5
 
-RECORD_MODULES = ("impls.interface", "impls.capabilities", "reference.conventions", "reference.spec",
-                  "reference.early_stopping", "mlpbench.isolation.", "mlpbench.bench.measure",
+RECORD_MODULES = ("mlpbench.impls.interface", "mlpbench.impls.capabilities", "mlpbench.reference.conventions",
+                  "mlpbench.reference.spec", "mlpbench.reference.early_stopping", "mlpbench.isolation.",
+                  "mlpbench.bench.measure",
                   "mlpbench.bench.timing", "mlpbench.bench.records")
 """Modules whose records (dataclasses, enums, container subclasses) a reply may hold; a name ending in '.' is a
 package prefix."""

@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from impls.capabilities import Capabilities
+from mlpbench.impls.capabilities import Capabilities
 from mlpbench.isolation import wire
 from mlpbench.isolation.calls import COUNTERPART_FACTORIES, CallOutcome, counterpart_factories, describe_raised
 from mlpbench.isolation.calls import invoke as invoke_method
-from reference.conventions import PYTORCH, Conventions
+from mlpbench.reference.conventions import PYTORCH, Conventions
 
 _LOADED: dict[str, Any] = {}
 _FAULT_FILE: Any = None
@@ -135,7 +135,7 @@ def _raised(error: BaseException) -> str:
 def implementation(label: str) -> Any:
     """The implementation `label` names, built once per worker."""
     if label not in _LOADED:
-        from impls.registry import resolve
+        from mlpbench.impls.registry import resolve
 
         _LOADED[label] = resolve(label)
     return _LOADED[label]
@@ -144,7 +144,7 @@ def implementation(label: str) -> Any:
 def load(label: str, log_dir: str, sys_path: list[str]) -> ImplInfo:
     """Resolve and build the implementation, then ask it for its capabilities and availability."""
     prepare(log_dir, sys_path)
-    from impls.registry import UnknownImplementation
+    from mlpbench.impls.registry import UnknownImplementation
 
     info = ImplInfo(label=label, pid=os.getpid())
     try:
@@ -164,7 +164,7 @@ def load(label: str, log_dir: str, sys_path: list[str]) -> ImplInfo:
     try:
         caps = impl.capabilities()
         if type(caps) is not Capabilities:
-            raise TypeError(f"returned a {type(caps).__name__}, not impls.interface.Capabilities")
+            raise TypeError(f"returned a {type(caps).__name__}, not mlpbench.impls.interface.Capabilities")
         info.capabilities = caps
     except BaseException as error:
         info.capabilities_error = f"capabilities() {_raised(error)}"

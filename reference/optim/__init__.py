@@ -14,14 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from reference.conventions import Conventions
-from reference.optim._buffers import public_state
-from reference.optim._chunks import limit_threads
-from reference.optim.adadelta import Adadelta, adadelta
-from reference.optim.adagrad import Adagrad, adagrad
-from reference.optim.adam import Adam, AdamW, adam, adamw
-from reference.optim.rmsprop import RMSprop, rmsprop
-from reference.optim.sgd import SGD, sgd
+from mlpbench.reference.conventions import Conventions
+from mlpbench.reference.optim._buffers import public_state
+from mlpbench.reference.optim._chunks import limit_threads
+from mlpbench.reference.optim.adadelta import Adadelta, adadelta
+from mlpbench.reference.optim.adagrad import Adagrad, adagrad
+from mlpbench.reference.optim.adam import Adam, AdamW, adam, adamw
+from mlpbench.reference.optim.rmsprop import RMSprop, rmsprop
+from mlpbench.reference.optim.sgd import SGD, sgd
 
 
 @dataclass(frozen=True)

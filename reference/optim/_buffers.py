@@ -133,7 +133,7 @@ def with_defaults(hyper: Any) -> Any:
     unset = [name for name in names if getattr(hyper, name) is None]
     if not unset:
         return hyper
-    from reference.conventions import PYTORCH
+    from mlpbench.reference.conventions import PYTORCH
 
     defaults = PYTORCH.optimizer_defaults(type(hyper).__name__.lower())
     return replace(hyper, **{name: defaults[name] for name in unset})

@@ -16,7 +16,7 @@ For step t = 1, 2, ... with gradient g (negated when maximize):
 With eps_root = 0 the outside denominator is computed as PyTorch does, sqrt(v) / sqrt(bc2) + eps. The first
 step from a zero state gives m/bc1 = g and v/bc2 = g^2, so p moves by lr * g / (|g| + eps).
 Fields left None (eps_placement, eps_root, decoupled_weight_decay) are the convention profile's to choose
-(`reference.optim.apply_conventions`); PyTorch's choice where none is applied.
+(`mlpbench.reference.optim.apply_conventions`); PyTorch's choice where none is applied.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference.conventions import EPS_PLACEMENTS
-from reference.optim._buffers import begin, bias_correction, buffers, chosen, next_step, with_defaults
-from reference.optim.adam_inplace import adam_update_inplace
+from mlpbench.reference.conventions import EPS_PLACEMENTS
+from mlpbench.reference.optim._buffers import begin, bias_correction, buffers, chosen, next_step, with_defaults
+from mlpbench.reference.optim.adam_inplace import adam_update_inplace
 
 
 def _validate(hyper: Adam | AdamW) -> None:
@@ -94,7 +94,7 @@ def _adam_update(
     inplace: bool,
 ) -> tuple[list[np.ndarray], dict]:
     """The update of the module docstring, one parameter at a time; in place, the same arithmetic with
-    preallocated buffers (reference.optim.adam_inplace, tested bit-for-bit equal)."""
+    preallocated buffers (mlpbench.reference.optim.adam_inplace, tested bit-for-bit equal)."""
     if inplace:
         return adam_update_inplace(params, grads, state, hyper, decoupled)
     params, state = begin(params, grads, state, inplace=False)

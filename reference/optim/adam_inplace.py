@@ -1,9 +1,9 @@
-"""Adam and AdamW in place: the update of reference.optim.adam, chunk by chunk, with reused scratch buffers.
+"""Adam and AdamW in place: the update of mlpbench.reference.optim.adam, chunk by chunk, with reused scratch buffers.
 
-The same arithmetic, operation for operation, as the readable `reference.optim.adam._adam_update` (so the
+The same arithmetic, operation for operation, as the readable `mlpbench.reference.optim.adam._adam_update` (so the
 two agree bit for bit; suites/reference/test_oracle_optim.py::test_inplace_equals_not_inplace), with every
 temporary written into a scratch buffer and the elements cut into cache-sized chunks shared among the cores
-(reference.optim._chunks): the path `TrainingStep` and the benchmarks take.
+(mlpbench.reference.optim._chunks): the path `TrainingStep` and the benchmarks take.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from reference.optim._buffers import (
+from mlpbench.reference.optim._buffers import (
     begin,
     bias_correction,
     buffers,
@@ -23,10 +23,10 @@ from reference.optim._buffers import (
     moving_average_of_squares,
     next_step,
 )
-from reference.optim._chunks import for_each_chunk
+from mlpbench.reference.optim._chunks import for_each_chunk
 
-if TYPE_CHECKING:  # reference.optim.adam imports this module
-    from reference.optim.adam import Adam, AdamW
+if TYPE_CHECKING:  # mlpbench.reference.optim.adam imports this module
+    from mlpbench.reference.optim.adam import Adam, AdamW
 
 
 def adam_update_inplace(

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference.optim import _buffers as buf_util
-from reference.optim._buffers import (
+from mlpbench.reference.optim import _buffers as buf_util
+from mlpbench.reference.optim._buffers import (
     begin,
     bias_correction,
     buffers,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference.optim._buffers import (
+from mlpbench.reference.optim._buffers import (
     begin,
     decay_weights,
     effective_grad,

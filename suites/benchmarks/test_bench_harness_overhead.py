@@ -18,11 +18,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from impls.registry import resolve  # noqa: E402
 from mlpbench.bench.measure import batch_data, initial_params, make_trainer  # noqa: E402
 from mlpbench.bench.pytest_timer import benchmark_trainer  # noqa: E402
 from mlpbench.bench.timing import calibrate_block, time_block  # noqa: E402
 from mlpbench.catalogue.benchmark import OPTIMIZERS, BenchCase  # noqa: E402
+from mlpbench.impls.registry import resolve  # noqa: E402
 
 CASE = BenchCase("mnist-784-256-256-10", 64, "float32", "sgd", dict(OPTIMIZERS["sgd"]))
 TARGET_OVERHEAD = 1.05

@@ -77,7 +77,7 @@ def test_an_unknown_name_is_reported_for_a_usage_error(calls: IsolatedCalls) -> 
 def test_threads_setting_reaches_the_oracle_and_is_restored() -> None:
     """`--threads N` bounds the oracle's elementwise threads as it bounds torch's and the BLAS pools'."""
     from mlpbench.bench.measure import set_threads
-    from reference.optim import _chunks
+    from mlpbench.reference.optim import _chunks
 
     before = _chunks.threads()
     restore = set_threads(1)

@@ -1,5 +1,5 @@
 """The oracle's in-place Adam on 2.1 million parameters (the 1024-1024-1024-10 network), in one thread and
-shared among the cores (reference.optim._chunks), straight after a matrix product and with none before it.
+shared among the cores (mlpbench.reference.optim._chunks), straight after a matrix product and with none before it.
 
 NumPy's OpenBLAS keeps its idle worker threads spinning for a while after every product, so right after one the
 second core is not free for the chunk threads: the two "after a product" timings come out about equal, the two
@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reference.optim import Adam, _chunks, adam
+from mlpbench.reference.optim import Adam, _chunks, adam
 
 ROUNDS = 15
 SHAPES = [(1024, 1024), (1024,), (1024, 1024), (1024,), (10, 1024), (10,)]

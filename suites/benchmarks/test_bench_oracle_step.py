@@ -19,9 +19,9 @@ import os
 import numpy as np
 import pytest
 
-from reference.model import init_params
-from reference.spec import MLPSpec
-from reference.training import TrainingStep
+from mlpbench.reference.model import init_params
+from mlpbench.reference.spec import MLPSpec
+from mlpbench.reference.training import TrainingStep
 
 CASES = [((10, 64, 32, 2), 32), ((784, 256, 256, 10), 256), ((1024, 1024, 1024, 10), 256)]
 IDS = [f"{'-'.join(map(str, sizes))}@{batch}" for sizes, batch in CASES]

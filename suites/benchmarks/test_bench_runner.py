@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from impls.registry import resolve
 from mlpbench.bench.flops import training_step_flops
 from mlpbench.bench.measure import CellTiming
 from mlpbench.bench.plan import ImplInfo
@@ -19,6 +18,7 @@ from mlpbench.bench.records import CellStatus, GemmRate, PeakPass
 from mlpbench.bench.runner import MAX_PEAK_RECHECKS, BenchRun
 from mlpbench.catalogue.benchmark import QUICK
 from mlpbench.catalogue.models import MODELS
+from mlpbench.impls.registry import resolve
 
 GRID = replace(QUICK, implementations=("torch-cpu",), models=("seed-10-64-32-1",), batch_sizes=(16, 64))
 STEP_FLOP_PER_S = 1e10  # what the fake cells achieve

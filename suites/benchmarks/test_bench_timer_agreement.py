@@ -14,10 +14,10 @@ import pytest
 torch = pytest.importorskip("torch")
 benchmark_utils = pytest.importorskip("torch.utils.benchmark")
 
-from impls.registry import resolve  # noqa: E402
 from mlpbench.bench.measure import make_trainer  # noqa: E402
 from mlpbench.bench.timing import time_trainer  # noqa: E402
 from mlpbench.catalogue.benchmark import OPTIMIZERS, BenchCase  # noqa: E402
+from mlpbench.impls.registry import resolve  # noqa: E402
 
 CASE = BenchCase("mnist-784-256-256-10", 64, "float32", "sgd", dict(OPTIMIZERS["sgd"]))
 ROUNDS = 5

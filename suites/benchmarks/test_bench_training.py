@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import pytest
 
-from impls.registry import resolve
 from mlpbench.bench.measure import make_trainer
 from mlpbench.bench.pytest_timer import benchmark_trainer
 from mlpbench.bench.timing import synchronized_timer
 from mlpbench.catalogue.benchmark import OPTIMIZERS, BenchCase
+from mlpbench.impls.registry import resolve
 
 CASES = [
     # (model, batch size, dtype, optimizer)

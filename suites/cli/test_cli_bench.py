@@ -12,7 +12,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from impls.registry import resolve
 from mlpbench.bench import timing as timing_module
 from mlpbench.bench.budget import estimated_step_seconds
 from mlpbench.bench.flops import training_step_flops
@@ -21,6 +20,7 @@ from mlpbench.bench.results import SCHEMA
 from mlpbench.bench.timing import time_blocks
 from mlpbench.catalogue.models import MODELS
 from mlpbench.cli import main
+from mlpbench.impls.registry import resolve
 from mlpbench.output.folder import OwnedFolder
 from mlpbench.output.manifest import BENCH
 

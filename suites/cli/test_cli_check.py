@@ -107,7 +107,7 @@ def test_unwritable_report_dir_exits_2(tmp_path: Path, capsys: pytest.CaptureFix
 
 def test_unavailable_implementation_exits_2_with_the_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]
                                                             ) -> None:
-    from impls.registry import resolve
+    from mlpbench.impls.registry import resolve
 
     impl = resolve("torch-cuda")
     available, reason = impl.availability()
@@ -125,7 +125,7 @@ import time
 
 import numpy as np
 
-from impls.interface import Capabilities, Implementation, ModelResult
+from mlpbench.impls.interface import Capabilities, Implementation, ModelResult
 
 
 def sigmoid(x):

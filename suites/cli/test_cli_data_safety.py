@@ -364,7 +364,7 @@ def test_long_names_stay_distinct() -> None:
 
 
 PLUGIN = '''
-from impls.reference_impl import ReferenceImplementation
+from mlpbench.impls.reference_impl import ReferenceImplementation
 
 
 class Named(ReferenceImplementation):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from impls.registry import entries
 from mlpbench.cli import main
+from mlpbench.impls.registry import entries
 
 LIST = ".venv/bin/mlpbench list"  # the README's line
 
@@ -37,7 +37,7 @@ def test_list_prints_one_line_per_implementation(listed: str) -> None:
 
 
 def test_list_reports_why_an_implementation_is_unavailable(listed: str) -> None:
-    from impls.registry import resolve
+    from mlpbench.impls.registry import resolve
 
     available, reason = resolve("torch-cuda").availability()
     line = next(line for line in listed.splitlines() if line.startswith("torch-cuda "))

@@ -6,7 +6,7 @@ itself runs in-process; the mutant runs in its supervised worker, a fresh one pe
 inherit another's state), forked from the session's worker server, which has imported torch and
 torch._dynamo once (suites/conftest.py, mlpbench.isolation.supervisor.preload_for): a mutant costs its checks,
 not a framework import. The data-parallel mutants also start their two rank processes, each a fresh
-interpreter (impls.ddp_pool), which is most of their time.
+interpreter (mlpbench.impls.ddp_pool), which is most of their time.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from impls.registry import entries
 from mlpbench.cli import main
+from mlpbench.impls.registry import entries
 
 MUTANTS = [entry for entry in entries() if entry.kind == "mutant"]
 

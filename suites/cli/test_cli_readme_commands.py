@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from impls.capabilities import vocabulary_markdown
+from mlpbench.impls.capabilities import vocabulary_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()

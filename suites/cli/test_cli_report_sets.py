@@ -292,7 +292,7 @@ BROKEN_RELU = '''
 
 import numpy as np
 
-from impls.interface import Capabilities, Implementation
+from mlpbench.impls.interface import Capabilities, Implementation
 
 
 class BrokenRelu(Implementation):

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from impls.interface import AREAS
-from impls.mutant_table import DDP_MUTANTS, HOOK_NAMES, MUTANTS, MutantSpec
+from mlpbench.impls.interface import AREAS
+from mlpbench.impls.mutant_table import DDP_MUTANTS, HOOK_NAMES, MUTANTS, MutantSpec
 
 
 def run_python(code: str) -> str:
@@ -18,9 +18,10 @@ def run_python(code: str) -> str:
 
 def test_listing_mutants_does_not_import_torch() -> None:
     code = (
-        "import sys, impls.mutant_table, impls.registry as r\n"
+        "import sys, mlpbench.impls.mutant_table, mlpbench.impls.registry as r\n"
         "listed = [e for e in r.entries() if e.kind == 'mutant']\n"
-        "print(len(listed), 'torch' in sys.modules, 'impls.mutants' in sys.modules, 'impls.ddp_mutants' in sys.modules)"
+        "print(len(listed), 'torch' in sys.modules, 'mlpbench.impls.mutants' in sys.modules,\n"
+        "      'mlpbench.impls.ddp_mutants' in sys.modules)"
     )
     assert run_python(code) == f"{len(MUTANTS) + len(DDP_MUTANTS)} False False False"
 
@@ -28,7 +29,7 @@ def test_listing_mutants_does_not_import_torch() -> None:
 def test_a_mutant_without_torch_is_unavailable_with_a_one_line_reason() -> None:
     code = (
         "import sys; sys.modules['torch'] = None\n"
-        "from impls.registry import UnknownImplementation, resolve\n"
+        "from mlpbench.impls.registry import UnknownImplementation, resolve\n"
         "try:\n"
         "    resolve('mutant-bce-no-clamp')\n"
         "except UnknownImplementation as error:\n"
@@ -36,7 +37,7 @@ def test_a_mutant_without_torch_is_unavailable_with_a_one_line_reason() -> None:
     )
     message = run_python(code)
     assert "\n" not in message
-    assert "mutant 'mutant-bce-no-clamp' unavailable: importing impls.mutants failed (" in message
+    assert "mutant 'mutant-bce-no-clamp' unavailable: importing mlpbench.impls.mutants failed (" in message
     assert "torch" in message
 
 
@@ -67,20 +68,20 @@ def test_key_selects_the_names_a_swap_applies_to() -> None:
 
 def test_every_hook_and_swap_exists() -> None:
     pytest.importorskip("torch")
-    from impls import mutants
-    from impls.torch_impl import TorchImplementation
+    from mlpbench.impls import mutants
+    from mlpbench.impls.torch_impl import TorchImplementation
 
     assert set(mutants.HOOKS) == set(HOOK_NAMES)
     for hook in mutants.HOOKS.values():
         assert callable(getattr(TorchImplementation, hook.method))
     for spec in MUTANTS:
-        assert callable(getattr(mutants, spec.swap, None)), f"{spec.name}: impls.mutants has no {spec.swap}"
+        assert callable(getattr(mutants, spec.swap, None)), f"{spec.name}: mlpbench.impls.mutants has no {spec.swap}"
         assert spec.key is None or mutants.HOOKS[spec.hook].keyed, f"{spec.name}: hook {spec.hook} takes no key"
 
 
 def test_a_key_on_a_hook_without_names_is_refused() -> None:
     pytest.importorskip("torch")
-    from impls.mutants import Mutant
+    from mlpbench.impls.mutants import Mutant
 
     spec = MutantSpec("mutant-x", "dropout", "x", hook="dropout", key="p", swap="UnscaledDropout")
     with pytest.raises(ValueError, match="takes no key"):
@@ -89,8 +90,8 @@ def test_a_key_on_a_hook_without_names_is_refused() -> None:
 
 def test_a_mutant_swaps_only_its_hook_for_its_key() -> None:
     torch = pytest.importorskip("torch")
-    from impls.mutants import AdamWithoutBiasCorrection, Mutant
-    from impls.registry import resolve
+    from mlpbench.impls.mutants import AdamWithoutBiasCorrection, Mutant
+    from mlpbench.impls.registry import resolve
 
     spec = next(spec for spec in MUTANTS if spec.name == "mutant-adam-no-bias-correction")
     impl = Mutant(spec)

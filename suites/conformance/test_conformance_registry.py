@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from impls import registry
-from impls.interface import AREAS, Implementation
-from impls.registry import UnknownImplementation, entries, resolve
+from mlpbench.impls import registry
+from mlpbench.impls.interface import AREAS, Implementation
+from mlpbench.impls.registry import UnknownImplementation, entries, resolve
 
 BUILT_IN_NAMES = ("reference", "torch-cpu", "torch-cuda", "torch-cuda-tf32")
 
 PLUGIN_SOURCE = textwrap.dedent(
     """
-    from impls.interface import Capabilities, Implementation
+    from mlpbench.impls.interface import Capabilities, Implementation
 
     class Learner(Implementation):
         description = "a learner's partial network"
@@ -64,7 +64,7 @@ def test_built_in_entries_are_listed_in_order_with_their_kind() -> None:
 
 
 def test_importing_the_registry_does_not_import_torch() -> None:
-    code = "import sys, impls.registry as r; r.entries(include_mutants=False); print('torch' in sys.modules)"
+    code = "import sys, mlpbench.impls.registry as r; r.entries(include_mutants=False); print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
 
@@ -120,7 +120,7 @@ def test_module_factory_capabilities_come_from_the_adapter(plugin_module: str) -
 @pytest.mark.parametrize(
     ("suffix", "fragment"),
     [
-        (":make_nothing", "returned a int, not an impls.interface.Implementation"),
+        (":make_nothing", "returned a int, not an mlpbench.impls.interface.Implementation"),
         (":make_broken", "RuntimeError: no GPU second line"),
         (":missing", "has no attribute 'missing'"),
     ],

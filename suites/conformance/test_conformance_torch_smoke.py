@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 pytest.importorskip("torch")
-model = pytest.importorskip("reference.model")
-optim = pytest.importorskip("reference.optim")
+model = pytest.importorskip("mlpbench.reference.model")
+optim = pytest.importorskip("mlpbench.reference.optim")
 
-from impls.torch_impl import TorchImplementation  # noqa: E402
-from reference.spec import MLPSpec  # noqa: E402
+from mlpbench.impls.torch_impl import TorchImplementation  # noqa: E402
+from mlpbench.reference.spec import MLPSpec  # noqa: E402
 
 DTYPES = (np.float32, np.float64)
 

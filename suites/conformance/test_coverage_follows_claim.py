@@ -11,12 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from impls.capabilities import Capabilities
-from impls.interface import Implementation, ModelResult, TrainResult
 from mlpbench.catalogue.conformance import select_cases
 from mlpbench.conformance.checks.engine import run_case_with
 from mlpbench.conformance.handles import LocalHandle
-from reference.activations import ACTIVATIONS
+from mlpbench.impls.capabilities import Capabilities
+from mlpbench.impls.interface import Implementation, ModelResult, TrainResult
+from mlpbench.reference.activations import ACTIVATIONS
 
 BUGS = {
     "transpose_square": "weight gradient computed as a_prev.T @ delta: transposed wherever the layer is square",

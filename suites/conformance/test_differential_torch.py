@@ -4,7 +4,7 @@ Random inputs across the float64 range (magnitudes 1e-300 to 1e300 of both signs
 in) for every activation and derivative, every loss and gradient, random optimizer configurations with
 every option over three steps, and random networks (forward, loss, backward). Two values agree when they are
 equal (the same infinity, both NaN) or within 1e-12 relative. Every disagreement must fall under one of the
-oracle's documented deviations from PyTorch (reference.deviations), where PyTorch's own float64 result is
+oracle's documented deviations from PyTorch (mlpbench.reference.deviations), where PyTorch's own float64 result is
 the inaccurate one; for the activations and losses with an mpmath form here (sigmoid', tanh', GELU and its
 derivative, BCE with logits, cross-entropy) each such point is also settled against mpmath: the oracle must
 be the closer of the two. A disagreement outside them fails, naming the function and the input.
@@ -22,12 +22,12 @@ torch = pytest.importorskip("torch")
 mp = pytest.importorskip("mpmath")
 F = torch.nn.functional
 
-from reference import activations as A  # noqa: E402
-from reference import losses as L  # noqa: E402
-from reference.deviations import DEVIATIONS, covering  # noqa: E402
-from reference.model import loss_and_gradients  # noqa: E402
-from reference.optim import get_optimizer, make_hyper  # noqa: E402
-from reference.spec import MLPSpec  # noqa: E402
+from mlpbench.reference import activations as A  # noqa: E402
+from mlpbench.reference import losses as L  # noqa: E402
+from mlpbench.reference.deviations import DEVIATIONS, covering  # noqa: E402
+from mlpbench.reference.model import loss_and_gradients  # noqa: E402
+from mlpbench.reference.optim import get_optimizer, make_hyper  # noqa: E402
+from mlpbench.reference.spec import MLPSpec  # noqa: E402
 
 RTOL = 1e-12
 SEED = 20260524
@@ -334,7 +334,7 @@ def test_networks_agree_with_torch_float64() -> None:
 
 def _network_in_a_deviation(spec: MLPSpec, params: list[np.ndarray], x: np.ndarray, loss: str) -> bool:
     """Whether a pre-activation, the output layer or the loss falls where the oracle deliberately differs."""
-    from reference.model import forward
+    from mlpbench.reference.model import forward
 
     cache = forward(spec, params, x)
     hidden = np.concatenate([z.ravel() for z in cache.pre_activations[:-1]]) if spec.n_layers > 1 else np.zeros(0)

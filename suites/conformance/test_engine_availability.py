@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from impls.registry import BUILT_INS, OPT_IN
+from mlpbench.impls.registry import BUILT_INS, OPT_IN
 
 ENGINES = ("torch-cpu-foreach", "torch-cpu-fused", "torch-cpu-compile", "torch-cuda-fused", "torch-cuda-compile",
            "torch-cuda-graphs", "jax-cpu", "jax-cuda", "keras")
@@ -18,8 +18,9 @@ def test_every_engine_is_a_built_in() -> None:
 
 
 @pytest.mark.parametrize(("module", "attribute", "error", "cls", "install"), [
-    ("impls.jax_impl", "jax", "JAX_IMPORT_ERROR", "JaxImplementation", "pip install 'mlpbench[jax]'"),
-    ("impls.keras_impl", "keras", "KERAS_IMPORT_ERROR", "KerasImplementation", "pip install 'mlpbench[keras]'"),
+    ("mlpbench.impls.jax_impl", "jax", "JAX_IMPORT_ERROR", "JaxImplementation", "pip install 'mlpbench[jax]'"),
+    ("mlpbench.impls.keras_impl", "keras", "KERAS_IMPORT_ERROR", "KerasImplementation",
+     "pip install 'mlpbench[keras]'"),
 ])
 def test_missing_framework_is_unavailable_with_the_install_command(
         monkeypatch: pytest.MonkeyPatch, module: str, attribute: str, error: str, cls: str, install: str) -> None:
@@ -33,7 +34,7 @@ def test_missing_framework_is_unavailable_with_the_install_command(
 
 def test_fused_engine_claims_only_optimizers_with_a_fused_cpu_kernel() -> None:
     pytest.importorskip("torch")
-    from impls.torch_impl import FUSED_CPU_OPTIMIZERS, TorchImplementation
+    from mlpbench.impls.torch_impl import FUSED_CPU_OPTIMIZERS, TorchImplementation
 
     caps = TorchImplementation(optimizer_path="fused").capabilities()
     assert set(caps.optimizers) == set(FUSED_CPU_OPTIMIZERS)

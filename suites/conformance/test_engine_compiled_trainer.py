@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("torch")
 
-from impls import torch_compiled  # noqa: E402
-from impls.registry import OPT_IN  # noqa: E402
+from mlpbench.impls import torch_compiled  # noqa: E402
+from mlpbench.impls.registry import OPT_IN  # noqa: E402
 
 COMPILED = "torch-cpu-compile"
 

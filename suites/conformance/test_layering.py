@@ -31,7 +31,32 @@ def imported_modules(path: Path) -> set[str]:
     return names
 
 
+def tool_imports(path: Path) -> list[str]:
+    """The mlpbench modules `path` imports that are not the oracle or the implementations."""
+    return sorted(m for m in imported_modules(path) if m.split(".")[0] == "mlpbench"
+                  and not m.startswith(("mlpbench.reference", "mlpbench.impls")))
+
+
 def test_no_implementation_module_imports_the_tool() -> None:
-    offenders = {path.name: sorted(m for m in imported_modules(path) if m.split(".")[0] == "mlpbench")
-                 for path in sorted((ROOT / "impls").rglob("*.py"))}
+    offenders = {path.name: tool_imports(path) for path in sorted((ROOT / "impls").rglob("*.py"))}
     assert {name: found for name, found in offenders.items() if found} == {}
+
+
+def test_the_oracle_imports_nothing_above_it() -> None:
+    offenders = {path.name: sorted(m for m in imported_modules(path) if m.split(".")[0] == "mlpbench"
+                                   and not m.startswith("mlpbench.reference"))
+                 for path in sorted((ROOT / "reference").rglob("*.py"))}
+    assert {name: found for name, found in offenders.items() if found} == {}
+
+
+def test_one_import_namespace() -> None:
+    """Everything is imported as mlpbench.*: the repository's top-level folders reference/ and impls/ are
+    mlpbench.reference and mlpbench.impls (links in mlpbench/), never top-level packages, so a user's own
+    reference.py or impls.py in the working folder shadows nothing."""
+    assert (ROOT / "mlpbench" / "reference").resolve() == ROOT / "reference"
+    assert (ROOT / "mlpbench" / "impls").resolve() == ROOT / "impls"
+    sources = [path for folder in ("mlpbench", "reference", "impls", "suites")
+               for path in sorted((ROOT / folder).rglob("*.py")) if ".venv" not in path.parts]
+    offenders = {str(path.relative_to(ROOT)): found for path in sources
+                 if (found := sorted(m for m in imported_modules(path) if m.split(".")[0] in ("reference", "impls")))}
+    assert offenders == {}

@@ -9,7 +9,7 @@ import os
 import time
 from typing import Any
 
-from impls.ddp_rank import RankEngine
+from mlpbench.impls.ddp_rank import RankEngine
 
 
 class CrashOnRank1(RankEngine):

@@ -12,11 +12,11 @@ import pytest
 
 pytest.importorskip("torch")
 
-from impls.ddp_impl import TorchDDPImplementation  # noqa: E402
-from impls.ddp_pool import RankFailure  # noqa: E402
+from mlpbench.impls.ddp_impl import TorchDDPImplementation  # noqa: E402
+from mlpbench.impls.ddp_pool import RankFailure  # noqa: E402
 from mlpbench.isolation.supervisor import Worker, WorkerDied  # noqa: E402
-from reference.model import init_params  # noqa: E402
-from reference.spec import MLPSpec  # noqa: E402
+from mlpbench.reference.model import init_params  # noqa: E402
+from mlpbench.reference.spec import MLPSpec  # noqa: E402
 
 LONG_CALL_S = 600.0
 """A call limit no loaded machine reaches in these tests."""

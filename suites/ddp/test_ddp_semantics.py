@@ -12,16 +12,16 @@ import pytest
 
 pytest.importorskip("torch")
 
-from impls.ddp_impl import TorchDDPImplementation  # noqa: E402
-from impls.ddp_rank import shard_bounds  # noqa: E402
-from impls.interface import TrainRequest  # noqa: E402
-from impls.registry import UnknownImplementation, resolve  # noqa: E402
-from impls.torch_impl import TorchImplementation  # noqa: E402
 from mlpbench.conformance.tolerances import tolerance  # noqa: E402
-from reference.model import init_params, loss_and_gradients  # noqa: E402
-from reference.optim import hyperparameters  # noqa: E402
-from reference.spec import MLPSpec  # noqa: E402
-from reference.training import make_batch_orders  # noqa: E402
+from mlpbench.impls.ddp_impl import TorchDDPImplementation  # noqa: E402
+from mlpbench.impls.ddp_rank import shard_bounds  # noqa: E402
+from mlpbench.impls.interface import TrainRequest  # noqa: E402
+from mlpbench.impls.registry import UnknownImplementation, resolve  # noqa: E402
+from mlpbench.impls.torch_impl import TorchImplementation  # noqa: E402
+from mlpbench.reference.model import init_params, loss_and_gradients  # noqa: E402
+from mlpbench.reference.optim import hyperparameters  # noqa: E402
+from mlpbench.reference.spec import MLPSpec  # noqa: E402
+from mlpbench.reference.training import make_batch_orders  # noqa: E402
 
 SPEC = MLPSpec((5, 7, 3), activation="tanh", output_activation="identity")
 DROPOUT_SPEC = MLPSpec((6, 16, 12, 3), activation="relu", output_activation="identity", dropout=0.5)

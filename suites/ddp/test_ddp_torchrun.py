@@ -58,7 +58,7 @@ def test_torchrun_ranks_conform() -> None:
 
 
 def test_torchrun_ranks_reject_a_data_parallel_bug() -> None:
-    done = torchrun("--engine", "impls.ddp_mutants:NoInitialBroadcastEngine")
+    done = torchrun("--engine", "mlpbench.impls.ddp_mutants:NoInitialBroadcastEngine")
     assert done.returncode != 0
     assert "FAIL training/adam [float64]" in done.stdout, done.stdout[-2000:] + done.stderr[-2000:]
 
@@ -71,7 +71,7 @@ def test_torchrun_across_two_nodes_conforms() -> None:
 
 
 def test_torchrun_across_two_nodes_rejects_a_data_parallel_bug() -> None:
-    nodes = torchrun_two_nodes("--engine", "impls.ddp_mutants:NoInitialBroadcastEngine")
+    nodes = torchrun_two_nodes("--engine", "mlpbench.impls.ddp_mutants:NoInitialBroadcastEngine")
     output = "".join(text for _, text in nodes)
     assert all(code != 0 for code, _ in nodes), output[-4000:]
     assert "FAIL training/adam [float64]" in output, output[-4000:]

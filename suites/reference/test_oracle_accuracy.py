@@ -28,8 +28,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reference import activations as A
-from reference import losses as L
+from mlpbench.reference import activations as A
+from mlpbench.reference import losses as L
 
 mp.mp.dps = 50
 
@@ -438,8 +438,8 @@ def test_two_optimizer_steps_within_their_bound(name: str, options: dict) -> Non
     """Parameters within 4 ulp + 16 eps |step| of the exact update; state buffers within 4 ulp + 8 eps (|previous|
     + |new|), since a moving average may cancel. Each step starts from the oracle's own rounded state, so the
     bound is per step, not accumulated."""
-    from reference.conventions import PYTORCH
-    from reference.optim import get_optimizer, make_hyper
+    from mlpbench.reference.conventions import PYTORCH
+    from mlpbench.reference.optim import get_optimizer, make_hyper
 
     hyper = make_hyper(name, PYTORCH, **options)
     step = get_optimizer(name).step

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
 
-from reference import activations as act
-from reference.gradcheck import numerical_jacobian, numerical_jacobian_vector, relative_error
+from mlpbench.reference import activations as act
+from mlpbench.reference.gradcheck import numerical_jacobian, numerical_jacobian_vector, relative_error
 
 ELEMENTWISE = [name for name, a in act.ACTIVATIONS.items() if a.derivative is not None]
 

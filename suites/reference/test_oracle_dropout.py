@@ -13,9 +13,9 @@ import math
 import numpy as np
 import pytest
 
-from reference.layers import draw_dropout_mask, dropout_backward, dropout_forward
-from reference.model import forward, init_params
-from reference.spec import MLPSpec
+from mlpbench.reference.layers import draw_dropout_mask, dropout_backward, dropout_forward
+from mlpbench.reference.model import forward, init_params
+from mlpbench.reference.spec import MLPSpec
 
 FALSE_FAILURE = 1e-6
 

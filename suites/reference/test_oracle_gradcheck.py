@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reference.gradcheck import (
+from mlpbench.reference.gradcheck import (
     check_gradient,
     numerical_gradient,
     numerical_gradients,

@@ -21,7 +21,7 @@ import math
 import numpy as np
 import pytest
 
-from reference import init
+from mlpbench.reference import init
 
 Z = 5.0
 REL_STD_VAR = {"normal": lambda n: math.sqrt(2.0 / (n - 1)), "uniform": lambda n: math.sqrt(0.8 / n)}

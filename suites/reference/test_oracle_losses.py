@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from reference import losses as L
-from reference.gradcheck import check_gradient
+from mlpbench.reference import losses as L
+from mlpbench.reference.gradcheck import check_gradient
 
 REDUCTIONS = ("mean", "sum", "none")
 rng = np.random.default_rng(0)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reference.activations import gelu, softmax
-from reference.conventions import PYTORCH, TEXTBOOK, Conventions
-from reference.gradcheck import numerical_gradient, numerical_gradients, relative_error
-from reference.layers import dense_backward, dense_forward
-from reference.losses import get_loss
-from reference.model import forward, init_params, loss_and_gradients, predict
-from reference.spec import MLPSpec
+from mlpbench.reference.activations import gelu, softmax
+from mlpbench.reference.conventions import PYTORCH, TEXTBOOK, Conventions
+from mlpbench.reference.gradcheck import numerical_gradient, numerical_gradients, relative_error
+from mlpbench.reference.layers import dense_backward, dense_forward
+from mlpbench.reference.losses import get_loss
+from mlpbench.reference.model import forward, init_params, loss_and_gradients, predict
+from mlpbench.reference.spec import MLPSpec
 
 GRAD_RTOL = 1e-6
 BATCH = 5

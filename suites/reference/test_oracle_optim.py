@@ -17,8 +17,8 @@ import threading
 import numpy as np
 import pytest
 
-from reference.conventions import PYTORCH, TEXTBOOK
-from reference.optim import (
+from mlpbench.reference.conventions import PYTORCH, TEXTBOOK
+from mlpbench.reference.optim import (
     OPTIMIZERS,
     SGD,
     Adadelta,
@@ -38,7 +38,7 @@ from reference.optim import (
     rmsprop,
     sgd,
 )
-from reference.optim import _chunks as chunks
+from mlpbench.reference.optim import _chunks as chunks
 
 SHAPES = [(3, 2), (4,)]
 
@@ -490,7 +490,7 @@ ADAM_INPLACE_CASES = [case for case in INPLACE_CASES if case[0] in ("adam", "ada
                          ids=[f"{n}-{i}" for i, (n, _) in enumerate(ADAM_INPLACE_CASES)])
 def test_inplace_in_chunks_on_threads_equals_not_inplace(name: str, options: dict, monkeypatch) -> None:
     """Bit for bit again, with the in-place update cut into chunks of 5 elements shared among 3 threads
-    (reference.optim._chunks), and one parameter that is not contiguous (updated whole)."""
+    (mlpbench.reference.optim._chunks), and one parameter that is not contiguous (updated whole)."""
     monkeypatch.setattr(chunks, "CHUNK", 5)
     monkeypatch.setattr(chunks, "PARALLEL_MIN", 1)
     monkeypatch.setattr(chunks, "threads", lambda: 3)

@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reference.model import init_params, predict
-from reference.optim import SGD, Adam
-from reference.perceptron import perceptron_update, step_output, train_perceptron
-from reference.perceptron import predict as perceptron_predict
-from reference.spec import MLPSpec
-from reference.training import train
+from mlpbench.reference.model import init_params, predict
+from mlpbench.reference.optim import SGD, Adam
+from mlpbench.reference.perceptron import perceptron_update, step_output, train_perceptron
+from mlpbench.reference.perceptron import predict as perceptron_predict
+from mlpbench.reference.spec import MLPSpec
+from mlpbench.reference.training import train
 
 TRUTH_TABLE = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR = np.array([0.0, 1.0, 1.0, 0.0])

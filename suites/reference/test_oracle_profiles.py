@@ -21,10 +21,10 @@ import math
 import numpy as np
 import pytest
 
-from reference import losses as L
-from reference.conventions import KERAS, OPTAX, PROFILES, PYTORCH, TEXTBOOK, Conventions
-from reference.model import loss_params_for
-from reference.optim import apply_conventions, get_optimizer, governed_fields, make_hyper
+from mlpbench.reference import losses as L
+from mlpbench.reference.conventions import KERAS, OPTAX, PROFILES, PYTORCH, TEXTBOOK, Conventions
+from mlpbench.reference.model import loss_params_for
+from mlpbench.reference.optim import apply_conventions, get_optimizer, governed_fields, make_hyper
 
 # Keras 3 optimizer defaults (keras/src/optimizers/<name>.py signatures), under PyTorch's names.
 KERAS_DEFAULTS = {

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reference.early_stopping import EarlyStopping
-from reference.linear_models import linear_regression_spec, normal_equation
-from reference.losses import get_loss
-from reference.model import init_params, loss_and_gradients
-from reference.optim import SGD, Adam, get_optimizer
-from reference.spec import MLPSpec
-from reference.training import (
+from mlpbench.reference.early_stopping import EarlyStopping
+from mlpbench.reference.linear_models import linear_regression_spec, normal_equation
+from mlpbench.reference.losses import get_loss
+from mlpbench.reference.model import init_params, loss_and_gradients
+from mlpbench.reference.optim import SGD, Adam, get_optimizer
+from mlpbench.reference.spec import MLPSpec
+from mlpbench.reference.training import (
     TrainingStep,
     batches,
     gradient_descent,
@@ -273,8 +273,8 @@ def test_fast_training_step_with_probability_targets_uses_the_reference_loss():
     ids=lambda v: v.describe() if isinstance(v, MLPSpec) else str(v),
 )
 def test_fast_training_step_equals_the_reference_functions_under_each_profile(profile, spec, loss, optimizer):
-    from reference.conventions import PROFILES
-    from reference.optim import make_hyper
+    from mlpbench.reference.conventions import PROFILES
+    from mlpbench.reference.optim import make_hyper
 
     conventions = PROFILES[profile]
     rng = np.random.default_rng(1)

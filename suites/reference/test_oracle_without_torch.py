@@ -33,10 +33,10 @@ def test_oracle_trains_with_torch_import_blocked() -> None:
 import sys
 sys.modules["torch"] = None  # any `import torch` now raises ImportError
 import numpy as np
-from reference.model import init_params
-from reference.spec import MLPSpec
-from reference.training import make_batch_orders, train
-from reference.optim import Adam
+from mlpbench.reference.model import init_params
+from mlpbench.reference.spec import MLPSpec
+from mlpbench.reference.training import make_batch_orders, train
+from mlpbench.reference.optim import Adam
 spec = MLPSpec((2, 4, 1), activation="tanh")
 rng = np.random.default_rng(0)
 x = rng.normal(size=(16, 2)); y = (x[:, :1] > 0).astype(float)

@@ -14,8 +14,8 @@ import numpy as np
 
 from mlpbench.conformance.checks.base import CheckContext, check_kind
 from mlpbench.conformance.compare import compare_arrays
-from reference.activations import get_activation
-from reference.model import activation_backward, activation_params_for
+from mlpbench.reference.activations import get_activation
+from mlpbench.reference.model import activation_backward, activation_params_for
 
 SPECIAL_POINTS = (
     0.0, -0.0, 1e-7, -1e-7, 1e-3, -1e-3, 0.5, -0.5, 1.0, -1.0, 5.0, -5.0, 9.99, 10.01, 19.99, 20.0,

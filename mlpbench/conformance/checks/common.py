@@ -10,9 +10,9 @@ import numpy as np
 
 from mlpbench.conformance.checks.base import CheckContext, CheckFailed
 from mlpbench.conformance.compare import describe_type
-from reference.losses import get_loss
-from reference.model import ModelGradients, init_params
-from reference.spec import MLPSpec
+from mlpbench.reference.losses import get_loss
+from mlpbench.reference.model import ModelGradients, init_params
+from mlpbench.reference.spec import MLPSpec
 
 
 def draw_params(ctx: CheckContext, spec: MLPSpec, stream: int = 1) -> list[np.ndarray]:
@@ -38,7 +38,8 @@ def draw_network_case(ctx: CheckContext, spec: MLPSpec, loss: str, batch: int
 
 
 def draw_target(ctx: CheckContext, rng: np.random.Generator, loss: str, n: int, outputs: int) -> np.ndarray:
-    """The loss's own target draw (reference.losses.Loss.draw_target), float targets in the dtype under test."""
+    """The loss's own target draw (mlpbench.reference.losses.Loss.draw_target), float targets in the dtype under
+    test."""
     target = get_loss(loss).draw_target(rng, n, outputs)
     return target if target.dtype.kind == "i" else ctx.cast(target)
 

@@ -14,7 +14,7 @@ from mlpbench.conformance.checks.base import CheckContext, check_kind
 from mlpbench.conformance.checks.common import draw_network_case
 from mlpbench.conformance.checks.optimizers import optimizer_inputs
 from mlpbench.conformance.checks.training import build_request
-from reference.optim import hyperparameters
+from mlpbench.reference.optim import hyperparameters
 
 
 def _exact_all(ctx: CheckContext, label: str, first: Any, second: Any) -> None:

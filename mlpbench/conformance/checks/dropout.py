@@ -20,7 +20,7 @@ import numpy as np
 from mlpbench.conformance.checks.base import CheckContext, CheckFailed, check_kind
 from mlpbench.conformance.checks.common import compare_model_result, draw_network_case, to_oracle
 from mlpbench.conformance.checks.stats import FALSE_FAILURE, hoeffding_bound
-from reference.model import loss_and_gradients
+from mlpbench.reference.model import loss_and_gradients
 
 
 def check_masks(ctx: CheckContext, masks: Any, shapes: list[tuple[int, int]], p: float) -> list[np.ndarray]:

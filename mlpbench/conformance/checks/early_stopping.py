@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from impls.interface import TrainRequest
 from mlpbench.conformance.checks.base import CheckContext, check_kind
 from mlpbench.conformance.checks.common import draw_params
 from mlpbench.conformance.checks.training import (
@@ -24,9 +23,10 @@ from mlpbench.conformance.checks.training import (
     save_request,
     steps_per_epoch,
 )
-from reference.early_stopping import EarlyStopping
-from reference.optim import hyperparameters
-from reference.training import TrainingResult, make_batch_orders
+from mlpbench.impls.interface import TrainRequest
+from mlpbench.reference.early_stopping import EarlyStopping
+from mlpbench.reference.optim import hyperparameters
+from mlpbench.reference.training import TrainingResult, make_batch_orders
 
 MARGIN = 10.0
 """Every stopping decision of a catalogue case is at least this many tolerances away from a tie."""

@@ -17,7 +17,6 @@ import time
 import traceback
 from pathlib import Path
 
-from impls.interface import Capabilities
 from mlpbench.catalogue.conformance import CONFORMANCE_DTYPES, Case
 from mlpbench.conformance.checks import (  # noqa: F401  (importing registers the check kinds)
     activations,
@@ -36,6 +35,7 @@ from mlpbench.conformance.checks.base import CHECK_KINDS, CheckContext, CheckFai
 from mlpbench.conformance.handles import ImplHandle, WorkerHandle, WorkerLost
 from mlpbench.conformance.repro import replay_command
 from mlpbench.conformance.results import ERROR, FAIL, NOT_CLAIMED, PASS, SKIPPED, CheckResult
+from mlpbench.impls.interface import Capabilities
 from mlpbench.isolation.calls import one_line
 from mlpbench.isolation.supervisor import Worker, WorkerDied
 from mlpbench.report_text import MESSAGE_LIMIT, capped

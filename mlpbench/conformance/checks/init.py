@@ -3,7 +3,7 @@ probability (mlpbench.conformance.checks.stats.FALSE_FAILURE = 1e-6 per check).
 
 The implementation draws a (256, 512) tensor (131072 values; fan_in 512, fan_out 256) with its initializer.
 Deterministic schemes (zeros, constant) must match exactly. For random schemes, with mu and sigma the mean
-and standard deviation the scheme targets (reference.init.expected_std):
+and standard deviation the scheme targets (mlpbench.reference.init.expected_std):
 - uniform schemes on [a, b]: every value inside [a, b]; |mean - mu| and |mean((x - mu)^2) - sigma^2| within
   Hoeffding bounds (widths b - a and (b - a)^2 / 4);
 - normal schemes: |mean - mu| within z sigma / sqrt(n); sum((x - mu)^2) / sigma^2 within the chi-square(n)
@@ -17,7 +17,7 @@ import numpy as np
 
 from mlpbench.conformance.checks.base import CheckContext, check_kind
 from mlpbench.conformance.checks.stats import FALSE_FAILURE, chi_square_interval, hoeffding_bound, normal_mean_bound
-from reference import init as reference_init
+from mlpbench.reference import init as reference_init
 
 UNIFORM_SCHEMES = frozenset({"uniform", "xavier_uniform", "kaiming_uniform"})
 NORMAL_SCHEMES = frozenset({"normal", "xavier_normal", "kaiming_normal"})

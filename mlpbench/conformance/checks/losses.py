@@ -12,8 +12,8 @@ import numpy as np
 
 from mlpbench.conformance.checks.base import CheckContext, check_kind
 from mlpbench.conformance.compare import compare_arrays
-from reference.losses import get_loss, log_softmax
-from reference.model import loss_params_for
+from mlpbench.reference.losses import get_loss, log_softmax
+from mlpbench.reference.model import loss_params_for
 
 ROWS, COLUMNS = 6, 4
 

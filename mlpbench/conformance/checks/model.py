@@ -14,7 +14,7 @@ from mlpbench.conformance.checks.common import (
     draw_network_case,
     to_oracle,
 )
-from reference.model import loss_and_gradients
+from mlpbench.reference.model import loss_and_gradients
 
 
 @check_kind("model")

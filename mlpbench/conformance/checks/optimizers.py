@@ -17,7 +17,7 @@ import numpy as np
 from mlpbench.conformance.checks.base import CheckContext, CheckFailed, check_kind
 from mlpbench.conformance.compare import compare_arrays, compare_values
 from mlpbench.conformance.results import Comparison
-from reference.optim import apply_conventions, get_optimizer, hyperparameters, make_hyper, public_state
+from mlpbench.reference.optim import apply_conventions, get_optimizer, hyperparameters, make_hyper, public_state
 
 
 def optimizer_inputs(

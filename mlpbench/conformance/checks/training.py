@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from impls.interface import TrainRequest
 from mlpbench.conformance.checks.base import CheckContext, CheckFailed, check_kind
 from mlpbench.conformance.checks.common import draw_params, draw_target, to_oracle
-from reference.early_stopping import EarlyStopping
-from reference.optim import hyperparameters, make_hyper
-from reference.spec import MLPSpec
-from reference.training import TrainingResult, evaluate_loss, make_batch_orders, train
+from mlpbench.impls.interface import TrainRequest
+from mlpbench.reference.early_stopping import EarlyStopping
+from mlpbench.reference.optim import hyperparameters, make_hyper
+from mlpbench.reference.spec import MLPSpec
+from mlpbench.reference.training import TrainingResult, evaluate_loss, make_batch_orders, train
 
 
 def build_request(ctx: CheckContext, p: Any, *, early_stopping: EarlyStopping | None = None) -> TrainRequest:

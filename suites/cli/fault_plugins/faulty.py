@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from impls.interface import Capabilities, Implementation, LossClaim
+from mlpbench.impls.interface import Capabilities, Implementation, LossClaim
 
 ACTIVATIONS = {
     "sigmoid": (lambda x: 1.0 / (1.0 + np.exp(-x)), lambda x, y: y * (1.0 - y)),
@@ -221,7 +221,7 @@ def patches_numpy_and_the_oracle():
     """"Fast math" in its own process: numpy.exp 0.1 % off, the oracle's sigmoid patched to agree with it,
     NumPy's comparison helpers made to agree with anything, global NumPy state changed, the working folder and
     umask moved. Its sigmoid is 0.1 % off; none of this may move the gate's expected value or verdict."""
-    import reference.activations as oracle_activations
+    import mlpbench.reference.activations as oracle_activations
 
     true_exp = np.exp
 
