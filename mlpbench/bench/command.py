@@ -16,6 +16,7 @@ import argparse
 import math
 import os
 import shlex
+import sys
 from collections.abc import Iterable
 from contextlib import closing
 from dataclasses import replace
@@ -176,7 +177,20 @@ def _check_writable(out: Path) -> None:
 
 def command_line(args: argparse.Namespace) -> str:
     """The options of this run as a command line (recorded in the results)."""
-    words = ["mlpbench", "bench"]
+    return shlex.join(["mlpbench", "bench", *_option_words(args)])
+
+
+def resume_command(args: argparse.Namespace, out: Path) -> str:
+    """The command that continues this run where it stopped: this interpreter, the same options, the output
+    folder's absolute path and --resume (runs as printed from any folder, without an activated virtualenv)."""
+    words = [word for word in _option_words(args) if word != "--resume"]
+    if "--out" in words:
+        del words[words.index("--out"):words.index("--out") + 2]
+    return shlex.join([sys.executable, "-m", "mlpbench", "bench", *words, "--out", str(out.resolve()), "--resume"])
+
+
+def _option_words(args: argparse.Namespace) -> list[str]:
+    words: list[str] = []
     if args.quick:
         words.append("--quick")
     for name in args.impl or []:
@@ -190,7 +204,7 @@ def command_line(args: argparse.Namespace) -> str:
             words += ["--" + option.replace("_", "-"), str(value)]
     if args.resume:
         words.append("--resume")
-    return shlex.join(words)
+    return words
 
 
 def exit_code(results, implementations) -> int:
@@ -261,6 +275,10 @@ def run(args: argparse.Namespace) -> int:
         )
         try:
             results = bench.run()
+        except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP: the finished cells are on disk; say how to go on
+            print(f"interrupted: the finished cells are kept in {terminal_text(str(out), 500)}; continue with: "
+                  f"{terminal_text(resume_command(args, out), 4000)}", file=sys.stderr)
+            raise
         except (SettingsMismatch, ResultsError) as error:
             raise UsageError(f"{out}: {error}") from None
         except OwnershipError as error:

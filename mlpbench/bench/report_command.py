@@ -6,8 +6,11 @@
   mlpbench report BASE.json NEW.json [--threshold 1.10] compare; exit 1 when any cell is significantly slower
 
 A cell is slower when median(new)/median(base) >= threshold and a one-sided Mann-Whitney U test on the
-per-block step times gives p < alpha (see mlpbench/bench/compare.py). Exit 2 on a usage error (missing or
-invalid file, bad option, an output folder that is not mlpbench's own), with one line: a results file is read
+per-block step times gives p < alpha; unchanged only when the data exclude a change as large as the threshold,
+and inconclusive (with why, and the blocks that would resolve it) otherwise (see mlpbench/bench/compare.py).
+Inconclusive cells are counted on the last line; they do not fail the comparison, only slower ones do. Exit 2 on
+a usage error (missing or invalid file, bad option, an output folder that is not mlpbench's own), with one line:
+a results file is read
 against its schema (`mlpbench.bench.results.load_results`), so a wrong one is named by its field. Output folders
 follow the ownership rule of `mlpbench.output.folder`: the re-rendered files go only into a folder that is new,
 empty or holds a benchmark run (or rendering) of mlpbench's own, unchanged; the comparison likewise.
@@ -22,7 +25,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from mlpbench import options
-from mlpbench.bench.compare import DEFAULT_ALPHA, DEFAULT_THRESHOLD, compare_runs, environment_differences
+from mlpbench.bench.compare import DEFAULT_ALPHA, DEFAULT_THRESHOLD, Change, compare_runs, environment_differences
 from mlpbench.bench.records import BenchResults
 from mlpbench.bench.results import ResultsError, load_results
 from mlpbench.errors import UsageError
@@ -65,21 +68,23 @@ def _fmt(value: float | None, spec: str) -> str:
 
 
 def comparison_markdown(comparisons, threshold: float, alpha: float, notes: list[str], base: str, new: str) -> str:
-    compared = [c for c in comparisons if c.verdict != "not compared"]
-    skipped = [c for c in comparisons if c.verdict == "not compared"]
+    compared = [c for c in comparisons if c.verdict is not Change.NOT_COMPARED]
+    skipped = [c for c in comparisons if c.verdict is Change.NOT_COMPARED]
     rows = [
-        (markdown_text(c.id), c.verdict, _fmt(c.base_median_s and c.base_median_s * 1e3, ".4g"),
+        (markdown_text(c.id), c.verdict.value, _fmt(c.base_median_s and c.base_median_s * 1e3, ".4g"),
          _fmt(c.new_median_s and c.new_median_s * 1e3, ".4g"), _fmt(c.ratio, ".3f"),
+         "-" if c.ratio_low is None else f"{c.ratio_low:.3f}-{c.ratio_high:.3f}",
          _fmt(c.p_slower, ".2g"), _fmt(c.p_faster, ".2g"), markdown_text(c.note, MESSAGE_LIMIT))
         for c in compared
     ]
-    table = tabulate(rows, headers=["cell", "verdict", "base ms/step", "new ms/step", "new/base",
+    table = tabulate(rows, headers=["cell", "verdict", "base ms/step", "new ms/step", "new/base", "interval",
                                     "p (slower)", "p (faster)", "note"], tablefmt="github", disable_numparse=True)
     lines = [
         f"# Benchmark comparison: {markdown_text(base)} -> {markdown_text(new)}",
         "",
         f"slower = median ratio >= {threshold} and one-sided Mann-Whitney U p < {alpha} on per-block step times; "
-        f"faster symmetrically.",
+        f"faster symmetrically; unchanged = the interval of new/base (level {1 - 2 * alpha:g}) lies inside "
+        f"{1 / threshold:.3g} to {threshold:g}; inconclusive = none of these, with why.",
     ]
     if notes:
         lines += ["", "Configuration differs between the runs:",
@@ -136,8 +141,10 @@ def run(args: argparse.Namespace) -> int:
                 })
         except OwnershipError as error:
             raise UsageError(str(error)) from None
-    slower = [c.id for c in comparisons if c.verdict == "slower"]
-    compared = sum(c.verdict != "not compared" for c in comparisons)
+    slower = [c.id for c in comparisons if c.verdict is Change.SLOWER]
+    compared = sum(c.verdict is not Change.NOT_COMPARED for c in comparisons)
+    inconclusive = sum(c.verdict is Change.INCONCLUSIVE for c in comparisons)
     listed = f": {', '.join(slower)}" if slower else ""
-    print(terminal_text(f"{compared} cells compared; {len(slower)} slower{listed}", 4000))
+    unresolved = f"; {inconclusive} inconclusive (see the note of each)" if inconclusive else ""
+    print(terminal_text(f"{compared} cells compared; {len(slower)} slower{listed}{unresolved}", 4000))
     return 1 if slower else 0

@@ -7,6 +7,10 @@ import contextlib
 import csv
 import io
 import json
+import os
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,6 +19,7 @@ import pytest
 from mlpbench.bench import timing as timing_module
 from mlpbench.bench.budget import estimated_step_seconds
 from mlpbench.bench.flops import training_step_flops
+from mlpbench.bench.isolated import IsolatedCalls
 from mlpbench.bench.records import csv_columns
 from mlpbench.bench.results import SCHEMA
 from mlpbench.bench.timing import time_blocks
@@ -282,3 +287,36 @@ def test_budget_estimate_extrapolates_from_the_two_largest_batches():
     assert estimated_step_seconds(points, 4096, None) == pytest.approx(1e-3 + 4096e-5)
     assert estimated_step_seconds(points, 4096, 1.0) == 1.0  # never faster than the GEMM peak allows
     assert estimated_step_seconds([], 4096, None) is None
+
+
+def test_interrupted_bench_prints_the_resume_command_that_continues_it(tmp_path, monkeypatch, capsys):
+    """Ctrl-C after the first cell: exit 130 and one line naming the command that continues the run; that
+    command, run as printed from another folder with no activated virtualenv, keeps the finished cell and runs
+    the rest."""
+    measured = IsolatedCalls.measure
+    calls = []
+
+    def measure_then_stop(self, *args, **kwargs):
+        calls.append(args[0])
+        if len(calls) > 1:
+            raise KeyboardInterrupt
+        return measured(self, *args, **kwargs)
+
+    monkeypatch.setattr(IsolatedCalls, "measure", measure_then_stop)
+    out = tmp_path / "run"
+    assert main(["bench", "--impl", "torch-cpu", "--batch-sizes", "32,256", *TINY, "--out", str(out)]) == 130
+    lines = [line for line in capsys.readouterr().err.splitlines() if "--resume" in line]
+    assert len(lines) == 1 and lines[0].startswith(f"interrupted: the finished cells are kept in {out}")
+    command = lines[0].split("continue with: ", 1)[1]
+    words = shlex.split(command)
+    assert words[:4] == [sys.executable, "-m", "mlpbench", "bench"] and words[-3:] == ["--out", str(out), "--resume"]
+    assert sorted(p.name for p in (out / "cells").iterdir()) == [B32]
+    kept = json.loads((out / "cells" / B32).read_text())["block_seconds"]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = subprocess.run(words, cwd=elsewhere, capture_output=True, text=True, timeout=300,
+                          env={k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"})
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert sorted(p.name for p in (out / "cells").iterdir()) == [B256, B32]
+    assert json.loads((out / "cells" / B32).read_text())["block_seconds"] == kept  # not re-timed
+    assert list(elsewhere.iterdir()) == []

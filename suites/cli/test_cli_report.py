@@ -1,5 +1,5 @@
 """`mlpbench report`: re-rendering a saved run (tables on stdout, files only where --out says, announced),
-comparing a run with itself (exit 0) and with a copy of it slowed by 2 ms a step (exit 1), usage errors, and the
+comparing a run with itself (exit 0) and with a copy of it slowed past its slowest block (exit 1), usage errors, and the
 Mann-Whitney U test the comparison rests on."""
 
 from __future__ import annotations
@@ -12,7 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlpbench.bench.compare import compare_cells, mann_whitney_greater
+from mlpbench.bench.compare import (
+    Change,
+    blocks_to_resolve,
+    compare_cells,
+    interval_rank,
+    mann_whitney_greater,
+    ratio_interval,
+)
 from mlpbench.bench.records import CellKind, CellResult, CellStatus
 from mlpbench.cli import main
 
@@ -23,13 +30,17 @@ SLOWDOWN_PER_STEP = 0.002
 
 
 def slowed_copy(base: Path, slowed: Path) -> Path:
-    """`base`'s run with 2 ms added to every step of every timed block: a run that is slower by construction.
+    """`base`'s run with every timed block shifted past the base's slowest block by 2 ms a step: a run slower
+    by construction, whatever the load the base run was timed under (a stalled base block cannot overlap the
+    slowed ones, so the test sees complete separation and the ratio exceeds 1 + 2 ms / median step).
     Deriving it from the base run's own blocks (instead of timing a sleeping step) keeps the comparison's
     verdict independent of the machine's load while the two runs would be timed."""
     data = json.loads(base.read_text())
     for cell in data["cells"]:
         k = cell.get("steps_per_block") or 1
-        cell["block_seconds"] = [t + SLOWDOWN_PER_STEP * k for t in cell.get("block_seconds") or []]
+        blocks = cell.get("block_seconds") or []
+        spread = max(blocks) - min(blocks) if blocks else 0.0
+        cell["block_seconds"] = [t + spread + SLOWDOWN_PER_STEP * k for t in blocks]
     slowed.write_text(json.dumps(data))
     return slowed
 
@@ -91,8 +102,12 @@ def test_report_run_against_itself_exits_0(runs, tmp_path):
     base, _ = runs
     assert main(["report", str(base), str(base), "--out", str(tmp_path)]) == 0
     comparison = json.loads((tmp_path / "comparison.json").read_text())
-    assert [c["verdict"] for c in comparison["cells"]] == ["unchanged", "unchanged"]
-    assert all(c["ratio"] == 1.0 for c in comparison["cells"])
+    assert [c["ratio"] for c in comparison["cells"]] == [1.0, 1.0]
+    for cell in comparison["cells"]:  # unchanged exactly when the run's own spread excludes a 10 % change
+        low, high = cell["ratio_low"], cell["ratio_high"]
+        assert low <= 1.0 <= high
+        fits = 1 / 1.10 < low and high < 1.10
+        assert cell["verdict"] == ("unchanged" if fits else "inconclusive"), cell
 
 
 def test_report_slowed_run_exits_1(runs, capsys, tmp_path):
@@ -102,11 +117,13 @@ def test_report_slowed_run_exits_1(runs, capsys, tmp_path):
     assert "slower" in out
     comparison = json.loads((tmp_path / "comparison.json").read_text())
     verdicts = {c["id"]: c["verdict"] for c in comparison["cells"]}
-    # 2 ms more per step is > 10 % of a 32-sample step of this small model on any CPU
+    # complete separation of at least 5 blocks a run (p <= 1 / C(10, 5) < 0.01) with a ratio above 1.10
     assert verdicts["step/torch-cpu/seed-10-64-32-1/float32/sgd/b32"] == "slower"
     # and the reverse comparison finds it faster, not slower (written apart: the runs are shared by the session's
     # pytest-xdist workers, and writing beside them would race another worker's reading)
     assert main(["report", str(slowed), str(base), "--out", str(tmp_path / "reverse")]) == 0
+    reverse = json.loads((tmp_path / "reverse" / "comparison.json").read_text())
+    assert {c["id"]: c["verdict"] for c in reverse["cells"]} == {ident: "faster" for ident in verdicts}
 
 
 @pytest.mark.parametrize(
@@ -174,7 +191,62 @@ def test_slower_needs_both_ratio_and_significance():
     times = [1.0, 1.01, 0.99, 1.02, 0.98]
     base = timed_cell(times)
     assert compare_cells(base, timed_cell([t * 1.5 for t in times]), 1.10, 0.01).verdict == "slower"
-    # a large ratio of medians with overlapping samples is not significant
-    assert compare_cells(base, timed_cell([0.5, 1.5, 0.6, 3.0, 1.6]), 1.10, 0.01).verdict == "unchanged"
+    # a large ratio of medians with overlapping samples is not significant, and not unchanged either
+    noisy = compare_cells(base, timed_cell([0.5, 1.5, 0.6, 3.0, 1.6]), 1.10, 0.01)
+    assert noisy.verdict is Change.INCONCLUSIVE and "reaches past 1.1" in noisy.note
     # a significant but small shift is below the threshold
     assert compare_cells(base, timed_cell([t * 1.05 + 0.05 for t in times]), 1.20, 0.01).verdict == "unchanged"
+
+
+def test_six_times_slower_with_few_blocks_is_inconclusive_never_unchanged():
+    """With 3 blocks a run the smallest p the exact test can give is 1 / C(6, 3) = 0.05: no verdict at
+    alpha 0.01, and the note says so; with 5 (1 / 252) the same slowdown is slower."""
+    few = compare_cells(timed_cell([1.0, 1.02, 0.98]), timed_cell([6.0, 6.1, 5.9]), 1.10, 0.01)
+    assert few.verdict is Change.INCONCLUSIVE and few.ratio == pytest.approx(6.0)
+    assert few.ratio_low is None and "too few blocks" in few.note and "0.05" in few.note
+    enough = compare_cells(timed_cell([1.0, 1.02, 0.98, 1.01, 0.99]), timed_cell([6.0, 6.1, 5.9, 6.05, 5.95]),
+                           1.10, 0.01)
+    assert enough.verdict is Change.SLOWER
+
+
+@pytest.mark.parametrize(("n1", "n2", "alpha"), [(3, 3, 0.05), (4, 5, 0.01), (5, 5, 0.01), (6, 4, 0.05)])
+def test_interval_rank_from_counted_interleavings(n1, n2, alpha):
+    """k, the interval's order statistic, from U's null distribution counted over every interleaving."""
+    us = []
+    for new_positions in itertools.combinations(range(n1 + n2), n2):
+        new = set(new_positions)
+        us.append(sum(1 for j in new for i in range(n1 + n2) if i not in new and j > i))
+    total = len(us)
+    expected = max((k for k in range(1, n1 * n2 + 1) if sum(u <= k - 1 for u in us) / total <= alpha), default=0)
+    assert interval_rank(n1, n2, alpha) == expected
+
+
+def test_ratio_interval_covers_the_true_ratio_at_its_level():
+    """Over many pairs of samples with a known ratio 1.3, the level-0.9 interval (alpha 0.05 a side) holds
+    it about 90 % of the time (binomial sd at 400 trials: 1.5 %)."""
+    rng = np.random.default_rng(11)
+    trials = 400
+    held = 0
+    for _ in range(trials):
+        base = np.exp(rng.normal(0.0, 0.2, 9))
+        new = 1.3 * np.exp(rng.normal(0.0, 0.2, 8))
+        low, high = ratio_interval(base, new, 0.05)
+        held += low <= 1.3 <= high
+    assert 0.85 <= held / trials <= 0.97
+
+
+def test_blocks_to_resolve_resolve_an_unchanged_cell():
+    """A same-speed cell with 10 % noise, inconclusive at 8 blocks, is unchanged in most runs with the number
+    of blocks the note suggests (the estimate aims at probability 1 - 2 alpha = 0.98)."""
+    rng = np.random.default_rng(5)
+    base, new = np.exp(rng.normal(0.0, 0.1, 8)), np.exp(rng.normal(0.0, 0.1, 8))
+    first = compare_cells(timed_cell(list(base)), timed_cell(list(new)), 1.10, 0.01)
+    assert first.verdict is Change.INCONCLUSIVE
+    needed = blocks_to_resolve(base, new, first.ratio, 1.10, 0.01)
+    assert f"about {needed} blocks per run would resolve it" in first.note
+    assert 8 < needed < 1000
+    verdicts = [compare_cells(timed_cell(list(np.exp(rng.normal(0.0, 0.1, needed)))),
+                              timed_cell(list(np.exp(rng.normal(0.0, 0.1, needed)))), 1.10, 0.01).verdict
+                for _ in range(30)]
+    assert verdicts.count(Change.UNCHANGED) >= 24, (needed, verdicts)
+
