@@ -39,6 +39,7 @@ from statistics import NormalDist
 import numpy as np
 
 from mlpbench.bench.records import BenchResults, CellResult, CellStatus
+from mlpbench.bench.timing import Spread
 
 DEFAULT_THRESHOLD = 1.10
 DEFAULT_ALPHA = 0.01
@@ -196,7 +197,7 @@ def compare_cells(base: CellResult, new: CellResult, threshold: float, alpha: fl
     if not (base.status is CellStatus.OK and new.status is CellStatus.OK and base.timed and new.timed):
         return CellComparison(base.id, Change.NOT_COMPARED, note=f"base {base.status.value}, new {new.status.value}")
     a, b = step_times(base), step_times(new)
-    base_median, new_median = float(np.median(a)), float(np.median(b))
+    base_median, new_median = Spread.of(a).median, Spread.of(b).median
     ratio = new_median / base_median
     p_slower = mann_whitney_greater(b, a)
     p_faster = mann_whitney_greater(a, b)

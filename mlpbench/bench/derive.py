@@ -1,17 +1,15 @@
-"""Derived numbers of a cell, from its plain timings: median and IQR of the per-step times, samples/s,
-FLOP/s (flops.py) and efficiency against the run's GEMM peak (flagged when above 1)."""
+"""Derived numbers of a cell, from its measurement record (`BlockTiming`): median and IQR of the per-step times;
+samples/s, FLOP/s (flops.py) and bytes/s as the same statistic of the per-block rates (`Spread.per`); and
+efficiency against the run's GEMM peak (flagged when above 1)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
-
 from mlpbench.bench.flops import training_step_flops
-from mlpbench.bench.measure import CellTiming
 from mlpbench.bench.plan import PlannedCell
 from mlpbench.bench.records import CellKind, CellResult, CellStatus, Peak, efficiency_problem
-from mlpbench.bench.timing import SPREAD_WARNING
+from mlpbench.bench.timing import BlockTiming
 
 
 def planned_cell_record(planned: PlannedCell, threads: int) -> CellResult:
@@ -28,28 +26,24 @@ def planned_cell_record(planned: PlannedCell, threads: int) -> CellResult:
     )
 
 
-def with_timing(cell: CellResult, timing: CellTiming) -> CellResult:
-    """samples/s = batch x total steps / total time; median and quartiles of t_i / k; FLOP/s for steps and
-    bytes/s for transfers."""
-    per_step = np.asarray(timing.block_seconds, dtype=np.float64) / timing.steps_per_block
-    median = float(np.median(per_step))
-    q1, q3 = (float(q) for q in np.percentile(per_step, [25, 75]))
-    steps = timing.steps_per_block * len(timing.block_seconds)
-    seconds = float(sum(timing.block_seconds))
+def with_timing(cell: CellResult, timing: BlockTiming) -> CellResult:
+    """The median and quartiles of t_i / k, and every rate as that statistic of the per-block rates:
+    samples/s = batch / median step (the median of batch k / t_i), FLOP/s for steps, bytes/s for transfers."""
+    spread = timing.spread
     cell = replace(
         cell,
         steps_per_block=timing.steps_per_block, blocks=len(timing.block_seconds), warmup_steps=timing.warmup_steps,
-        block_seconds=tuple(timing.block_seconds), median_s=median, q1_s=q1, q3_s=q3,
-        iqr_fraction=(q3 - q1) / median, noisy=(q3 - q1) > SPREAD_WARNING * median,
-        samples_per_s=cell.batch_size * steps / seconds, compile_s=timing.compile_s,
+        block_seconds=tuple(timing.block_seconds), median_s=spread.median, q1_s=spread.q1, q3_s=spread.q3,
+        iqr_fraction=spread.iqr_fraction, noisy=spread.noisy,
+        samples_per_s=timing.rate(cell.batch_size).median, compile_s=timing.compile_s,
     )
     if cell.kind is CellKind.TRAIN_STEP:
         from mlpbench.catalogue.benchmark import model_spec
 
         flop = training_step_flops(model_spec(cell.model), cell.batch_size)
-        return replace(cell, flop_per_step=flop, flop_per_s=flop * steps / seconds)
+        return replace(cell, flop_per_step=flop, flop_per_s=timing.rate(flop).median)
     if timing.bytes is not None:
-        return replace(cell, bytes=timing.bytes, bytes_per_s=timing.bytes * steps / seconds)
+        return replace(cell, bytes=timing.bytes, bytes_per_s=timing.rate(timing.bytes).median)
     return cell
 
 

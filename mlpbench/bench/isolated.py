@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mlpbench.bench.measure import CellTiming, time_cell
+from mlpbench.bench.measure import time_cell
 from mlpbench.bench.plan import ImplInfo
 from mlpbench.bench.records import CellKind
-from mlpbench.bench.timing import TimingSettings
+from mlpbench.bench.timing import BlockTiming, TimingSettings
 from mlpbench.catalogue.benchmark import BenchCase
 from mlpbench.conformance.runner import quick_check
 from mlpbench.isolation.supervisor import Worker, WorkerDied, preload_for
@@ -69,7 +69,7 @@ class IsolatedCalls:
         return None
 
     def measure(self, name: str, kind: CellKind, case: BenchCase, timing: TimingSettings, threads: int
-                ) -> CellTiming:
+                ) -> BlockTiming:
         limit = cell_time_limit(timing, self.step_timeout)
         outcome = self.worker(name).apply(time_cell, kind, case, timing, threads, timeout=limit)
         if isinstance(outcome, WorkerDied):

@@ -6,13 +6,13 @@ worker process alike. Deriving throughput, FLOP/s and efficiency from those timi
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from mlpbench.bench.records import CellKind
-from mlpbench.bench.timing import TimingSettings, time_blocks, time_trainer
+from mlpbench.bench.timing import BlockTiming, TimingSettings, time_blocks, time_trainer
 from mlpbench.catalogue.benchmark import SEED, BenchCase
 from mlpbench.reference.optim import limit_threads
 from mlpbench.reference.spec import MLPSpec
@@ -79,18 +79,7 @@ def set_threads(threads: int) -> Callable[[], None]:
 # -- one cell ---------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CellTiming:
-    """The raw timings of one cell: `blocks` synchronized blocks of `steps_per_block` steps (or copies)."""
-
-    steps_per_block: int
-    block_seconds: tuple[float, ...]
-    warmup_steps: int
-    bytes: int | None = None  # bytes per copy, for a host-to-device transfer cell
-    compile_s: float | None = None  # compile or jit time spent building the trainer, never in the step time
-
-
-def time_cell(impl: Any, kind: CellKind, case: BenchCase, timing: TimingSettings, threads: int) -> CellTiming:
+def time_cell(impl: Any, kind: CellKind, case: BenchCase, timing: TimingSettings, threads: int) -> BlockTiming:
     """Time one cell of `impl` at `threads` CPU threads. Runs inside the implementation's supervised worker
     (mlpbench.bench.isolated); an exception of the implementation propagates to become an error cell."""
     restore = set_threads(threads)
@@ -107,4 +96,4 @@ def time_cell(impl: Any, kind: CellKind, case: BenchCase, timing: TimingSettings
             nbytes = None
     finally:
         restore()
-    return CellTiming(blocks.steps_per_block, tuple(blocks.block_seconds), blocks.warmup_steps, nbytes, compile_s)
+    return replace(blocks, bytes=nbytes, compile_s=compile_s)

@@ -88,6 +88,14 @@ def throughput_plot(results: BenchResults) -> bytes:
     return png
 
 
+def throughput_points(timed: list[CellResult]) -> tuple[list[int], list[float], list[tuple[float, float]]]:
+    """Batch sizes, samples/s and interquartile ranges of timed cells: the cells' own fields, so a plot shows
+    the number of the tables, the CSV and the JSON."""
+    x = [c.batch_size for c in timed]
+    y = [c.measured_samples_per_s for c in timed]
+    return x, y, [c.samples_per_s_interquartile or (v, v) for c, v in zip(timed, y, strict=True)]
+
+
 def _throughput_panel(ax, model: str, cells: list[CellResult]) -> None:
     series: dict[str, list[CellResult]] = defaultdict(list)
     for cell in cells:
@@ -98,9 +106,7 @@ def _throughput_panel(ax, model: str, cells: list[CellResult]) -> None:
         timed = sorted((c for c in members if c.timed), key=lambda c: c.batch_size)
         if not timed:
             continue
-        x = [c.batch_size for c in timed]
-        y = [c.batch_size / c.measured_median_s for c in timed]
-        spread = [c.samples_per_s_interquartile or (v, v) for c, v in zip(timed, y)]
+        x, y, spread = throughput_points(timed)
         below = [max(v - low, 0.0) for v, (low, _) in zip(y, spread)]
         above = [max(high - v, 0.0) for v, (_, high) in zip(y, spread)]
         style = "-" if timed[0].device == "cpu" else "--"

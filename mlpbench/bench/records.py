@@ -127,7 +127,8 @@ class CellResult:
 
     @property
     def samples_per_s_interquartile(self) -> tuple[float, float] | None:
-        """samples/s at the third and at the first quartile of the per-step time (low, high)."""
+        """The first and third quartiles of the per-block samples/s (low, high): batch over the third and the
+        first quartile of the per-step time (`timing.Spread.per`)."""
         if not self.timed or not self.q1_s or not self.q3_s:
             return None
         return self.batch_size / self.q3_s, self.batch_size / self.q1_s

@@ -29,7 +29,7 @@ from mlpbench.bench.budget import Budget
 from mlpbench.bench.derive import planned_cell_record, with_peak, with_timing
 from mlpbench.bench.environment import EnvironmentRecord, environment_record
 from mlpbench.bench.flops import GEMM_FORMULA, TRAINING_STEP_FORMULA, training_step_flops
-from mlpbench.bench.measure import CellTiming, set_threads
+from mlpbench.bench.measure import set_threads
 from mlpbench.bench.peak import PeakTarget, measure_peak_pass, peak_target
 from mlpbench.bench.plan import ImplInfo, PlannedCell, check_resumable, plan_cells, reusable
 from mlpbench.bench.records import (
@@ -43,7 +43,7 @@ from mlpbench.bench.records import (
     RunSettings,
 )
 from mlpbench.bench.speedup import crossovers, speedups
-from mlpbench.bench.timing import TimingSettings
+from mlpbench.bench.timing import BlockTiming, TimingSettings
 from mlpbench.catalogue.benchmark import BenchCase, Grid
 from mlpbench.output.folder import OwnedFolder
 from mlpbench.output.manifest import BENCH
@@ -52,7 +52,7 @@ from mlpbench.report_text import terminal_text
 MAX_PEAK_RECHECKS = 3
 """Extra peak passes per peak in one run, each right after a cell came out faster than the peak allows."""
 
-Measure = Callable[[str, CellKind, BenchCase, TimingSettings, int], CellTiming]
+Measure = Callable[[str, CellKind, BenchCase, TimingSettings, int], BlockTiming]
 
 
 def claim_problem(caps, case: BenchCase, precision: str = "ieee") -> str | None:

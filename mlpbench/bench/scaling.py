@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from mlpbench import options
+from mlpbench.bench.timing import Spread
 from mlpbench.output.folder import RULE
 from mlpbench.report_text import markdown_text, terminal_text
 
@@ -118,20 +118,16 @@ def time_ranks(impl: Any, sizes: tuple[int, ...], batch_per_rank: int, dtype: st
             "gpus": torch.cuda.device_count() if torch.cuda.is_available() else 0}
 
 
-def _iqr(values: list[float]) -> float:
-    q = np.percentile(values, [25, 75])
-    return float(q[1] - q[0])
-
-
 def summarize(world_size: int, ranks: list[dict[str, Any]], batch_per_rank: int, base_samples_per_s: float | None
               ) -> ScalingRow:
     """A row from the ranks' block times; a block's time is the slowest rank's (blocks end on a barrier)."""
     blocks = [max(times) for times in zip(*(r["step_s"] for r in ranks), strict=True)]
     local_blocks = [max(times) for times in zip(*(r["local_step_s"] for r in ranks), strict=True)]
-    step, local = statistics.median(blocks), statistics.median(local_blocks)
-    samples = world_size * batch_per_rank / step
+    spread, local = Spread.of(blocks), Spread.of(local_blocks).median
+    step = spread.median
+    samples = spread.per(world_size * batch_per_rank).median
     efficiency = samples / (world_size * base_samples_per_s) if base_samples_per_s else float("nan")
-    return ScalingRow(world_size, step, _iqr(blocks), local, samples, efficiency, (step - local) / step,
+    return ScalingRow(world_size, step, spread.iqr, local, samples, efficiency, (step - local) / step,
                       int(ranks[0]["threads"]))
 
 

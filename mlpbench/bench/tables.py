@@ -107,8 +107,8 @@ def method_section(results: BenchResults) -> str:
     grid = {key: md(value) for key, value in results.grid.items()}
     return "\n".join([
         f"- {md(results.flop_formula)}. Achieved FLOP/s = FLOPs per step x steps / time.",
-        "- samples/s = total samples / total timed time (all timed blocks); the interquartile range is that of "
-        "the per-step times of the blocks.",
+        "- samples/s = the median of the blocks' samples/s (batch x steps / block time), with their "
+        "interquartile range; the same number in every table, plot, CSV and JSON file (FLOP/s likewise).",
         f"- efficiency = achieved FLOP/s / GEMM peak of the same device, dtype and thread count, measured in this "
         f"run before the first timed cell and again after the last, and again right after a cell that came out "
         f"faster than the peak allows (recheck) ({md(results.gemm_formula)}; torch.matmul, "

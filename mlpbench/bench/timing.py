@@ -4,7 +4,9 @@ A timed block is `synchronize(); t0; k x step(); synchronize(); t1`, so queued d
 and timer and launch overheads are amortised over k steps. k grows (1, 2, 5, 10, 20, 50, ...) until one block
 takes at least `min_block_seconds` (like `timeit.Timer.autorange` and torch.utils.benchmark's
 `blocked_autorange`). Warm-up steps run first and are not recorded. The per-step time of block i is
-t_i / k; a cell reports the median and the interquartile range of those per-block values.
+t_i / k; a cell reports the median and the interquartile range of those per-block values (`Spread`), and every
+rate (samples/s, FLOP/s, bytes/s) is that statistic seen through units / t: the median of the per-block rates
+and their quartiles, the one statistic of every table, plot, CSV and JSON file.
 
 The first steps of a fresh process can be far slower than the rest (a thread pool starting, lazy
 initialisation: 16 to 37 ms against 0.4 ms for torch's first step of a small model), longer than the short
@@ -32,14 +34,50 @@ RECALIBRATE_RATIO = 2.0
 MAX_RECALIBRATIONS = 3
 
 
+@dataclass(frozen=True)
+class Spread:
+    """The median and the quartiles of a sample (numpy's linear interpolation between order statistics)."""
+
+    median: float
+    q1: float
+    q3: float
+
+    @classmethod
+    def of(cls, values) -> Spread:
+        q1, median, q3 = (float(q) for q in np.percentile(np.asarray(values, dtype=np.float64), [25, 50, 75]))
+        return cls(median, q1, q3)
+
+    @property
+    def iqr(self) -> float:
+        return self.q3 - self.q1
+
+    @property
+    def iqr_fraction(self) -> float:
+        return self.iqr / self.median
+
+    @property
+    def noisy(self) -> bool:
+        """IQR > SPREAD_WARNING of the median."""
+        return self.iqr > SPREAD_WARNING * self.median
+
+    def per(self, units: float) -> Spread:
+        """The same statistic of units / value (a rate from times): a decreasing map takes a median of the
+        values to a median of the rates and the third quartile to the first, since order statistics map to order
+        statistics (for an even count, units / median lies between the two middle rates: a median of them)."""
+        return Spread(units / self.median, units / self.q3, units / self.q1)
+
+
 @dataclass
 class BlockTiming:
-    """Timed blocks of `steps_per_block` steps each."""
+    """The measurement record: timed blocks of `steps_per_block` steps (or copies) each, and the statistic every
+    report shows (`spread` of the per-step times, `rate` of anything done per step)."""
 
     steps_per_block: int
     block_seconds: list[float] = field(default_factory=list)
     warmup_steps: int = 0
     calibration_seconds: float = 0.0
+    bytes: int | None = None  # bytes per copy, for a host-to-device transfer cell
+    compile_s: float | None = None  # compile or jit time spent building the trainer, never in the step time
 
     @property
     def step_seconds(self) -> np.ndarray:
@@ -47,18 +85,25 @@ class BlockTiming:
         return np.asarray(self.block_seconds, dtype=np.float64) / self.steps_per_block
 
     @property
+    def spread(self) -> Spread:
+        """Median and quartiles of the per-step times."""
+        return Spread.of(self.step_seconds)
+
+    def rate(self, units_per_step: float) -> Spread:
+        """Median and quartiles of the per-block rates, units_per_step * k / t_i (samples/s for a batch)."""
+        return self.spread.per(units_per_step)
+
+    @property
     def median(self) -> float:
-        return float(np.median(self.step_seconds))
+        return self.spread.median
 
     @property
     def quartiles(self) -> tuple[float, float]:
-        q1, q3 = np.percentile(self.step_seconds, [25, 75])
-        return float(q1), float(q3)
+        return self.spread.q1, self.spread.q3
 
     @property
     def iqr(self) -> float:
-        q1, q3 = self.quartiles
-        return q3 - q1
+        return self.spread.iqr
 
     @property
     def total_steps(self) -> int:
@@ -71,7 +116,7 @@ class BlockTiming:
     @property
     def noisy(self) -> bool:
         """IQR > 10 % of the median."""
-        return self.iqr > SPREAD_WARNING * self.median
+        return self.spread.noisy
 
 
 class TimingOptions(TypedDict):

@@ -18,7 +18,6 @@ import pytest
 
 from mlpbench.bench.derive import with_peak, with_timing
 from mlpbench.bench.flops import gemm_flops, layer_flops, training_step_flops
-from mlpbench.bench.measure import CellTiming
 from mlpbench.bench.records import (
     BenchResults,
     CellKind,
@@ -33,6 +32,7 @@ from mlpbench.bench.render import render_run
 from mlpbench.bench.results import SCHEMA, csv_text
 from mlpbench.bench.speedup import crossovers, speedups
 from mlpbench.bench.tables import markdown_report, throughput_tables
+from mlpbench.bench.timing import BlockTiming
 from mlpbench.catalogue.models import MODELS
 
 
@@ -94,7 +94,7 @@ def peak_of(rate: float) -> Peak:
 def timed(batch: int, seconds_per_step: float) -> CellResult:
     base = cell("torch-cpu", "cpu", batch, None, model="mnist-784-256-256-10")
     base = replace(base, sizes=(784, 256, 256, 10))
-    return with_timing(base, CellTiming(steps_per_block=4, block_seconds=(4 * seconds_per_step,) * 5,
+    return with_timing(base, BlockTiming(steps_per_block=4, block_seconds=(4 * seconds_per_step,) * 5,
                                         warmup_steps=2))
 
 

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from mlpbench.bench.isolated import CellFailed, IsolatedCalls, cell_time_limit
-from mlpbench.bench.measure import CellTiming
 from mlpbench.bench.records import CellKind
-from mlpbench.bench.timing import TimingSettings
+from mlpbench.bench.timing import BlockTiming, TimingSettings
 from mlpbench.catalogue.benchmark import OPTIMIZERS, BenchCase
 
 CASE = BenchCase("seed-10-64-32-1", 16, "float32", "sgd", dict(OPTIMIZERS["sgd"]))
@@ -41,7 +40,7 @@ def test_a_cell_is_measured_in_the_worker(calls: IsolatedCalls, impl_name: str) 
     info, caps, unknown = calls.load(impl_name)
     assert info.unavailable is None and caps is not None and not unknown
     timing = calls.measure(impl_name, CellKind.TRAIN_STEP, CASE, TIMING, 1)
-    assert isinstance(timing, CellTiming)
+    assert isinstance(timing, BlockTiming)
     assert pickle.loads(pickle.dumps(timing)) == timing
     assert len(timing.block_seconds) == 3 and timing.block_seconds[0] >= 0.002  # the calibrating block
     assert timing.steps_per_block >= 1 and timing.bytes is None

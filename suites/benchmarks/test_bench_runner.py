@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from mlpbench.bench.flops import training_step_flops
-from mlpbench.bench.measure import CellTiming
 from mlpbench.bench.plan import ImplInfo
 from mlpbench.bench.records import CellStatus, GemmRate, PeakPass
 from mlpbench.bench.runner import MAX_PEAK_RECHECKS, BenchRun
+from mlpbench.bench.timing import BlockTiming
 from mlpbench.catalogue.benchmark import QUICK
 from mlpbench.catalogue.models import MODELS
 from mlpbench.impls.registry import resolve
@@ -33,9 +33,9 @@ def fake_pass(rates: dict[str, list[float]]):
     return measure_peak
 
 
-def fake_cell(impl_name, kind, case, timing, threads) -> CellTiming:
+def fake_cell(impl_name, kind, case, timing, threads) -> BlockTiming:
     seconds = training_step_flops(MODELS[case.model], case.batch_size) / STEP_FLOP_PER_S
-    return CellTiming(steps_per_block=1, block_seconds=(seconds,) * 5, warmup_steps=1)
+    return BlockTiming(steps_per_block=1, block_seconds=(seconds,) * 5, warmup_steps=1)
 
 
 def run(tmp_path: Path, rates: dict[str, list[float]]):

@@ -9,6 +9,7 @@ import io
 import json
 import os
 import shlex
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -81,8 +82,9 @@ def test_bench_writes_markdown_json_csv_png(resumed_run):
     for cell in timed:
         assert cell["status"] == "ok", cell["reason"]
         assert cell["blocks"] == len(cell["block_seconds"]) >= 5
-        steps = cell["steps_per_block"] * cell["blocks"]
-        assert cell["samples_per_s"] == pytest.approx(cell["batch_size"] * steps / sum(cell["block_seconds"]))
+        per_step = [t / cell["steps_per_block"] for t in cell["block_seconds"]]
+        assert cell["median_s"] == pytest.approx(statistics.median(per_step))
+        assert cell["samples_per_s"] == pytest.approx(cell["batch_size"] / cell["median_s"])  # the median rate
         assert cell["flop_per_step"] == training_step_flops(spec, cell["batch_size"])
         assert cell["flop_per_s"] == pytest.approx(cell["flop_per_step"] * cell["samples_per_s"] / cell["batch_size"])
         assert cell["efficiency"] == pytest.approx(cell["flop_per_s"] / cell["peak_flop_per_s"])
@@ -320,3 +322,37 @@ def test_interrupted_bench_prints_the_resume_command_that_continues_it(tmp_path,
     assert sorted(p.name for p in (out / "cells").iterdir()) == [B256, B32]
     assert json.loads((out / "cells" / B32).read_text())["block_seconds"] == kept  # not re-timed
     assert list(elsewhere.iterdir()) == []
+
+
+def test_tables_plots_csv_and_json_show_one_number_per_cell(resumed_run):
+    """samples/s is the median of the per-block rates, computed once: the JSON's value is batch over the median
+    of the blocks' step times, a median of batch k / t_i, and the CSV, the Markdown table, the plot's points
+    and the fastest-engine table show that same value."""
+    from mlpbench.bench.engines import fastest_engines
+    from mlpbench.bench.plots import throughput_points
+    from mlpbench.bench.records import CellResult
+    from mlpbench.bench.tables import si
+
+    out = resumed_run[0]
+    saved = json.loads((out / "bench.json").read_text())
+    timed = [CellResult.from_dict(c) for c in saved["cells"] if c["status"] == "ok" and c["block_seconds"]]
+    assert timed
+    csv_rows = {row["id"]: row for row in csv.DictReader(io.StringIO((out / "bench.csv").read_text()))}
+    markdown = (out / "bench.md").read_text()
+    for cell in timed:
+        rates = sorted(cell.batch_size * cell.steps_per_block / t for t in cell.block_seconds)
+        middle = len(rates) // 2
+        assert rates[(len(rates) - 1) // 2] <= cell.samples_per_s <= rates[middle]  # a median of the rates
+        assert cell.samples_per_s == pytest.approx(cell.batch_size / cell.median_s, rel=1e-12)
+        assert float(csv_rows[cell.id]["samples_per_s"]) == pytest.approx(cell.samples_per_s, rel=1e-12)
+        row = next(line for line in markdown.splitlines()
+                   if line.startswith(f"| {cell.impl} ") and f"| {cell.batch_size} " in line)
+        assert si(cell.samples_per_s) in [field.strip() for field in row.split("|")]
+        _, y, spread = throughput_points([cell])
+        assert y == [cell.samples_per_s] and spread[0][0] <= cell.samples_per_s <= spread[0][1]
+    from mlpbench.bench.results import load_results
+
+    for row in fastest_engines(load_results(out / "bench.json")):
+        best = next(c for c in timed if c.impl == row["fastest"] and c.batch_size == row["batch_size"])
+        assert row["samples_per_s"] == best.samples_per_s
+
