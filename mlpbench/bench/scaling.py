@@ -114,7 +114,7 @@ def time_ranks(impl: Any, sizes: tuple[int, ...], batch_per_rank: int, dtype: st
         pool.threads = threads
     ranks = impl.bench(spec, params, x, target, "cross_entropy", optimizer, hyperparameters(optimizer, lr=0.01),
                        steps=steps, blocks=blocks, warmup=warmup)
-    return {"ranks": ranks, "torch": torch.__version__,
+    return {"ranks": ranks, "torch": str(torch.__version__),
             "gpus": torch.cuda.device_count() if torch.cuda.is_available() else 0}
 
 

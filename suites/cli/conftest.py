@@ -2,7 +2,7 @@
 
 pytest-xdist hands out tests in chunks of consecutive tests; a module whose tests straddle two chunks has them
 run in both workers, and a module-scoped fixture then runs once in each: the same bench grid, gate or matrix
-twice. And the README's command-block test runs command lines that other tests also need. `shared_runs` keeps
+twice. And the command-block test (README.md's and docs/'s) runs lines that other tests also need. `shared_runs` keeps
 one record per session, in the folder above the workers' own temporary folders, and a lock per run that the
 other workers wait on:
 
