@@ -25,6 +25,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from mlpbench import options
+from mlpbench.bench import terminal
 from mlpbench.bench.compare import DEFAULT_ALPHA, DEFAULT_THRESHOLD, Change, compare_runs, environment_differences
 from mlpbench.bench.records import BenchResults
 from mlpbench.bench.results import ResultsError, load_results
@@ -110,13 +111,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--alpha must be in (0, 1)")
     if len(args.files) == 1:
         from mlpbench.bench.render import render_run
-        from mlpbench.bench.tables import console_summary
 
         results = _load(args.files[0])
         source = args.files[0]
         out = args.out or (source if source.is_dir() else source.parent)
         _writable(out, BENCH)
-        print(console_summary(results))
+        print(terminal.summary(results))
         try:
             written = render_run(out, results)
         except OwnershipError as error:
@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     comparisons = compare_runs(base, new, args.threshold, args.alpha)
     notes = environment_differences(base, new)
     text = comparison_markdown(comparisons, args.threshold, args.alpha, notes, str(args.files[0]), str(args.files[1]))
-    print(text)
+    print(terminal.comparison(comparisons, args.threshold, args.alpha, notes))
     if args.out:
         try:
             with OwnedFolder(args.out, COMPARISON) as folder:
@@ -146,5 +146,6 @@ def run(args: argparse.Namespace) -> int:
     inconclusive = sum(c.verdict is Change.INCONCLUSIVE for c in comparisons)
     listed = f": {', '.join(slower)}" if slower else ""
     unresolved = f"; {inconclusive} inconclusive (see the note of each)" if inconclusive else ""
-    print(terminal_text(f"{compared} cells compared; {len(slower)} slower{listed}{unresolved}", 4000))
+    print(terminal.wrapped(terminal_text(f"{compared} cells compared; {len(slower)} slower{listed}{unresolved}",
+                                         4000)))
     return 1 if slower else 0

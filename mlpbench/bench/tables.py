@@ -150,7 +150,7 @@ def conformance_table(results: BenchResults) -> str:
     return _table(rows, ["implementation/dtype", "quick conformance check"])
 
 
-def _series_rows(cells: Sequence[CellResult], value_row: Callable[[CellResult, str], tuple]) -> list[tuple]:
+def series_rows(cells: Sequence[CellResult], value_row: Callable[[CellResult, str], tuple]) -> list[tuple]:
     """Rows per cell; a series whose cells all share one non-ok status collapses into one row."""
     rows = []
     for _, series in groupby(cells, key=lambda c: (c.impl, c.dtype, c.optimizer)):
@@ -185,7 +185,7 @@ def throughput_tables(results: BenchResults) -> str:
         first = cells[0]
         sizes = "-".join(map(str, first.sizes))
         parts.append(f"### {md(model)} ({sizes}, {first.parameters:,} parameters, loss {md(first.loss)})\n")
-        parts.append(_table(_series_rows(cells, row), headers))
+        parts.append(_table(series_rows(cells, row), headers))
     return "\n\n".join(parts)
 
 
@@ -201,7 +201,7 @@ def transfer_table(results: BenchResults) -> str:
 
     rows = []
     for _, group in groupby(cells, key=lambda c: c.model):
-        rows.extend(_series_rows(list(group), row))
+        rows.extend(series_rows(list(group), row))
     return _table(rows, ["impl", "model", "dtype", "batch", "bytes", "median copy", "bandwidth"])
 
 
@@ -232,51 +232,81 @@ def crossover_table(results: BenchResults) -> str:
     return _table(rows, ["accelerator", "model", "dtype", "optimizer", "crossover batch size (GPU faster from)"])
 
 
-def warnings_section(results: BenchResults) -> str:
-    lines = [f"- {md(c.id)}: {md(c.efficiency_problem)}" for c in results.cells
+def warning_lines(results: BenchResults) -> list[tuple[str, str]]:
+    """Every measurement warning as (kind, plain text): a cell over the peak, a noisy cell, a GEMM peak that
+    moved during the run."""
+    lines = [("over the peak", f"{c.id}: {c.efficiency_problem}") for c in results.cells
              if c.status is CellStatus.OK and c.efficiency_problem]
-    lines += [f"- {md(c.id)}: IQR {percent(c.iqr_fraction)} of the median" for c in results.cells
+    lines += [("noisy", f"{c.id}: IQR {percent(c.iqr_fraction)} of the median") for c in results.cells
               if c.status is CellStatus.OK and c.noisy]
     for peak in results.peaks.values():
         start, end = peak.pass_rate("start"), peak.pass_rate("end")
         if start and end and abs(end / start - 1.0) > 0.10:
-            lines.append(f"- GEMM peak {md(peak.key)}: start {si(start, 'FLOP/s')} and end {si(end, 'FLOP/s')} "
-                         f"differ by more than 10% (load changed during the run)")
+            lines.append(("peak moved", f"GEMM peak {peak.key}: start {si(start, 'FLOP/s')} and end "
+                          f"{si(end, 'FLOP/s')} differ by more than 10% (load changed during the run)"))
+    return lines
+
+
+WARNING_KINDS = {"over the peak": "cells with an efficiency above the GEMM peak (a measurement problem)",
+                 "noisy": "noisy cells (IQR above 10% of the median)",
+                 "peak moved": "GEMM peaks that moved by more than 10% during the run"}
+
+
+def warnings_section(results: BenchResults) -> str:
+    lines = warning_lines(results)
     if not lines:
         return ("None: every efficiency is at most 100%, every timed cell has IQR <= 10% of its median, and the "
                 "start and end peaks agree within 10%.")
-    return "\n".join(lines)
+    return "\n".join(f"- {md(line)}" for _, line in lines)
+
+
+def warning_counts(results: BenchResults) -> str:
+    """One line: how many warnings of each kind, with a pointer to the list."""
+    counts: dict[str, int] = defaultdict(int)
+    for kind, _ in warning_lines(results):
+        counts[kind] += 1
+    if not counts:
+        return "Measurement warnings: none."
+    return ("Measurement warnings: " + ", ".join(f"{n} {WARNING_KINDS[kind]}" for kind, n in counts.items())
+            + "; the list is under [Measurement warnings](#measurement-warnings).")
+
+
+def answers_section(results: BenchResults) -> str:
+    """What the run found, before how: the fastest conforming engine per cell, the GPU/CPU crossover, and the
+    warnings as counts."""
+    return "\n\n".join([
+        "### Fastest conforming engine per cell (speedup over torch eager; compile time apart from step time)",
+        engines_table(results),
+        "### Crossover batch size per model (GPU faster from)",
+        crossover_table(results),
+        warning_counts(results),
+    ])
 
 
 def markdown_report(results: BenchResults, plots: Sequence[str] = ()) -> str:
     sections = [
         "# mlpbench training-step benchmark",
-        environment_section(results),
-        "## Method",
-        method_section(results),
+        "## Answers",
+        answers_section(results),
+        "## Training-step throughput",
+        throughput_tables(results),
+        "## GPU/CPU speedup per cell (accelerator samples/s over the fastest CPU implementation)",
+        speedup_tables(results),
+        "## Host-to-device transfer (timed separately)",
+        transfer_table(results),
+    ]
+    if plots:
+        sections += ["## Plots", "\n".join(f"![{name}]({name})" for name in plots)]
+    sections += [
         "## Quick conformance checks (only conforming configurations are timed)",
         conformance_table(results),
         "## GEMM peak (same device, dtype and threads; passes at the start, at the end and rechecks)",
         peaks_table(results),
         "## Measurement warnings",
         warnings_section(results),
-        "## Training-step throughput",
-        throughput_tables(results),
-        "## Host-to-device transfer (timed separately)",
-        transfer_table(results),
-        "## GPU/CPU speedup per cell (accelerator samples/s over the fastest CPU implementation)",
-        speedup_tables(results),
-        "## Crossover batch size per model",
-        crossover_table(results),
-        "## Fastest conforming engine per cell (speedup over torch eager; compile time apart from step time)",
-        engines_table(results),
+        "## Environment",
+        environment_section(results),
+        "## Method",
+        method_section(results),
     ]
-    if plots:
-        sections += ["## Plots", "\n".join(f"![{name}]({name})" for name in plots)]
     return "\n\n".join(sections) + "\n"
-
-
-def console_summary(results: BenchResults) -> str:
-    """What `mlpbench report FILE` prints: the peaks, the warnings and the throughput tables."""
-    return "\n\n".join([peaks_table(results), "Measurement warnings:\n" + warnings_section(results),
-                        throughput_tables(results), crossover_table(results)]) + "\n"

@@ -579,7 +579,8 @@ def replaced(data: object, path: tuple, value: object) -> object:
 def test_whatever_a_results_file_holds_reading_it_fails_in_one_line_or_renders(bench_json: Path) -> None:
     from mlpbench.bench.records import BenchResults, RecordError
     from mlpbench.bench.results import csv_text
-    from mlpbench.bench.tables import console_summary, markdown_report
+    from mlpbench.bench.tables import markdown_report
+    from mlpbench.bench.terminal import summary
 
     data = json.loads(bench_json.read_text())
     tried = rendered = 0
@@ -591,7 +592,7 @@ def test_whatever_a_results_file_holds_reading_it_fails_in_one_line_or_renders(b
             assert "\n" not in str(error) and str(error).startswith(str(where[0])), (where, error)
             continue
         markdown_report(results, ["throughput.png"])
-        console_summary(results)
+        summary(results)
         csv_text(results.cells)
         rendered += 1
     assert tried > 200 and rendered > 0

@@ -250,3 +250,41 @@ def test_blocks_to_resolve_resolve_an_unchanged_cell():
                 for _ in range(30)]
     assert verdicts.count(Change.UNCHANGED) >= 24, (needed, verdicts)
 
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_terminal_tables_fit_100_columns(runs, tmp_path, capsys):
+    """`report FILE` on the committed full-grid sample (578 cells, every engine, long unavailable reasons) and
+    `report BASE NEW` print no line wider than 100 columns, and still show every cell."""
+    from mlpbench.bench.results import load_results
+    from mlpbench.bench.terminal import WIDTH, summary
+
+    sample = load_results(ROOT / "reports" / "sample" / "bench.json")
+    printed = summary(sample)
+    assert WIDTH == 100 and max(map(len, printed.splitlines())) <= WIDTH
+    timed = [c for c in sample.cells if c.timed and c.kind.value == "train_step"]
+    assert len(timed) > 100
+    assert all(c.impl in printed for c in timed)
+    base, slowed = runs
+    assert main(["report", str(base), str(slowed), "--out", str(tmp_path / "comparison")]) == 1
+    out = capsys.readouterr().out
+    assert max(map(len, out.splitlines())) <= WIDTH
+    assert "slower" in out and "step/torch-cpu/seed-10-64-32-1/float32/sgd/b32" in out
+
+
+def test_bench_md_leads_with_the_answers(runs, tmp_path):
+    """bench.md: after its title, the answers (fastest conforming engine per cell, the crossover, the warnings
+    as counts pointing at their list); the method, environment and warnings' list after the results."""
+    base, _ = runs
+    assert main(["report", str(base), "--out", str(tmp_path / "rendered")]) == 0
+    text = (tmp_path / "rendered" / "bench.md").read_text()
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    assert headings[:2] == ["## Answers", "## Training-step throughput"]
+    assert headings.index("## Measurement warnings") > headings.index("## Training-step throughput")
+    assert headings[-2:] == ["## Environment", "## Method"]
+    answers = text.split("## Answers", 1)[1].split("\n## ", 1)[0]
+    assert "### Fastest conforming engine per cell" in answers and "| torch-cpu" in answers
+    assert "Measurement warnings: " in answers
+    assert "none" in answers or "(#measurement-warnings)" in answers
