@@ -1,8 +1,11 @@
 """PNG plots of a benchmark result (matplotlib, Agg backend), from the typed records.
 
-throughput.png: samples/s against batch size, one panel per model, one line per (implementation, dtype,
-optimizer): batch / median step time, with interquartile bars (batch / third and first quartile). Cells
-that were not timed are marked in place, at their batch size in a strip below the data: x in the series'
+throughput.png: samples/s against batch size, one panel per model, one line per (implementation, device,
+dtype, optimizer): the median of the blocks' samples/s, with interquartile bars (the tables' numbers). Each
+engine has one colour in every plot (`engine_colour`); the optimizer sets the line style and the dtype the
+marker. At most MAX_SERIES series per panel, the fastest first; the rest go to throughput-more.png, drawn the
+same way, and the panel says how many. Cells that were not timed are marked in a strip of their own below
+each panel, not on its axis (so they never stretch the data's scale), at their batch size: x in the series'
 colour for a cell over the time or memory budget, a grey square for an implementation unavailable here, a
 red X for an error or a failed conformance check. Legends sit below the panels, never over the data.
 speedup.png: GPU/CPU speedup against batch size with the crossover marked; written only when an accelerator
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import io
 import textwrap
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +30,28 @@ from mlpbench.output.manifest import BENCH
 from mlpbench.report_text import plot_text
 
 THROUGHPUT_PNG = "throughput.png"
+MORE_PNG = "throughput-more.png"
 SPEEDUP_PNG = "speedup.png"
+MAX_SERIES = 8
+"""Series per throughput panel; further ones are drawn in MORE_PNG."""
+
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d",
+           "#9edae5", "#393b79")
+"""matplotlib's tab10 then tab20's light tones: the engines' colours."""
+LINE_STYLES = {"sgd": "-", "adam": "--", "adamw": "-.", "rmsprop": ":"}
+MARKERS = {"float32": "o", "float64": "s"}
+
+
+def engine_colour(impl: str) -> str:
+    """One colour per engine in every plot: the built-ins in the registry's order take the palette's colours in
+    turn; any other name (a plug-in) takes one by a stable hash of its name."""
+    from mlpbench.impls.registry import BUILT_INS
+
+    names = [entry.name for entry in BUILT_INS]
+    if impl in names:
+        return PALETTE[names.index(impl) % len(PALETTE)]
+    return PALETTE[zlib.crc32(impl.encode()) % len(PALETTE)]
 
 
 def _pyplot():
@@ -47,6 +72,25 @@ def _png(fig) -> bytes:
 def _panels(plt, n: int):
     fig, axes = plt.subplots(1, max(n, 1), figsize=(5.6 * max(n, 1), 4.4), squeeze=False)
     return fig, list(axes[0])
+
+
+def _panels_with_strips(plt, columns: int, strip_rows: int, legend_rows: int, grid_rows: int = 1):
+    """`grid_rows` x `columns` panels, each three axes stacked: the data, the not-timed strip (sharing the
+    data's x) and an empty one that holds the legend; returned as three lists indexed [row][column]."""
+    columns = max(columns, 1)
+    strip = 0.3 + 0.2 * max(strip_rows, 1)
+    legend = 0.6 + 0.15 * legend_rows
+    fig, axes = plt.subplots(3 * grid_rows, columns, figsize=(5.6 * columns, (4.4 + strip + legend) * grid_rows),
+                             squeeze=False, gridspec_kw={"height_ratios": [4.4, strip, legend] * grid_rows,
+                                                         "hspace": 0.3})
+    data = [list(axes[3 * r]) for r in range(grid_rows)]
+    strips = [list(axes[3 * r + 1]) for r in range(grid_rows)]
+    legends = [list(axes[3 * r + 2]) for r in range(grid_rows)]
+    for r in range(grid_rows):
+        for c in range(columns):
+            strips[r][c].sharex(data[r][c])
+            legends[r][c].axis("off")
+    return fig, data, strips, legends
 
 
 def _not_timed_kind(cell: CellResult) -> str | None:
@@ -71,18 +115,103 @@ def _below_legend(ax) -> None:
                   frameon=False)
 
 
-def throughput_plot(results: BenchResults) -> bytes:
-    """throughput.png's content."""
-    plt = _pyplot()
+def _legend_in(where, *sources) -> None:
+    """One legend in the axes `where` for everything drawn on `sources` (a panel and its strip)."""
+    handles: list = []
+    labels: list[str] = []
+    for source in sources:
+        more_handles, more_labels = source.get_legend_handles_labels()
+        handles, labels = handles + more_handles, labels + more_labels
+    if handles:
+        where.legend(handles, labels, loc="upper center", fontsize=7, ncol=1, frameon=False)
+
+
+SeriesKey = tuple[str, str, str, str | None]
+"""(implementation, device, dtype, optimizer): the cells of one line."""
+
+
+def _series_key(cell: CellResult) -> SeriesKey:
+    return (cell.impl, cell.device, cell.dtype, cell.optimizer)
+
+
+def ranked_series(cells: list[CellResult]) -> list[SeriesKey]:
+    """The series of one panel, fastest first (by their best timed samples/s; never-timed ones last)."""
+    best: dict[SeriesKey, float] = {}
+    for cell in cells:
+        rate = cell.samples_per_s if cell.timed and cell.samples_per_s else 0.0
+        best[_series_key(cell)] = max(best.get(_series_key(cell), 0.0), rate)
+    return sorted(best, key=lambda key: (-best[key], key[0], key[1], key[2], str(key[3])))
+
+
+def _by_model(results: BenchResults) -> dict[str, list[CellResult]]:
     by_model: dict[str, list[CellResult]] = defaultdict(list)
     for cell in results.cells:
         if cell.kind is CellKind.TRAIN_STEP:
             by_model[cell.model].append(cell)
-    models = list(by_model)
-    fig, axes = _panels(plt, len(models))
-    for ax, model in zip(axes, models):
-        _throughput_panel(ax, model, by_model[model])
-    fig.suptitle("training-step throughput: median samples/s, bars: interquartile range")
+    return by_model
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One panel of a throughput figure: a model's cells of at most MAX_SERIES series."""
+
+    model: str
+    cells: list[CellResult]
+    note: str = ""  # e.g. where the other series are
+
+
+def throughput_panels(results: BenchResults, appendix: bool = False) -> list[Panel]:
+    """The main figure: per model, its MAX_SERIES fastest series (and the marks of the implementations
+    unavailable here). The appendix: per model, the other series that were timed, MAX_SERIES a panel."""
+    panels = []
+    for model, cells in _by_model(results).items():
+        ranked = ranked_series(cells)
+        chunks = [ranked[i:i + MAX_SERIES] for i in range(0, len(ranked), MAX_SERIES)]
+        if not appendix:
+            keep = set(chunks[0])
+            shown = [c for c in cells if _series_key(c) in keep or _not_timed_kind(c) == "unavailable"]
+            more = len(ranked) - len(keep)
+            panels.append(Panel(model, shown, f"{more} more series in {MORE_PNG}" if more else ""))
+            continue
+        timed = {_series_key(c) for c in cells if c.timed}
+        for number, chunk in enumerate(chunks[1:], start=2):
+            keep = set(chunk) & timed  # a never-timed series is one mark row of the main figure's strip
+            if not keep:
+                continue
+            panels.append(Panel(model, [c for c in cells if _series_key(c) in keep],
+                                f"series {MAX_SERIES * (number - 1) + 1} to {MAX_SERIES * (number - 1) + len(chunk)}"))
+    return panels
+
+
+def throughput_plot(results: BenchResults, appendix: bool = False) -> bytes | None:
+    """throughput.png's content (with `appendix`, throughput-more.png's, one row of panels per model; None
+    when no model has more than MAX_SERIES series)."""
+    panels = throughput_panels(results, appendix)
+    if not panels:
+        return None
+    plt = _pyplot()
+    models = list(dict.fromkeys(p.model for p in panels))
+    columns = max(sum(p.model == model for p in panels) for model in models) if appendix else len(panels)
+    grid_rows = len(models) if appendix else 1
+    strip_rows = max(len({m.row for m in not_timed_marks(p.cells)}) for p in panels)
+    legend_rows = max(len({_series_label(c) for c in p.cells if c.timed}) + len(MARK_STYLE) for p in panels)
+    fig, axes, strips, legends = _panels_with_strips(plt, columns, strip_rows, legend_rows, grid_rows)
+    placed: dict[str, int] = defaultdict(int)
+    used: set[tuple[int, int]] = set()
+    for panel in panels:
+        row = models.index(panel.model) if appendix else 0
+        column = placed[panel.model] if appendix else len(used)
+        placed[panel.model] += 1
+        used.add((row, column))
+        _throughput_panel(axes[row][column], strips[row][column], panel)
+        _legend_in(legends[row][column], axes[row][column], strips[row][column])
+    for row in range(grid_rows):
+        for column in range(columns):
+            if (row, column) not in used:
+                for unused in (axes[row][column], strips[row][column], legends[row][column]):
+                    unused.set_visible(False)
+    suffix = f" (the series beyond the fastest {MAX_SERIES} of each model)" if appendix else ""
+    fig.suptitle("training-step throughput: median of the blocks' samples/s, bars: interquartile range" + suffix)
     png = _png(fig)
     plt.close(fig)
     return png
@@ -96,32 +225,32 @@ def throughput_points(timed: list[CellResult]) -> tuple[list[int], list[float], 
     return x, y, [c.samples_per_s_interquartile or (v, v) for c, v in zip(timed, y, strict=True)]
 
 
-def _throughput_panel(ax, model: str, cells: list[CellResult]) -> None:
+def _throughput_panel(ax, strip, panel: Panel) -> None:
     series: dict[str, list[CellResult]] = defaultdict(list)
-    for cell in cells:
+    for cell in panel.cells:
         series[_series_label(cell)].append(cell)
     colours: dict[str, str] = {}
-    lowest = []
     for label, members in series.items():
         timed = sorted((c for c in members if c.timed), key=lambda c: c.batch_size)
         if not timed:
             continue
         x, y, spread = throughput_points(timed)
-        below = [max(v - low, 0.0) for v, (low, _) in zip(y, spread)]
-        above = [max(high - v, 0.0) for v, (_, high) in zip(y, spread)]
-        style = "-" if timed[0].device == "cpu" else "--"
-        line = ax.errorbar(x, y, yerr=[below, above], fmt=style, marker="o", markersize=4, capsize=3, label=label)
-        colours[label] = line[0].get_color()
-        lowest.append(min(low for low, _ in spread))
-    floor = min(lowest) if lowest else 1.0
-    _mark_not_timed(ax, cells, colours, floor)
+        below = [max(v - low, 0.0) for v, (low, _) in zip(y, spread, strict=True)]
+        above = [max(high - v, 0.0) for v, (_, high) in zip(y, spread, strict=True)]
+        first = timed[0]
+        colour = engine_colour(first.impl)
+        ax.errorbar(x, y, yerr=[below, above], color=colour, linestyle=LINE_STYLES.get(first.optimizer or "", ":"),
+                    marker=MARKERS.get(first.dtype, "^"), markersize=4, capsize=3, label=label)
+        colours[label] = colour
+    _mark_not_timed(strip, panel.cells, colours)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    ax.set_xlabel("batch size")
     ax.set_ylabel("samples/s")
-    ax.set_title(plot_text(f"{model} ({cells[0].parameters:,} parameters)"), fontsize=10)
+    ax.tick_params(labelbottom=False)
+    title = f"{panel.model} ({panel.cells[0].parameters:,} parameters)"
+    ax.set_title(plot_text(title) + (f"\n{plot_text(panel.note)}" if panel.note else ""), fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
-    _below_legend(ax)
+    strip.set_xlabel("batch size")
 
 
 @dataclass(frozen=True)
@@ -155,38 +284,43 @@ MARK_STYLE = {
 }
 
 
-def _mark_not_timed(ax, cells: list[CellResult], colours: dict[str, str], floor: float) -> None:
-    """The strip below the data, one row of marks per series (and one for unavailable implementations)."""
+def _mark_not_timed(strip, cells: list[CellResult], colours: dict[str, str]) -> None:
+    """The strip below a panel's data, its own axes: one row of marks per series (and one for unavailable
+    implementations), at their batch sizes; an empty strip says that every cell was timed or not claimed."""
     marks = not_timed_marks(cells)
+    strip.set_yticks([])
+    strip.grid(True, axis="x", alpha=0.3)
     if not marks:
+        strip.text(0.5, 0.5, "every cell timed (or not claimed)", transform=strip.transAxes, ha="center",
+                   va="center", fontsize=7, color="grey")
         return
     unavailable = sorted({c.impl for c in cells if _not_timed_kind(c) == "unavailable"})
     reasons = sorted({c.reason.split(":")[0] for c in cells if _not_timed_kind(c) == "unavailable"})
-    level = floor / 3.0
-    for row in dict.fromkeys(m.row for m in marks):
+    rows = list(dict.fromkeys(m.row for m in marks))
+    for level, row in enumerate(reversed(rows)):
         for kind, (marker, _) in MARK_STYLE.items():
             xs = [m.batch_size for m in marks if m.row == row and m.kind == kind]
             if not xs:
                 continue
             colour = {"budget": colours.get(row, "black"), "failed": "red", "unavailable": "grey"}[kind]
-            ax.plot(xs, [level] * len(xs), linestyle="none", marker=marker, markersize=7, color=colour,
-                    markerfacecolor="none" if kind == "unavailable" else colour)
-        level /= 2.0
+            strip.plot(xs, [level] * len(xs), linestyle="none", marker=marker, markersize=6, color=colour,
+                       markerfacecolor="none" if kind == "unavailable" else colour)
+    strip.set_ylim(-0.7, len(rows) - 0.3)
+    strip.set_ylabel("not timed", fontsize=7)
     for kind, (marker, text) in MARK_STYLE.items():  # one legend entry per kind of mark
         if not any(m.kind == kind for m in marks):
             continue
         if kind == "unavailable":
-            text = plot_text(f"{text}: {', '.join(unavailable)} ({textwrap.shorten(reasons[0], 40)})", 160)
+            text = "\n".join(textwrap.wrap(plot_text(
+                f"{text}: {', '.join(unavailable)} ({textwrap.shorten(reasons[0], 40)})", 160), 64))
         elif kind == "budget":
             text += " (colour: its series)"
         untimed = sorted({m.row for m in marks if m.kind == kind and m.row not in colours} - {UNAVAILABLE_ROW})
         if untimed:  # series without any timed cell have no line to lend a colour: name them
-            text += plot_text("; never timed: " + ", ".join(untimed), 160)
+            text = "\n".join(textwrap.wrap(text + plot_text("; never timed: " + ", ".join(untimed), 160), 64))
         colour = {"budget": "black", "failed": "red", "unavailable": "grey"}[kind]
-        ax.plot([], [], linestyle="none", marker=marker, markersize=7, color=colour,
-                markerfacecolor="none" if kind == "unavailable" else colour, label=text)
-    ax.axhline(floor / 1.7, color="grey", linewidth=0.6, linestyle=":")
-    ax.set_ylim(bottom=level * 1.2)
+        strip.plot([], [], linestyle="none", marker=marker, markersize=6, color=colour,
+                   markerfacecolor="none" if kind == "unavailable" else colour, label=text)
 
 
 def speedup_plot(results: BenchResults) -> bytes:
@@ -202,7 +336,9 @@ def speedup_plot(results: BenchResults) -> bytes:
     for ax, model in zip(axes, models):
         for (impl, dtype, optimizer), points in series[model].items():
             points.sort()
-            (line,) = ax.plot(*zip(*points), marker="o", label=plot_text(f"{impl} {dtype} {optimizer}"))
+            (line,) = ax.plot(*zip(*points), color=engine_colour(impl), marker=MARKERS.get(dtype, "^"),
+                              linestyle=LINE_STYLES.get(optimizer or "", ":"),
+                              label=plot_text(f"{impl} {dtype} {optimizer}"))
             c = crossover.get((impl, model, dtype, optimizer))
             if c is not None and c.crossover is not None:
                 ax.axvline(c.crossover, color=line.get_color(), linestyle=":",
@@ -221,14 +357,18 @@ def speedup_plot(results: BenchResults) -> bytes:
 
 
 def write_plots(run_dir: Path | OwnedFolder, results: BenchResults) -> list[str]:
-    """throughput.png, and speedup.png when an accelerator cell was timed (a speedup.png of an earlier render,
-    one the folder's manifest lists, is removed otherwise); returns the names written."""
+    """throughput.png; throughput-more.png when a panel has more than MAX_SERIES series; speedup.png when an
+    accelerator cell was timed (a file of an earlier render that this one does not write, one the folder's
+    manifest lists, is removed); returns the names written."""
     with owned_folder(run_dir, BENCH) as folder:
-        folder.write_bytes(THROUGHPUT_PNG, throughput_plot(results))
-        written = [THROUGHPUT_PNG]
-        if has_accelerator_timings(results.speedups):
-            folder.write_bytes(SPEEDUP_PNG, speedup_plot(results))
-            written.append(SPEEDUP_PNG)
-        else:
-            folder.remove(SPEEDUP_PNG)
+        main = throughput_plot(results)
+        more = throughput_plot(results, appendix=True)
+        speedup = speedup_plot(results) if has_accelerator_timings(results.speedups) else None
+        written = []
+        for name, png in ((THROUGHPUT_PNG, main), (MORE_PNG, more), (SPEEDUP_PNG, speedup)):
+            if png is None:
+                folder.remove(name)
+            else:
+                folder.write_bytes(name, png)
+                written.append(name)
     return written
