@@ -387,11 +387,27 @@ def test_the_printed_replay_command_reproduces_the_failure_and_leaves_the_report
     assert Path(shlex.split(replayed["results"][0]["repro_command"])[-1]) == replay_dir
 
 
-def test_a_registry_name_needs_no_pythonpath(tmp_path: Path) -> None:
+def test_a_registry_name_needs_no_pythonpath(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from mlpbench.conformance.repro import replay_command
 
+    monkeypatch.delenv("PYTHONPATH", raising=False)
     command = replay_command("torch-cpu", "optimizers/adam+amsgrad", "float32", tmp_path / "reports")
     assert shlex.split(command) == [
-        "mlpbench", "check", "--impl", "torch-cpu", "--case", "optimizers/adam+amsgrad", "--dtype", "float32",
-        "--report-dir", str(tmp_path / "reports-replay" / "optimizers__adam+amsgrad__float32"),
+        sys.executable, "-m", "mlpbench", "check", "--impl", "torch-cpu", "--case", "optimizers/adam+amsgrad",
+        "--dtype", "float32", "--report-dir", str(tmp_path / "reports-replay" / "optimizers__adam+amsgrad__float32"),
     ]
+
+
+def test_the_replay_command_carries_this_process_pythonpath_made_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkout run with PYTHONPATH=. finds mlpbench through it: the printed command keeps it, absolute, and
+    names its report folder absolutely, so it runs as printed from any other folder."""
+    from mlpbench.conformance.repro import replay_command
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(["src", str(tmp_path / "lib")]))
+    words = shlex.split(replay_command("reference", "activations/relu", "float64"))
+    assert words[0] == "PYTHONPATH=" + os.pathsep.join([str(tmp_path / "src"), str(tmp_path / "lib")])
+    assert words[1:4] == [sys.executable, "-m", "mlpbench"]
+    assert Path(words[-1]).is_absolute() and Path(words[-1]).is_relative_to(tmp_path)
