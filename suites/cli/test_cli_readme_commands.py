@@ -16,7 +16,7 @@ so a line added to the block is a test without anyone writing it. How each kind 
   or --report-dir folder the line names).
 - `python -m pytest` lines are collected (`--collect-only`), not run: running them would run this test again
   (the full-suite line) and the suites they name are run by the session itself; collecting proves that the
-  paths, the options and the --impl name are accepted (-n auto is parsed; under --collect-only pytest-xdist
+  paths, the options and the --mlpbench-impl name are accepted (-n auto is parsed; under --collect-only pytest-xdist
   starts no workers) and that the tests collect, implementations loaded for their claims included.
 """
 
