@@ -76,3 +76,10 @@ def mlpbench_command() -> list[str]:
 def listing(folder: Path) -> list[str]:
     """Every path under `folder`, relative, sorted: what a command left behind."""
     return sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
+
+
+def pytest_command(*argv: str) -> list[str]:
+    """pytest with mlpbench's plugin loaded (by its entry point where installed, else `-p`), no cache folder."""
+    from mlpbench.plugin_loading import plugin_args
+
+    return [sys.executable, "-m", "pytest", *plugin_args(), "-p", "no:cacheprovider", *argv]
