@@ -149,10 +149,11 @@ BUILT_INS: tuple[Entry, ...] = (
 
 OPT_IN: dict[str, str] = {
     "torch-cpu-compile": "compiles every step with TorchInductor (minutes on a CPU); its proof is "
-                         "`mlpbench check --impl torch-cpu-compile`, or pytest with --impl torch-cpu-compile",
+                         "`mlpbench check --impl torch-cpu-compile`, or pytest with "
+                         "--mlpbench-impl torch-cpu-compile",
 }
 """Built-ins the default pytest session does not check (it shows them skipped with this reason); naming one
-with --impl checks it."""
+with --impl (pytest: --mlpbench-impl) checks it."""
 
 
 def instantiate(obj: object, label: str) -> Implementation:

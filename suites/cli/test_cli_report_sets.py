@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from author_folder import mlpbench_root
 
 import mlpbench.conformance.report_set
 import mlpbench.conformance.reports
@@ -361,7 +362,8 @@ def test_the_printed_replay_command_reproduces_the_failure_and_leaves_the_report
     first = subprocess.run(
         [str(script), "check", "--impl", "broken_relu_plugin:make", "--area", "activations",
          "--report-dir", str(report_dir), "--quiet"],
-        cwd=broken_plugin, env={**env, "PYTHONPATH": str(broken_plugin)}, capture_output=True, text=True,
+        cwd=broken_plugin, env={**env, "PYTHONPATH": os.pathsep.join([str(broken_plugin), str(mlpbench_root())])},
+        capture_output=True, text=True,
         timeout=300,
     )
     assert first.returncode == 1, first.stdout + first.stderr
@@ -371,10 +373,12 @@ def test_the_printed_replay_command_reproduces_the_failure_and_leaves_the_report
     assert failed[0]["message"].endswith(f"; reproduce: {command}")
     before = snapshot(report_dir)
 
-    # as printed, from another folder, with neither PYTHONPATH nor the plug-in's folder as working directory
-    path = f"{script.parent}{os.pathsep}{env.get('PATH', '')}"
-    replay = subprocess.run(["bash", "-c", command], cwd=elsewhere, env={**env, "PATH": path},
-                            capture_output=True, text=True, timeout=300)
+    # as printed, from another folder, with neither PYTHONPATH nor the plug-in's folder as working directory, and
+    # no virtualenv on PATH (the command names its interpreter)
+    interpreter, *module = shlex.split(command)[1:4]
+    assert Path(interpreter).is_absolute() and Path(interpreter).exists() and module == ["-m", "mlpbench"]
+    replay = subprocess.run([str(shutil.which("bash")), "-c", command], cwd=elsewhere,
+                            env={**env, "PATH": os.defpath}, capture_output=True, text=True, timeout=300)
     assert replay.returncode == 1, replay.stdout + replay.stderr
     assert snapshot(report_dir) == before
     replay_dir = Path(shlex.split(command)[-1])
