@@ -5,7 +5,9 @@ and named here otherwise. In this checkout `--mlpbench-impl NAME` (repeatable) r
 suites/conformance/test_conformance.py to those implementations; without it that test checks every registered
 implementation but the mutants, an unavailable one (torch-cuda without a GPU) as one skipped test with its
 reason, an opt-in built-in (`mlpbench.impls.registry.OPT_IN`: torch-cpu-compile) likewise; mutants and opt-in
-built-ins run when named. The other suites run as they always do.
+built-ins run when named. The other suites run as they always do (a session that does not collect
+suites/conformance, `pytest suites/reference --mlpbench-impl X`, still checks X: the plugin then adds items of
+its own, `mlpbench::...`).
 """
 
 from __future__ import annotations
