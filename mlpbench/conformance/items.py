@@ -54,6 +54,11 @@ class CheckItem:
     dtype: str = "-"
     skip: str = ""
     broken: str = ""
+    labelled: bool = False  # one of several targets: the id and a skip's reason name the label
+
+    def reason(self, text: str) -> str:
+        """A skip's reason, '<label>: ...' among several targets (a summary groups equal reasons)."""
+        return f"{self.label}: {text}" if self.labelled else text
 
 
 class Verdict(Enum):
@@ -82,7 +87,8 @@ def item_id(label: str, case: Case, dtype: str, prefixed: bool) -> str:
 
 def single_item(target: Target, what: str, prefixed: bool, *, skip: str = "", broken: str = "") -> CheckItem:
     """The one item of a target that is not checked case by case: '<what>' or '<label>/<what>'."""
-    return CheckItem(target.label, f"{target.label}/{what}" if prefixed else what, skip=skip, broken=broken)
+    return CheckItem(target.label, f"{target.label}/{what}" if prefixed else what, skip=skip, broken=broken,
+                     labelled=prefixed)
 
 
 def runnable_count(caps: Capabilities, cases: Sequence[Case], dtypes: Iterable[str]) -> int:
@@ -147,7 +153,7 @@ class CheckSession:
             where = f" in area(s) {', '.join(areas)}" if areas else ""
             raise UsageError(f"nothing to check: what {target.label!r} claims selects none of the {len(cases)} "
                              f"case(s){where} (claimed dtypes: {', '.join(sorted(caps.dtypes)) or 'none'})")
-        return [CheckItem(target.label, item_id(target.label, case, dtype, prefixed), case, dtype)
+        return [CheckItem(target.label, item_id(target.label, case, dtype, prefixed), case, dtype, labelled=prefixed)
                 for case in cases for dtype in dtypes]
 
     def run(self, item: CheckItem) -> Outcome:
@@ -158,7 +164,7 @@ class CheckSession:
             return Outcome(Verdict.SKIPPED, item.skip or "nothing to run")
         result = run_case(self.worker(item.label), item.case, item.dtype, timeout=self.timeout)
         if result.verdict in SKIPPING:
-            return Outcome(Verdict.SKIPPED, result.message, result)
+            return Outcome(Verdict.SKIPPED, item.reason(result.message), result)
         if result.failed:
             return Outcome(Verdict.FAILED, result.diagnostic(), result)
         return Outcome(Verdict.PASSED, result.message, result)

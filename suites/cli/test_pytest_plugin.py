@@ -177,3 +177,18 @@ def test_the_helper_puts_the_checks_in_the_authors_own_test_file(author: Path, t
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "test_my_mlp.py::test_my_mlp[activations/sigmoid[float64]] PASSED" in ran.stdout
     assert Counts.of_junit(junit) == expected_counts(adapter_claim(folder), ("activations",))
+
+
+def test_several_targets_prefix_their_ids_with_the_label(author: Path, tmp_path: Path) -> None:
+    from mlpbench.impls.registry import resolve
+
+    junit = tmp_path / "junit.xml"
+    ran = run_pytest(author, "--mlpbench-impl", "my_mlp:make", "--mlpbench-impl", "reference",
+                     "--mlpbench-area", "activations", f"--junitxml={junit}", "-rs")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    names = [case.attrib["name"] for case in ET.parse(junit).getroot().iter("testcase")]
+    assert "my_mlp:make/activations/sigmoid[float64]" in names and "reference/activations/sigmoid[float32]" in names
+    mine = expected_counts(adapter_claim(author), ("activations",))
+    theirs = expected_counts(resolve("reference").capabilities(), ("activations",))
+    assert Counts.of_junit(junit) == Counts(mine.tests + theirs.tests, 0, mine.skipped + theirs.skipped)
+    assert "my_mlp:make: not claimed: activation 'tanh'" in ran.stdout  # a skip names whose it is
