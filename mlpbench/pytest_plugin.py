@@ -26,7 +26,8 @@ targets itself, and the plugin then adds no items of its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
+from typing import Any
 
 import pytest
 
@@ -128,6 +129,22 @@ def run_check(config: pytest.Config, item: CheckItem) -> None:
         pytest.skip(outcome.text)
     if outcome.verdict is Verdict.FAILED:
         pytest.fail(outcome.text, pytrace=False)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    """A check's skip is reported where the check is collected (its test file, or `mlpbench` for the plugin's
+    own items), not at the line that raised it: `-rs` reads `SKIPPED [1] mlpbench: not claimed: activation
+    'tanh'`."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and isinstance(report.longrepr, tuple) and is_check(item):
+        report.longrepr = (item.nodeid.split("::", 1)[0], None, report.longrepr[2])
+
+
+def is_check(item: pytest.Item) -> bool:
+    """True for an item that runs a conformance check: the plugin's own, or a test taking `mlpbench_check`."""
+    return isinstance(item, ConformanceCheck) or ARGUMENT in getattr(item, "fixturenames", ())
 
 
 # -- the plugin's own items (--mlpbench-impl with no test of the project's holding them) ---------------------------

@@ -94,7 +94,7 @@ def test_the_readme_adapter_passes_one_item_per_check(author: Path, tmp_path: Pa
     assert Counts.of_junit(junit) == expected
     assert "mlpbench::activations/sigmoid[float64] PASSED" in ran.stdout
     assert "mlpbench::activations/tanh[float64] SKIPPED (not claimed" in ran.stdout
-    assert "not claimed: activation 'tanh'" in ran.stdout  # -rs: each skip with its whole reason
+    assert "SKIPPED [1] mlpbench: not claimed: activation 'tanh'" in ran.stdout  # -rs: each skip, its reason
 
 
 def test_k_selects_among_the_items(author: Path, tmp_path: Path) -> None:
