@@ -111,14 +111,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def checks_for(config: pytest.Config, targets: Sequence[str] | None, areas: Sequence[str] | None
                ) -> list[CheckItem]:
     """The items of a test: its own targets, else the --mlpbench-impl targets (the test then holds them, and
-    the plugin adds none of its own), else every registered implementation but the mutants."""
+    the plugin adds none of its own), else every registered implementation but the mutants; in its own
+    areas, else those of --mlpbench-area."""
     session = session_of(config)
     if targets is not None:
-        return session.items(session.targets(list(targets)), areas)
+        return session.items(session.targets(list(targets)), areas or areas_of(config))
     config.stash[_FOLLOWED] = True
-    if _NAMED in config.stash:
+    if _NAMED in config.stash and not areas:
         return config.stash[_NAMED]
-    chosen: list[Target] = session.registered_targets()
+    named = config.getoption("mlpbench_impl")
+    chosen: list[Target] = session.targets(named) if named else session.registered_targets()
     return session.items(chosen, areas or areas_of(config))
 
 
