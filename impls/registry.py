@@ -6,7 +6,8 @@ A name resolves, in this order, to
 2. a plug-in: an entry point of the group "mlpbench.implementations" (in a package's pyproject:
    `[project.entry-points."mlpbench.implementations"] myimpl = "mypkg.adapter:make"`);
 3. "package.module:factory": `factory` is an Implementation subclass, an Implementation instance, or a
-   callable returning one (a dotted attribute path such as "pkg.mod:Class.create" works too);
+   callable returning one (a dotted attribute path such as "pkg.mod:Class.create" works too); the module is
+   imported with the working folder first on the path (`mlpbench.impls.targets`, docs/targets.md);
 4. a mutant ("mutant-..."): torch-cpu with one injected bug, listed in mlpbench.impls.mutant_table and built by
    mlpbench.impls.mutants, or torch-ddp with one data-parallel bug, from mlpbench.impls.ddp_mutants.
 
@@ -17,12 +18,14 @@ works without torch installed (torch-based entries then report themselves unavai
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 
 from mlpbench.impls.interface import Implementation
 from mlpbench.impls.mutant_table import DDP_MUTANTS, MUTANTS, DDPMutantSpec, MutantSpec
+from mlpbench.impls.targets import describe_object, did_you_mean
 
 ENTRY_POINT_GROUP = "mlpbench.implementations"
 
@@ -30,8 +33,8 @@ ENTRY_POINT_GROUP = "mlpbench.implementations"
 class UnknownImplementation(ValueError):
     """A name that does not resolve to an implementation, or one whose building failed; the message is one line.
 
-    not_found: the name refers to nothing (a usage error), as opposed to an implementation that exists but
-    failed to import or build (a failure of that implementation)."""
+    not_found: the name refers to no implementation (nothing, or something that is not one: a usage error), as
+    opposed to an implementation that exists but failed to import or build (a failure of that implementation)."""
 
     def __init__(self, message: str, *, not_found: bool = False) -> None:
         super().__init__(message)
@@ -146,38 +149,41 @@ BUILT_INS: tuple[Entry, ...] = (
 
 OPT_IN: dict[str, str] = {
     "torch-cpu-compile": "compiles every step with TorchInductor (minutes on a CPU); its proof is "
-                         "`mlpbench check --impl torch-cpu-compile`, or pytest with --impl torch-cpu-compile",
+                         "`mlpbench check --impl torch-cpu-compile`, or pytest with "
+                         "--mlpbench-impl torch-cpu-compile",
 }
 """Built-ins the default pytest session does not check (it shows them skipped with this reason); naming one
-with --impl checks it."""
+with --impl (pytest: --mlpbench-impl) checks it."""
 
 
 def instantiate(obj: object, label: str) -> Implementation:
-    """An Implementation from a subclass, an instance or a factory returning one; unnamed ones get `label`."""
+    """An Implementation from a subclass, an instance or a factory returning one; unnamed ones get `label`.
+
+    Anything else, and a factory returning anything else, is a target that names no implementation: an
+    UnknownImplementation with not_found set (a usage error), naming what was found. A factory that raises is
+    a failure of the implementation (not_found unset)."""
+    if not (isinstance(obj, Implementation) or callable(obj)) or (
+            isinstance(obj, type) and not issubclass(obj, Implementation)):
+        raise UnknownImplementation(f"{label!r} names {describe_object(obj)}, {NOT_AN_IMPLEMENTATION}",
+                                    not_found=True)
     try:
-        if isinstance(obj, Implementation):
-            impl = obj
-        elif isinstance(obj, type) and issubclass(obj, Implementation):
-            impl = obj()
-        elif callable(obj):
-            impl = obj()
-        else:
-            raise UnknownImplementation(
-                f"{label!r} is a {type(obj).__name__}, not an Implementation or a factory"
-            )
-    except UnknownImplementation:
+        impl = obj if isinstance(obj, Implementation) else obj()
+    except UnknownImplementation:  # a factory of ours that resolves further (an entry point, a mutant)
         raise
     except Exception as error:
         raise UnknownImplementation(
             f"building implementation {label!r} failed: {type(error).__name__}: {_one_line(error)}"
         ) from error
     if not isinstance(impl, Implementation):
-        raise UnknownImplementation(
-            f"{label!r} returned a {type(impl).__name__}, not an mlpbench.impls.interface.Implementation"
-        )
+        raise UnknownImplementation(f"{label!r} returned {describe_object(impl)}, {NOT_AN_IMPLEMENTATION}",
+                                    not_found=True)
     if impl.name == Implementation.name:
         impl.name = label
     return impl
+
+
+NOT_AN_IMPLEMENTATION = ("not an mlpbench.impls.interface.Implementation (a subclass, an instance, or a factory "
+                         "returning one)")
 
 
 def _plugin_factory(entry_point: metadata.EntryPoint) -> Callable[[], Implementation]:
@@ -269,8 +275,8 @@ def _from_module_path(name: str) -> Implementation:
     except ModuleNotFoundError as error:
         if error.name is not None and module_name.startswith(error.name):
             raise UnknownImplementation(
-                f"unknown implementation {name!r}: no module named {error.name!r} on the Python path "
-                "(set PYTHONPATH to the folder that holds it)", not_found=True) from error
+                f"unknown implementation {name!r}: no module named {error.name!r} in the working folder "
+                f"{os.getcwd()} or on the Python path (docs/targets.md)", not_found=True) from error
         raise UnknownImplementation(
             f"cannot import module {module_name!r} for implementation {name!r}: {type(error).__name__}: "
             f"{_one_line(error)}"
@@ -307,10 +313,8 @@ def resolve(name: str) -> Implementation:
     for entry in mutants:
         if entry.name == name:
             return instantiate(entry.factory, name)
-    known = ", ".join(entry.name for entry in entries(include_mutants=False)) + (
-        ", " + ", ".join(entry.name for entry in mutants) if mutants else ""
-    )
+    known = [entry.name for entry in entries(include_mutants=False) + mutants]
     raise UnknownImplementation(
-        f"unknown implementation {name!r}; known: {known}; or an entry point of group {ENTRY_POINT_GROUP!r}, "
-        "or package.module:factory", not_found=True
+        f"unknown implementation {name!r}{did_you_mean(name, known)} (`mlpbench list` shows the registered "
+        f"names; or an entry point of group {ENTRY_POINT_GROUP!r}, or package.module:factory)", not_found=True
     )

@@ -241,7 +241,10 @@ def summary_lines(results, out: Path) -> list[str]:
     if flagged:
         lines.append(f"{len(flagged)} cells with efficiency above 1, a measurement problem (see bench.md)")
     lines.append(f"report: {out / 'bench.md'}")
-    return lines
+    from mlpbench.bench.render import plots_skipped
+
+    skipped = plots_skipped()
+    return lines + ([skipped] if skipped else [])
 
 
 def run(args: argparse.Namespace) -> int:

@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0.0 < args.alpha < 1.0:
         raise UsageError("--alpha must be in (0, 1)")
     if len(args.files) == 1:
-        from mlpbench.bench.render import render_run
+        from mlpbench.bench.render import plots_skipped, render_run
 
         results = _load(args.files[0])
         source = args.files[0]
@@ -122,6 +122,9 @@ def run(args: argparse.Namespace) -> int:
         except OwnershipError as error:
             raise UsageError(str(error)) from None
         print("wrote " + ", ".join(terminal_text(p) for p in written))
+        skipped = plots_skipped()
+        if skipped:
+            print(skipped)
         return 0
     base, new = (_load(path) for path in args.files)
     if args.out:

@@ -23,6 +23,7 @@ from typing import Any
 
 from mlpbench.catalogue.conformance import CONFORMANCE_DTYPES, select_cases
 from mlpbench.conformance.checks.engine import claimed_dtypes
+from mlpbench.conformance.items import runnable_count
 from mlpbench.conformance.reports import area_verdict, check_report_dir, summarize, write_reports
 from mlpbench.conformance.results import CheckResult, format_headroom
 from mlpbench.conformance.runner import Tally, load_implementation, ready_capabilities, run_checks
@@ -138,9 +139,7 @@ def run(args: argparse.Namespace) -> int:
                     raise UsageError(f"no conformance case matches --case {args.case!r}"
                                      + (f" in area(s) {', '.join(args.area)}" if args.area else ""))
                 dtypes = args.dtype or claimed_dtypes(caps)
-                runnable = sum(caps.missing(c.needs) is None for c in cases) * len(
-                    [d for d in dtypes if d in caps.dtypes])
-                if runnable == 0:
+                if runnable_count(caps, cases, dtypes) == 0:
                     raise UsageError(
                         f"nothing to check: what {args.impl!r} claims selects none of the {len(cases)} selected "
                         f"case(s) in dtype(s) {', '.join(dtypes) or '-'} (claimed dtypes: "

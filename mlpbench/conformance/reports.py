@@ -241,9 +241,7 @@ def render_junit(results: Sequence[CheckResult], meta: dict[str, Any]) -> str:
             if result.verdict in (FAIL, ERROR):
                 element = ET.SubElement(case, "failure" if result.verdict == FAIL else "error",
                                         message=capped(result.message, MESSAGE_LIMIT), type=result.verdict)
-                element.text = "\n".join(
-                    [result.message, *(c.describe() for c in result.comparisons if not c.passed)]
-                )
+                element.text = result.diagnostic()
             elif result.verdict in (NOT_CLAIMED, SKIPPED):
                 ET.SubElement(case, "skipped", message=capped(result.message, MESSAGE_LIMIT))
             headroom = result.worst_headroom

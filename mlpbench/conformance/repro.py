@@ -6,9 +6,11 @@ case description as JSON text under "case_json"; it is written with `np.savez` a
 `allow_pickle=False`. The inputs are regenerated identically by the replay command (the catalogue seeds them),
 so the file is for the person debugging: load it and call the adapter by hand.
 
-The replay command runs as printed from any directory: a `module:factory` plug-in that is not installed gets
-``PYTHONPATH=<the folder its top-level package or module is in>`` in front, and the replay writes its reports
-into a directory of its own (``<report dir>-replay/<case>__<dtype>``), never over the full report set.
+The replay command runs as printed from any directory, without an activated virtualenv: it starts with this
+interpreter's absolute path and ``-m mlpbench``; a `module:factory` plug-in that is not installed gets
+``PYTHONPATH=<the folder its top-level package or module is in>`` in front (with this process's own PYTHONPATH
+entries, made absolute); every path in it is absolute; and the replay writes its reports into a directory of
+its own (``<report dir>-replay/<case>__<dtype>``), never over the full report set.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ import os
 import re
 import shlex
 import site
+import sys
 import sysconfig
 from collections.abc import Sequence
-from importlib.machinery import ModuleSpec
+from importlib.machinery import ModuleSpec, PathFinder
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,7 @@ import numpy as np
 from mlpbench.atomic import write_bytes_atomic
 from mlpbench.catalogue.conformance import CASES_BY_ID
 from mlpbench.conformance.results import CheckResult
+from mlpbench.impls.targets import is_module_target, search_path
 from mlpbench.output.names import COMPONENT_LIMIT, safe_component
 
 REPRO_DIR = "repro"
@@ -102,19 +106,36 @@ def replay_command(
     replay_dir: where the replay writes its reports, overriding that.
     """
     target = Path(replay_dir) if replay_dir is not None else replay_report_dir(report_dir, case_id, dtype, impl)
-    parts = ["mlpbench", "check", "--impl", impl, "--case", glob_literal(case_id), "--dtype", dtype,
-             "--report-dir", os.fspath(target)]
+    parts = [*mlpbench_command(), "check", "--impl", impl, "--case", glob_literal(case_id), "--dtype", dtype,
+             "--report-dir", os.path.abspath(target)]
     command = shlex.join(parts)
-    pythonpath = plugin_pythonpath(impl)
+    pythonpath = replay_pythonpath(impl)
     return f"PYTHONPATH={shlex.quote(pythonpath)} {command}" if pythonpath else command
+
+
+def mlpbench_command() -> list[str]:
+    """How a printed command starts: this interpreter's absolute path and `-m mlpbench`, which runs from any
+    folder and needs no activated virtualenv (a bare `mlpbench` does)."""
+    return [os.path.abspath(sys.executable), "-m", "mlpbench"]
+
+
+def replay_pythonpath(impl: str) -> str | None:
+    """The PYTHONPATH a replay needs, absolute: the folder of a `module:factory` target's module when it is not
+    installed, then this process's own PYTHONPATH entries (which may be how mlpbench itself is found); None
+    when neither is needed."""
+    own = [os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    module_root = plugin_pythonpath(impl)
+    entries = [*([module_root] if module_root else []), *own]
+    return os.pathsep.join(dict.fromkeys(entries)) or None
 
 
 def replay_report_dir(report_dir: str | Path | None, case_id: str, dtype: str, impl: str = "impl") -> Path:
     """<report dir>-replay/<case>__<dtype> beside the full report directory, as an absolute path (a replay of
-    a replay reuses its own directory); reports/replay-<impl>/<case>__<dtype> when no directory is known."""
+    a replay reuses its own directory); <working folder>/reports/replay-<impl>/<case>__<dtype> when no directory
+    is known (a check run from pytest)."""
     stem = case_dtype_stem(case_id, dtype)
     if report_dir is None:
-        return Path("reports") / safe_component(f"replay-{impl}") / stem
+        return Path(os.path.abspath("reports")) / safe_component(f"replay-{impl}") / stem
     full = Path(os.path.abspath(report_dir))
     if full.name == stem and full.parent.name.endswith(REPLAY_SUFFIX):
         return full
@@ -127,20 +148,19 @@ def glob_literal(text: str) -> str:
 
 
 def plugin_pythonpath(impl: str) -> str | None:
-    """For 'module:factory' whose module is not installed: the PYTHONPATH that makes it importable (the folder
-    holding its top-level package or module, then this process's PYTHONPATH entries, all absolute)."""
-    if ":" not in impl:
+    """For 'module:factory' whose module is not installed: the folder holding its top-level package or module,
+    found on the path its worker imports it from (`mlpbench.impls.targets.search_path`); None otherwise."""
+    if not is_module_target(impl):
         return None
     top = impl.split(":", 1)[0].split(".", 1)[0]
     try:
-        spec = importlib.util.find_spec(top)  # a top-level name: nothing is imported
+        spec = PathFinder.find_spec(top, search_path(impl)) or importlib.util.find_spec(top)  # nothing imported
     except (ImportError, ValueError):
         return None
     root = _import_root(spec)
     if root is None or _is_installed_location(root):
         return None
-    entries = [root, *(os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)]
-    return os.pathsep.join(dict.fromkeys(entries))
+    return root
 
 
 def _import_root(spec: ModuleSpec | None) -> str | None:

@@ -121,6 +121,12 @@ class CheckResult:
         values = [c.headroom for c in self.comparisons]
         return max(values) if values else None
 
+    def diagnostic(self) -> str:
+        """A failure as a test report shows it (JUnit's failure text, a pytest item's report): the one-line
+        message (the first diverging quantity and the command that reproduces it), then a line per quantity
+        that differs with its worst errors, tolerance and headroom."""
+        return "\n".join([self.message, *(c.describe() for c in self.comparisons if not c.passed)])
+
     def to_dict(self) -> dict[str, Any]:
         headroom = self.worst_headroom
         return {

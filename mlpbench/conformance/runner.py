@@ -27,6 +27,11 @@ from mlpbench.isolation.supervisor import Worker, WorkerDied
 from mlpbench.isolation.worker import ImplInfo
 
 
+class NotAvailable(UsageError):
+    """The implementation exists but cannot run here (torch-cuda without a GPU): a usage error for a gate
+    (`mlpbench check` exits 2), a skip with this reason for a test session (`mlpbench.conformance.items`)."""
+
+
 def _load_failure(label: str, message: str) -> CheckResult:
     """The one result of a run whose implementation could not be loaded or asked what it claims."""
     return CheckResult(area="implementation", case_id="implementation/load", impl=label, dtype="-",
@@ -44,7 +49,7 @@ def load_implementation(worker: Worker) -> tuple[ImplInfo | None, CheckResult | 
     if info.load_error:
         return info, _load_failure(worker.label, info.load_error)
     if not info.available:
-        raise UsageError(f"implementation {info.name!r} is not available here: {info.reason}")
+        raise NotAvailable(f"implementation {info.name!r} is not available here: {info.reason}")
     if info.capabilities is None:
         return info, _load_failure(worker.label, info.capabilities_error)
     problems = info.capabilities.problems()

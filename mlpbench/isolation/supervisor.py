@@ -5,6 +5,8 @@ once. A call that returns gives its value; a call whose worker exits (with any
 code, 0 included), dies by a signal or outlives its time limit gives a `WorkerDied` naming what happened, with
 the worker's Python traceback (faulthandler) and the tail of its output when there are any. The worker is
 killed on a time-out, so a hang that holds the GIL is stopped too, and the next call gets a fresh worker.
+Every call hands the worker the import path to use (`mlpbench.impls.targets.search_path`: the gate's path,
+with the working folder first for a `module:factory` target).
 
 The supervision is written on multiprocessing's own primitives (a Process, a Pipe, and `connection.wait` on
 the pipe and the process sentinel) rather than a pool library: pebble, the closest fit, treats a worker that
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any
 
+from mlpbench.impls.targets import search_path
 from mlpbench.isolation import worker as worker_side
 from mlpbench.isolation.reaper import Reaper
 from mlpbench.isolation.wire import MalformedReply, safe_loads
@@ -304,7 +307,8 @@ class Worker:
     def load(self, timeout: float | None = LOAD_TIMEOUT) -> worker_side.ImplInfo | WorkerDied:
         """Resolve and build the implementation in the worker; what it claims and whether it is available."""
         try:
-            info = bounded(self.call(worker_side.load, self.label, self.log_dir, list(sys.path), timeout=timeout))
+            info = bounded(self.call(worker_side.load, self.label, self.log_dir, search_path(self.label),
+                                     timeout=timeout))
         except (ImplementationRaised, MalformedReply) as error:
             return WorkerDied(f"loading {capped(self.label)!r} failed: {capped(str(error), MESSAGE_LIMIT)}")
         if isinstance(info, worker_side.ImplInfo):
@@ -315,20 +319,20 @@ class Worker:
                limit: float | None = None) -> Any:
         """One adapter method in the worker (of its counterpart `via`, if given): a CallOutcome, or WorkerDied."""
         try:
-            return self.call(worker_side.invoke, self.label, self.log_dir, list(sys.path), _hang_dump(timeout),
-                             via, method, args, kwargs, timeout=timeout, limit=limit)
+            return self.call(worker_side.invoke, self.label, self.log_dir, search_path(self.label),
+                             _hang_dump(timeout), via, method, args, kwargs, timeout=timeout, limit=limit)
         except ImplementationRaised as error:
             return WorkerDied(f"the call escaped the worker with {error}")
 
     def apply(self, function: Callable[..., Any], *args: Any, timeout: float | None) -> Any:
         """function(implementation, *args) in the worker (a top-level, picklable function)."""
-        return self.call(worker_side.call, self.label, self.log_dir, list(sys.path), _hang_dump(timeout),
+        return self.call(worker_side.call, self.label, self.log_dir, search_path(self.label), _hang_dump(timeout),
                          function, *args, timeout=timeout)
 
     def probe(self, label: str, timeout: float | None = LOAD_TIMEOUT) -> worker_side.ImplInfo | WorkerDied:
         """Load another implementation, `label`, in this worker (`mlpbench list` probes every one in one)."""
         try:
-            return bounded(self.call(worker_side.load, label, self.log_dir, list(sys.path), timeout=timeout))
+            return bounded(self.call(worker_side.load, label, self.log_dir, search_path(label), timeout=timeout))
         except (ImplementationRaised, MalformedReply) as error:
             return WorkerDied(f"loading {capped(label)!r} failed: {capped(str(error), MESSAGE_LIMIT)}")
 

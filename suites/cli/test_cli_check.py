@@ -271,7 +271,7 @@ def test_broken_plugin_fails_with_a_message_naming_the_problem(
     replay = shlex.split(failed[0]["message"].split("; reproduce: ", 1)[1])
     assert replay[0].startswith("PYTHONPATH=")
     assert replay[0].split("=", 1)[1].split(os.pathsep)[0] == plugin_dir(plugin_module)
-    assert replay[1:5] == ["mlpbench", "check", "--impl", f"{plugin_module}:{factory}"]
+    assert replay[1:7] == [sys.executable, "-m", "mlpbench", "check", "--impl", f"{plugin_module}:{factory}"]
     assert expected in (report_dir / "conformance.md").read_text()
     junit = ET.parse(report_dir / "conformance.junit.xml").getroot()
     assert junit.get("failures") == "1"
@@ -287,4 +287,5 @@ def test_failure_leaves_a_reproduction_file(plugin_module: str, tmp_path: Path) 
     assert arrays["x"].shape == (8, 8) and np.isfinite(arrays["x"]).all()
     replay = shlex.split(result["repro_command"])
     assert replay[0].split("=", 1)[1].split(os.pathsep)[0] == plugin_dir(plugin_module)
-    assert replay[1:7] == ["mlpbench", "check", "--impl", f"{plugin_module}:nan", "--case", "activations/sigmoid"]
+    assert replay[1:9] == [sys.executable, "-m", "mlpbench", "check", "--impl", f"{plugin_module}:nan", "--case",
+                           "activations/sigmoid"]

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from author_folder import mlpbench_root
 
 import mlpbench.conformance.report_set
 import mlpbench.conformance.reports
@@ -361,7 +362,8 @@ def test_the_printed_replay_command_reproduces_the_failure_and_leaves_the_report
     first = subprocess.run(
         [str(script), "check", "--impl", "broken_relu_plugin:make", "--area", "activations",
          "--report-dir", str(report_dir), "--quiet"],
-        cwd=broken_plugin, env={**env, "PYTHONPATH": str(broken_plugin)}, capture_output=True, text=True,
+        cwd=broken_plugin, env={**env, "PYTHONPATH": os.pathsep.join([str(broken_plugin), str(mlpbench_root())])},
+        capture_output=True, text=True,
         timeout=300,
     )
     assert first.returncode == 1, first.stdout + first.stderr
@@ -371,10 +373,12 @@ def test_the_printed_replay_command_reproduces_the_failure_and_leaves_the_report
     assert failed[0]["message"].endswith(f"; reproduce: {command}")
     before = snapshot(report_dir)
 
-    # as printed, from another folder, with neither PYTHONPATH nor the plug-in's folder as working directory
-    path = f"{script.parent}{os.pathsep}{env.get('PATH', '')}"
-    replay = subprocess.run(["bash", "-c", command], cwd=elsewhere, env={**env, "PATH": path},
-                            capture_output=True, text=True, timeout=300)
+    # as printed, from another folder, with neither PYTHONPATH nor the plug-in's folder as working directory, and
+    # no virtualenv on PATH (the command names its interpreter)
+    interpreter, *module = shlex.split(command)[1:4]
+    assert Path(interpreter).is_absolute() and Path(interpreter).exists() and module == ["-m", "mlpbench"]
+    replay = subprocess.run([str(shutil.which("bash")), "-c", command], cwd=elsewhere,
+                            env={**env, "PATH": os.defpath}, capture_output=True, text=True, timeout=300)
     assert replay.returncode == 1, replay.stdout + replay.stderr
     assert snapshot(report_dir) == before
     replay_dir = Path(shlex.split(command)[-1])
@@ -387,11 +391,27 @@ def test_the_printed_replay_command_reproduces_the_failure_and_leaves_the_report
     assert Path(shlex.split(replayed["results"][0]["repro_command"])[-1]) == replay_dir
 
 
-def test_a_registry_name_needs_no_pythonpath(tmp_path: Path) -> None:
+def test_a_registry_name_needs_no_pythonpath(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from mlpbench.conformance.repro import replay_command
 
+    monkeypatch.delenv("PYTHONPATH", raising=False)
     command = replay_command("torch-cpu", "optimizers/adam+amsgrad", "float32", tmp_path / "reports")
     assert shlex.split(command) == [
-        "mlpbench", "check", "--impl", "torch-cpu", "--case", "optimizers/adam+amsgrad", "--dtype", "float32",
-        "--report-dir", str(tmp_path / "reports-replay" / "optimizers__adam+amsgrad__float32"),
+        sys.executable, "-m", "mlpbench", "check", "--impl", "torch-cpu", "--case", "optimizers/adam+amsgrad",
+        "--dtype", "float32", "--report-dir", str(tmp_path / "reports-replay" / "optimizers__adam+amsgrad__float32"),
     ]
+
+
+def test_the_replay_command_carries_this_process_pythonpath_made_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkout run with PYTHONPATH=. finds mlpbench through it: the printed command keeps it, absolute, and
+    names its report folder absolutely, so it runs as printed from any other folder."""
+    from mlpbench.conformance.repro import replay_command
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(["src", str(tmp_path / "lib")]))
+    words = shlex.split(replay_command("reference", "activations/relu", "float64"))
+    assert words[0] == "PYTHONPATH=" + os.pathsep.join([str(tmp_path / "src"), str(tmp_path / "lib")])
+    assert words[1:4] == [sys.executable, "-m", "mlpbench"]
+    assert Path(words[-1]).is_absolute() and Path(words[-1]).is_relative_to(tmp_path)

@@ -1,21 +1,12 @@
 """Conformance of every selected implementation: one test per catalogue case (with the coverage cases that
-follow the implementation's claim), selected implementation and claimed dtype, run through the same
-supervised worker as `mlpbench check`. The assertion message is the check's diagnostic; a case the
-implementation does not claim, or that cannot run here, is a skip with the reason."""
+follow the implementation's claim) and claimed dtype, with ids such as `torch-cpu/activations/gelu[float32]`,
+each run by the mlpbench pytest plugin through the same supervised worker as `mlpbench check`. Selected: the
+`--mlpbench-impl` targets, else every registered implementation but the mutants (suites/conftest.py). A failure
+shows the check's diagnostic; a case the implementation does not claim, or that cannot run here, is a skip
+with the reason."""
 
 from __future__ import annotations
 
-import pytest
+from mlpbench.testing import conformance_tests
 
-from mlpbench.conformance.checks.engine import run_case
-from mlpbench.conformance.results import NOT_CLAIMED, SKIPPED
-
-
-def test_conformance(conformance_check, impl_workers) -> None:
-    item = conformance_check
-    if item.broken:
-        pytest.fail(item.broken)
-    result = run_case(impl_workers(item.label), item.case, item.dtype)
-    if result.verdict in (NOT_CLAIMED, SKIPPED):
-        pytest.skip(f"{item.label}: {result.message}")
-    assert result.passed, result.message
+test_conformance = conformance_tests(None)

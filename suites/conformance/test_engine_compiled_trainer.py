@@ -49,8 +49,8 @@ def test_a_step_that_compiles_every_time_is_an_error(monkeypatch: pytest.MonkeyP
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_benchmark_trainer_does_not_recompile_across_steps(request: pytest.FixtureRequest, optimizer: str) -> None:
-    """A real compile (seconds): opt-in like torch-cpu-compile's conformance, with --impl torch-cpu-compile."""
-    if COMPILED not in (request.config.getoption("--impl") or []):
+    """A real compile (seconds): opt-in like torch-cpu-compile's conformance, with --mlpbench-impl torch-cpu-compile."""
+    if COMPILED not in (request.config.getoption("mlpbench_impl") or []):
         pytest.skip(OPT_IN[COMPILED])
     import torch
 
