@@ -28,6 +28,7 @@ way (torchrun across two nodes); `test_every_bash_block_is_run_or_says_what_prov
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -105,7 +106,11 @@ def line_id(line: Line) -> str:
 def test_command_runs_as_printed(line: Line, shared_runs) -> None:
     if runs_pytest(line.command):
         command = shared_runs.as_run_here(line.command) + " --collect-only"
-        completed = subprocess.run(["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=600)
+        # as from a user's shell: not as a worker of this session's pytest-xdist (pytest-benchmark reads
+        # PYTEST_XDIST_WORKER and would switch itself off, refusing --benchmark-only)
+        shell = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
+        completed = subprocess.run(["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                                   env=shell)
         assert completed.returncode == 0, f"{line}\n{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}"
         assert re.search(r"\d+ tests? collected|collected \d+ items?", completed.stdout), completed.stdout[-500:]
         return
