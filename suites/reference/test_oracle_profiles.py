@@ -314,7 +314,7 @@ def test_optax_sgd_nesterov_without_momentum_is_plain_sgd() -> None:
 
 
 def test_profiles_table() -> None:
-    assert set(PROFILES) == {"pytorch", "textbook", "keras", "optax"}
+    assert set(PROFILES) == {"pytorch", "textbook", "keras", "optax", "sklearn"}
     assert PROFILES["pytorch"] == Conventions()
     for profile in PROFILES.values():
         assert Conventions.from_dict(profile.to_dict()) == profile
@@ -344,7 +344,7 @@ def test_an_explicit_hyperparameter_beats_the_profile(profile: str, name: str) -
             continue
         other = {"eps_placement": "outside" if value != "outside" else "inside", "eps_root": 0.5,
                  "decoupled_weight_decay": not value, "initial_accumulator_value": 0.0 if value else 0.25,
-                 "nesterov_zero_momentum": not value}[key]
+                 "nesterov_zero_momentum": not value, "dampening_first_step": not value}[key]
         assert getattr(make_hyper(name, conventions, **{key: other}), key) == other
         assert getattr(apply_conventions(make_hyper(name, **{key: other}), conventions), key) == other
         assert getattr(make_hyper(name, conventions), key) == value
