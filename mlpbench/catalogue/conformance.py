@@ -185,6 +185,13 @@ def loss_cases() -> list[Case]:
               reduction="none", inputs="saturated", params={}),
         _case("losses/binary_cross_entropy-soft-targets", "loss", loss="binary_cross_entropy", reduction="mean",
               inputs="soft", params={}),
+        # several outputs a sample (multi-label): "mean" over elements (PyTorch) or over samples (scikit-learn)
+        _case("losses/binary_cross_entropy-multilabel", "loss", loss="binary_cross_entropy", reduction="mean",
+              inputs="multilabel", params={}),
+        _case("losses/binary_cross_entropy-multilabel-none", "loss", loss="binary_cross_entropy",
+              reduction="none", inputs="multilabel", params={}),
+        _case("losses/binary_cross_entropy_with_logits-multilabel", "loss",
+              loss="binary_cross_entropy_with_logits", reduction="mean", inputs="multilabel", params={}),
         _case("losses/binary_cross_entropy_with_logits-large", "loss", loss="binary_cross_entropy_with_logits",
               reduction="none", inputs="large", params={}),
         _case("losses/cross_entropy-large", "loss", loss="cross_entropy", reduction="none", inputs="large",
@@ -265,6 +272,10 @@ def model_cases() -> list[Case]:
         _model("model/sum-reduction", (5, 8, 3), "sigmoid", "cross_entropy", reduction="sum"),
         _model("model/batch1", (4, 6, 2), "gelu", "huber", batch=1),
         _model("model/huber-delta0.5", (5, 8, 3), "tanh", "huber", loss_params={"delta": 0.5}),
+        # multi-label outputs: three sigmoid units (or logits) a sample, each with its own 0/1 target
+        _model("model/loss-binary_cross_entropy-multilabel", (5, 8, 3), "tanh", "binary_cross_entropy"),
+        _model("model/loss-binary_cross_entropy_with_logits-multilabel", (5, 8, 3), "relu",
+               "binary_cross_entropy_with_logits"),
     ]
     return cases
 

@@ -1,7 +1,7 @@
 """Losses: the reduced value and the gradient with respect to the prediction, against the oracle.
 
 Besides typical inputs: binary cross-entropy at p = 0 and p = 1 (PyTorch clamps log at -100 and floors the
-gradient's denominator at 1e-12), logits of +-1e4 for the logit losses, probability targets for
+gradient's denominator at 1e-12) and with three outputs a sample (multi-label), logits of +-1e4 for the logit losses, probability targets for
 cross-entropy and exact ties for L1 (sign(0) = 0). The oracle follows the implementation's convention profile
 (MSE half or not, BCE log clamp).
 """
@@ -39,6 +39,11 @@ def loss_inputs(ctx: CheckContext, loss: str, kind: str) -> tuple[np.ndarray, np
         if kind == "ties":
             target[::2] = pred[::2]
         return cast(pred), cast(target)
+    if kind == "multilabel":  # several outputs a sample, each with its own 0/1 label
+        p = rng.uniform(0.02, 0.98, size=(ROWS, 3))
+        if loss == "binary_cross_entropy_with_logits":
+            p = rng.normal(0.0, 3.0, size=(ROWS, 3))
+        return cast(p), cast(rng.integers(0, 2, (ROWS, 3)))
     if loss == "binary_cross_entropy":
         p = rng.uniform(0.02, 0.98, size=(ROWS, 1))
         t = rng.uniform(0.0, 1.0, size=(ROWS, 1)) if kind == "soft" else rng.integers(0, 2, (ROWS, 1))
