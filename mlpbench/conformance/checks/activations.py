@@ -1,7 +1,9 @@
 """Activations: values and derivatives (vector-Jacobian products) against the oracle.
 
 Inputs are N(0, 3^2) draws plus the points where implementations go wrong: the kinks at +0 and -0, tiny
-values, the softplus threshold, and +-1e4 where exp overflows in naive formulas. The oracle evaluates the
+values, the softplus threshold, and +-1e4 where exp overflows in naive formulas; or rows of large logits (row
+maxima 50 to 5000, both signs) for softmax. The tails and the neighbourhood of 0, where the value is small but
+well conditioned, are judged relatively on dense grids (`activation_tail`). The oracle evaluates the
 implementation's own (rounded) inputs in float64 and follows the implementation's convention profile
 (GELU form, ReLU's derivative at 0).
 """
@@ -24,12 +26,34 @@ SPECIAL_POINTS = (
 """Kinks, thresholds and overflow points (32 values)."""
 
 
-def activation_inputs(ctx: CheckContext) -> np.ndarray:
-    """(8, 8) inputs in the dtype under test: 32 special points and 32 N(0, 9) draws, shuffled together."""
-    rng = ctx.rng(0)
+def special_inputs(rng: np.random.Generator) -> np.ndarray:
+    """(8, 8): 32 special points and 32 N(0, 9) draws, shuffled together."""
     values = np.concatenate([np.asarray(SPECIAL_POINTS), rng.normal(0.0, 3.0, 32)])
     rng.shuffle(values)
-    return ctx.cast(values.reshape(8, 8))
+    return values.reshape(8, 8)
+
+
+LARGE_LOGIT_MAXIMA = np.geomspace(50.0, 5000.0, 8)
+"""Row maxima of the large-logit inputs: beyond exp's float32 range (88) and float64 range (709), yet all below
+1e4, so that a max shift skipped below some size is caught."""
+
+
+def large_logits(rng: np.random.Generator, columns: int = 8) -> np.ndarray:
+    """(8, columns): row r is +-LARGE_LOGIT_MAXIMA[r] (alternating signs) plus offsets -|N(0, 9)| (the first 0),
+    so each row's maximum is that value and every row has a spread of probabilities."""
+    offsets = -np.abs(rng.normal(0.0, 3.0, (len(LARGE_LOGIT_MAXIMA), columns)))
+    offsets[:, 0] = 0.0
+    signs = np.where(np.arange(len(LARGE_LOGIT_MAXIMA)) % 2 == 0, 1.0, -1.0)
+    return (signs * LARGE_LOGIT_MAXIMA)[:, None] + rng.permuted(offsets, axis=1)
+
+
+ACTIVATION_INPUTS = {"special": special_inputs, "large_logits": large_logits}
+"""Case parameter `inputs` -> how the (8, 8) inputs are drawn (default "special")."""
+
+
+def activation_inputs(ctx: CheckContext) -> np.ndarray:
+    """The case's inputs (`ACTIVATION_INPUTS`) in the dtype under test."""
+    return ctx.cast(ACTIVATION_INPUTS[ctx.case.params.get("inputs", "special")](ctx.rng(0)))
 
 
 def oracle_params(name: str, params: dict[str, Any], ctx: CheckContext) -> dict[str, Any]:
@@ -58,3 +82,31 @@ def check_activation(ctx: CheckContext) -> None:
     tol = ctx.tol("elementwise", scale=float(np.abs(grad_y).max()))
     ctx.comparisons.append(compare_arrays(f"{name} derivative (grad_y * f'(x))", grad_x, expected_grad, tol,
                                           dtype=ctx.np_dtype, inputs={"x": x, "grad_y": grad_y}))
+
+
+def condition_number(name: str, kwargs: dict[str, Any], x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """kappa(x) = |x f'(x) / f(x)|: the relative change of f(x) per relative change of x (the oracle's)."""
+    derivative = get_activation(name).derivative
+    if derivative is None:
+        raise ValueError(f"{name} has no elementwise derivative to take a condition number from")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.abs(x * derivative(x, **kwargs) / y)
+
+
+@check_kind("activation_tail")
+def check_activation_tail(ctx: CheckContext) -> None:
+    """y = f(x) on a dense grid where f is small but well conditioned, judged relatively:
+    |y - f(x)| <= 16 eps (1 + kappa) |f(x)|, kappa the oracle's largest condition number on the grid (an
+    absolute tolerance hides these values: 16 eps is 1.9e-6 in float32, above sigmoid(-13))."""
+    name, params = ctx.case.params["activation"], dict(ctx.case.params["params"])
+    x = ctx.cast(ctx.case.params["grid"].points())
+    ctx.save(x=x)
+    kwargs = oracle_params(name, params, ctx)
+    x64 = x.astype(np.float64)
+    expected = get_activation(name).forward(x64, **kwargs)
+    kappa = float(np.max(condition_number(name, kwargs, x64, expected)))
+    ctx.details["condition_number"] = kappa
+    tol = ctx.tol("elementwise_relative", condition=kappa, scale=float(np.finfo(ctx.np_dtype).tiny))
+    y = ctx.call("activation", name, x, params)
+    ctx.comparisons.append(compare_arrays(f"{name} value, relative", y, expected, tol, dtype=ctx.np_dtype,
+                                          inputs={"x": x}))

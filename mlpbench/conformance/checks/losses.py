@@ -1,7 +1,7 @@
 """Losses: the reduced value and the gradient with respect to the prediction, against the oracle.
 
 Besides typical inputs: binary cross-entropy at p = 0 and p = 1 (PyTorch clamps log at -100 and floors the
-gradient's denominator at 1e-12) and with three outputs a sample (multi-label), logits of +-1e4 for the logit losses, probability targets for
+gradient's denominator at 1e-12) and with three outputs a sample (multi-label), logits of +-1e4 for the logit losses, rows of logits whose maxima run from 50 to 5000 for cross-entropy, probability targets for
 cross-entropy and exact ties for L1 (sign(0) = 0). The oracle follows the implementation's convention profile
 (MSE half or not, BCE log clamp).
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mlpbench.conformance.checks.activations import large_logits
 from mlpbench.conformance.checks.base import CheckContext, check_kind
 from mlpbench.conformance.compare import compare_arrays
 from mlpbench.reference.losses import get_loss, log_softmax
@@ -39,6 +40,9 @@ def loss_inputs(ctx: CheckContext, loss: str, kind: str) -> tuple[np.ndarray, np
         if kind == "ties":
             target[::2] = pred[::2]
         return cast(pred), cast(target)
+    if kind == "large_logits":  # row maxima 50 to 5000, both signs (see checks.activations.large_logits)
+        logits = large_logits(rng, COLUMNS)
+        return cast(logits), rng.integers(0, COLUMNS, len(logits)).astype(np.int64)
     if kind == "multilabel":  # several outputs a sample, each with its own 0/1 label
         p = rng.uniform(0.02, 0.98, size=(ROWS, 3))
         if loss == "binary_cross_entropy_with_logits":
