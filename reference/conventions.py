@@ -81,6 +81,12 @@ class Conventions:
     softplus_threshold: softplus switches to the identity where beta x > threshold (PyTorch: 20, its
         `threshold` default); None: the exact log(1 + exp(beta x)) / beta everywhere (jax.nn.softplus,
         keras.activations.softplus, MLX, tinygrad). A case's own threshold beats the profile's.
+    l2_penalty_in_loss: an optimizer's coupled weight_decay wd is an L2 penalty on the weights only (not the
+        biases), part of each batch's loss: 0.5 wd sum ||W||^2 / n with n the batch's samples, its gradient
+        wd W / n (scikit-learn's alpha: `loss += (0.5 * alpha) * values / n_samples` in _backprop,
+        `coef_grads += alpha * coefs; coef_grads /= n_samples` in _compute_loss_grad). The training loss
+        reports it; the validation loss does not; a bare optimizer step (given gradients) applies no decay.
+        False: PyTorch's g + wd p on every parameter inside the optimizer.
     sgd_dampening_first_step: SGD with momentum dampens the first step too, buf <- (1 - dampening) g from a
         zero buffer (MLX: v <- momentum v + (1 - dampening) g, v starting at 0); False: PyTorch's buf <- g on
         the first step, dampening only from the second.
@@ -103,6 +109,7 @@ class Conventions:
     leaky_relu_grad_at_zero: float | None = None
     softplus_threshold: float | None = PYTORCH_SOFTPLUS_THRESHOLD
     sgd_dampening_first_step: bool = False
+    l2_penalty_in_loss: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "eps_placement", _frozen(self.eps_placement))
@@ -242,11 +249,13 @@ SKLEARN = Conventions(
     bce_grad_floor=None,
     bce_sum_outputs=True,
     softplus_threshold=None,
+    l2_penalty_in_loss=True,
 )
 """scikit-learn's MLP (sklearn/neural_network/_base.py, _stochastic_optimizers.py), each value from its source:
 squared_loss = ((y_true - y_pred) ** 2).mean() / 2 (mse_half); log_loss and binary_log_loss clip y_prob into
 [eps, 1 - eps] with eps = np.finfo(y_prob.dtype).eps, no log clamp, and binary_log_loss divides the sum over
-samples and outputs by y_prob.shape[0] (bce_sum_outputs); AdamOptimizer steps with learning_rate_init
+samples and outputs by y_prob.shape[0] (bce_sum_outputs); alpha is 0.5 alpha ||W||^2 / n_samples in the
+loss, on the coefficients only (l2_penalty_in_loss, with alpha as weight_decay); AdamOptimizer steps with learning_rate_init
 sqrt(1 - beta_2^t) / (1 - beta_1^t) and divides by sqrt(v) + epsilon on the uncorrected v ("hat"); ReLU's
 derivative is 0 where its output is 0 (inplace_relu_derivative: delta[Z == 0] = 0), as PyTorch's. scikit-learn
 has no softplus, leaky ReLU, dampening, Adagrad, RMSprop or Adadelta: the values there are the exact ones and

@@ -433,6 +433,9 @@ def training_cases() -> list[Case]:
     cases += [
         _training("training/sgd+momentum-relu-cross_entropy", "sgd", ("momentum",), sizes=(5, 10, 4),
                   activation="relu", loss="cross_entropy", n=30, epochs=3, batch_size=8),
+        # weight decay through training: an L2 term in the optimizer (PyTorch) or in the loss (scikit-learn)
+        _training("training/sgd+weight_decay", "sgd", ("weight_decay",), activation="relu"),
+        _training("training/adam+weight_decay", "adam", ("weight_decay",)),
         _training("training/adam-bce-logits", "adam", (), sizes=(3, 6, 1), activation="relu",
                   loss="binary_cross_entropy_with_logits", n=20, epochs=3, batch_size=4, validation=False),
         # the implementation's own dropout masks: the validation loss must be the evaluation-mode loss of

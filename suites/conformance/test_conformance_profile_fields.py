@@ -41,6 +41,8 @@ FIELDS = (
               ("optimizers/sgd+momentum+dampening", "optimizers/sgd+momentum+dampening+weight_decay")),
     FieldCase("bce_clip_eps", DTYPE_EPS, "scikit-learn (np.clip(y_prob, eps, 1 - eps), eps of y_prob's dtype)",
               ("losses/binary_cross_entropy-saturated", "losses/binary_cross_entropy-saturated-none")),
+    FieldCase("l2_penalty_in_loss", True, "scikit-learn (alpha: 0.5 alpha ||W||^2 / n_samples in the loss)",
+              ("training/sgd+weight_decay", "training/adam+weight_decay", "optimizers/sgd+weight_decay")),
     FieldCase("bce_sum_outputs", True, "scikit-learn (binary_log_loss: sum over outputs / n_samples)",
               ("losses/binary_cross_entropy-multilabel", "model/loss-binary_cross_entropy-multilabel")),
 )
@@ -93,6 +95,7 @@ def test_sklearn_profile_passes_the_areas_scikit_learn_has() -> None:
     """The oracle adapter under the whole sklearn profile conforms on its activations, losses, Adam and SGD."""
     cases = ("activations/relu", "activations/tanh", "activations/sigmoid", "losses/mse-mean",
              "losses/binary_cross_entropy-saturated", "losses/binary_cross_entropy-multilabel",
-             "model/loss-binary_cross_entropy-multilabel", "optimizers/adam", "optimizers/sgd+momentum+nesterov")
+             "model/loss-binary_cross_entropy-multilabel", "optimizers/adam", "optimizers/sgd+momentum+nesterov",
+             "training/sgd+weight_decay", "training/adam+weight_decay")
     assert not any(verdicts(SKLEARN, SKLEARN, cases).values())
     assert PROFILES["sklearn"] is SKLEARN
