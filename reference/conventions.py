@@ -255,11 +255,11 @@ SKLEARN = Conventions(
 squared_loss = ((y_true - y_pred) ** 2).mean() / 2 (mse_half); log_loss and binary_log_loss clip y_prob into
 [eps, 1 - eps] with eps = np.finfo(y_prob.dtype).eps, no log clamp, and binary_log_loss divides the sum over
 samples and outputs by y_prob.shape[0] (bce_sum_outputs); alpha is 0.5 alpha ||W||^2 / n_samples in the
-loss, on the coefficients only (l2_penalty_in_loss, with alpha as weight_decay); AdamOptimizer steps with learning_rate_init
-sqrt(1 - beta_2^t) / (1 - beta_1^t) and divides by sqrt(v) + epsilon on the uncorrected v ("hat"); ReLU's
-derivative is 0 where its output is 0 (inplace_relu_derivative: delta[Z == 0] = 0), as PyTorch's. scikit-learn
-has no softplus, leaky ReLU, dampening, Adagrad, RMSprop or Adadelta: the values there are the exact ones and
-PyTorch's."""
+loss, on the coefficients only (l2_penalty_in_loss, with alpha as weight_decay); AdamOptimizer steps with
+learning_rate_init sqrt(1 - beta_2^t) / (1 - beta_1^t) and divides by sqrt(v) + epsilon on the uncorrected v
+("hat"); ReLU's derivative is 0 where its output is 0 (inplace_relu_derivative: delta[Z == 0] = 0), as
+PyTorch's. scikit-learn has no softplus, leaky ReLU, dampening, Adagrad, RMSprop or Adadelta: the values there
+are the exact ones and PyTorch's."""
 PROFILES: dict[str, Conventions] = {
     profile.name: profile for profile in (PYTORCH, TEXTBOOK, KERAS, OPTAX, SKLEARN)
 }

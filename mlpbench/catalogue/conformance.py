@@ -185,8 +185,10 @@ class TailGrid:
     mirrored: bool = False
 
     def points(self) -> np.ndarray:
-        space = {"linear": np.linspace, "log": np.geomspace}[self.spacing]
-        values = space(self.start, self.stop, self.count)
+        if self.spacing not in ("linear", "log"):
+            raise ValueError(f"grid spacing must be 'linear' or 'log', not {self.spacing!r}")
+        space = np.linspace if self.spacing == "linear" else np.geomspace
+        values = np.asarray(space(self.start, self.stop, self.count), dtype=np.float64)
         return np.concatenate([values, -values]) if self.mirrored else values
 
 
@@ -552,8 +554,9 @@ def devices_cases() -> list[Case]:
 
 def _all_cases() -> list[Case]:
     cases = (
-        activation_cases() + activation_tail_cases() + loss_cases() + init_cases() + model_cases() + optimizer_cases() + training_cases()
-        + early_stopping_cases() + dropout_cases() + determinism_cases() + devices_cases()
+        activation_cases() + activation_tail_cases() + loss_cases() + init_cases() + model_cases()
+        + optimizer_cases() + training_cases() + early_stopping_cases() + dropout_cases() + determinism_cases()
+        + devices_cases()
     )
     ids = [c.id for c in cases]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})

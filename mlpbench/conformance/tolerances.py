@@ -150,19 +150,7 @@ def tolerance(
         return Tolerance(0.0, 0.0, "must be identical")
     eps = eps_of(name, precision, quantity)
     n, fan_in, depth, steps = max(1, n), max(1, fan_in), max(1, depth), max(1, steps)
-    if quantity in ("elementwise", "loss_grad"):
-        growth, how = 1.0, ""
-    elif quantity == "elementwise_relative":
-        growth, how = 1.0 + condition, f" (1 + kappa={condition:.3g})"
-    elif quantity == "loss":
-        growth, how = 1.0 + math.log2(n), f" (1 + log2 n={n})"
-    elif quantity in ("forward", "gradient"):
-        growth, how = math.sqrt(fan_in) * depth, f" sqrt(fan_in={fan_in}) depth={depth}"
-    elif quantity == "params_after_steps":
-        growth, how = float(steps), f" steps={steps}"
-    else:  # training_curve: independent rounding errors of many steps add up like a random walk
-        growth = math.sqrt(fan_in) * depth * math.sqrt(steps)
-        how = f" sqrt(fan_in={fan_in}) depth={depth} sqrt(steps={steps})"
+    growth, how = _growth(quantity, n, fan_in, depth, steps, condition)
     if world_size > 1 and quantity in ALL_REDUCED_QUANTITIES:
         term = world_size + 2.0
         if quantity == "training_curve":
@@ -181,6 +169,22 @@ def tolerance(
         atol = override.atol if override.atol is not None else atol * override.factor
         reason += f"; override: {override.reason}"
     return Tolerance(rtol=rtol, atol=atol, reason=reason)
+
+
+def _growth(quantity: str, n: int, fan_in: int, depth: int, steps: int, condition: float) -> tuple[float, str]:
+    """The factor on 16 eps for `quantity` (see the module docstring), and how it was computed."""
+    if quantity in ("elementwise", "loss_grad"):
+        return 1.0, ""
+    if quantity == "elementwise_relative":
+        return 1.0 + condition, f" (1 + kappa={condition:.3g})"
+    if quantity == "loss":
+        return 1.0 + math.log2(n), f" (1 + log2 n={n})"
+    if quantity in ("forward", "gradient"):
+        return math.sqrt(fan_in) * depth, f" sqrt(fan_in={fan_in}) depth={depth}"
+    if quantity == "params_after_steps":
+        return float(steps), f" steps={steps}"
+    # training_curve: independent rounding errors of many steps add up like a random walk
+    return math.sqrt(fan_in) * depth * math.sqrt(steps), f" sqrt(fan_in={fan_in}) depth={depth} sqrt(steps={steps})"
 
 
 def _find_override(quantity: str, dtype: str, precision: str) -> Override | None:

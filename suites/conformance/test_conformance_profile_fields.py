@@ -99,3 +99,14 @@ def test_sklearn_profile_passes_the_areas_scikit_learn_has() -> None:
              "training/sgd+weight_decay", "training/adam+weight_decay")
     assert not any(verdicts(SKLEARN, SKLEARN, cases).values())
     assert PROFILES["sklearn"] is SKLEARN
+
+
+def test_every_field_is_documented_with_every_profile() -> None:
+    """docs/conventions.md has a row for each field, and names each built-in profile."""
+    from dataclasses import fields
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "conventions.md").read_text()
+    rows = {line.split("|")[1].strip().strip("`") for line in page.splitlines() if line.startswith("| `")}
+    assert {f.name for f in fields(Conventions)} - {"name"} <= rows
+    assert all(f"`{name}`" in page for name in PROFILES)
