@@ -84,29 +84,49 @@ def check_activation(ctx: CheckContext) -> None:
                                           dtype=ctx.np_dtype, inputs={"x": x, "grad_y": grad_y}))
 
 
-def condition_number(name: str, kwargs: dict[str, Any], x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """kappa(x) = |x f'(x) / f(x)|: the relative change of f(x) per relative change of x (the oracle's)."""
+def condition_number(x: np.ndarray, value: np.ndarray, slope: np.ndarray) -> np.ndarray:
+    """kappa(x) = |x g'(x) / g(x)| of a function g with values `value` and derivative `slope` at x: the relative
+    change of g(x) per relative change of x."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.abs(x * slope / value)
+
+
+def second_derivative(name: str, kwargs: dict[str, Any], x: np.ndarray) -> np.ndarray:
+    """f''(x) of the oracle by central differences of its f' (step 2^-20 |x|): only the size of the derivative's
+    condition number is taken from it, and that is good to about 1e-6 relative."""
     derivative = get_activation(name).derivative
     if derivative is None:
         raise ValueError(f"{name} has no elementwise derivative to take a condition number from")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.abs(x * derivative(x, **kwargs) / y)
+    h = np.abs(x) * 2.0**-20
+    return (derivative(x + h, **kwargs) - derivative(x - h, **kwargs)) / (2.0 * h)
+
+
+def _relative(ctx: CheckContext, kappa: np.ndarray) -> Any:
+    """The elementwise_relative tolerance for the largest condition number on the grid."""
+    return ctx.tol("elementwise_relative", condition=float(np.max(kappa)), scale=float(np.finfo(ctx.np_dtype).tiny))
 
 
 @check_kind("activation_tail")
 def check_activation_tail(ctx: CheckContext) -> None:
-    """y = f(x) on a dense grid where f is small but well conditioned, judged relatively:
-    |y - f(x)| <= 16 eps (1 + kappa) |f(x)|, kappa the oracle's largest condition number on the grid (an
+    """y = f(x) and f'(x) (the vector-Jacobian product with grad_y = 1) on a dense grid where f is small but
+    well conditioned, judged relatively: |y - f(x)| <= 16 eps (1 + kappa) |f(x)|, kappa the oracle's largest
+    condition number on the grid, |x f'(x) / f(x)| for the value and |x f''(x) / f'(x)| for the derivative (an
     absolute tolerance hides these values: 16 eps is 1.9e-6 in float32, above sigmoid(-13))."""
     name, params = ctx.case.params["activation"], dict(ctx.case.params["params"])
     x = ctx.cast(ctx.case.params["grid"].points())
+    ones = np.ones_like(x)
     ctx.save(x=x)
+    activation = get_activation(name)
     kwargs = oracle_params(name, params, ctx)
     x64 = x.astype(np.float64)
-    expected = get_activation(name).forward(x64, **kwargs)
-    kappa = float(np.max(condition_number(name, kwargs, x64, expected)))
-    ctx.details["condition_number"] = kappa
-    tol = ctx.tol("elementwise_relative", condition=kappa, scale=float(np.finfo(ctx.np_dtype).tiny))
+    expected = activation.forward(x64, **kwargs)
+    slope = activation_backward(activation, kwargs, x64, expected, np.ones_like(x64), ctx.conventions)
+    kappa = condition_number(x64, expected, slope)
+    kappa_slope = condition_number(x64, slope, second_derivative(name, kwargs, x64))
+    ctx.details.update(condition_number=float(np.max(kappa)), derivative_condition_number=float(np.max(kappa_slope)))
     y = ctx.call("activation", name, x, params)
-    ctx.comparisons.append(compare_arrays(f"{name} value, relative", y, expected, tol, dtype=ctx.np_dtype,
-                                          inputs={"x": x}))
+    ctx.comparisons.append(compare_arrays(f"{name} value, relative", y, expected, _relative(ctx, kappa),
+                                          dtype=ctx.np_dtype, inputs={"x": x}))
+    grad_x = ctx.call("activation_grad", name, x, ones, params)
+    ctx.comparisons.append(compare_arrays(f"{name} derivative, relative", grad_x, slope, _relative(ctx, kappa_slope),
+                                          dtype=ctx.np_dtype, inputs={"x": x}))
