@@ -11,6 +11,7 @@ must catch it. Every mutant is deterministic.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -308,6 +309,121 @@ def softmax_without_max_shift(params: Mapping[str, Any]) -> nn.Module:
     return NaiveSoftmax(dim=dict(params).get("axis", -1))
 
 
+class ShiftOnlyAt1e4Softmax(nn.Module):
+    """softmax that subtracts the row maximum only when some |x| reaches 1e4 (a "fast path" for small inputs)."""
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.abs().max() >= 1e4:
+            x = x - x.amax(dim=self.dim, keepdim=True)
+        e = torch.exp(x)
+        return e / e.sum(dim=self.dim, keepdim=True)
+
+
+class ZeroBelowCutoffSigmoid(nn.Module):
+    """sigmoid(x) with 0 below x = -7.35, where sigmoid is 6.4e-4 (a truncated table or polynomial)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.where(x < -7.35, torch.zeros_like(x), torch.sigmoid(x))
+
+
+class TanhViaSigmoid(nn.Module):
+    """tanh(x) = 2 sigmoid(2x) - 1: exact in real numbers, cancels in floating point near 0."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 2 * torch.sigmoid(2 * x) - 1
+
+
+class SoftplusWithoutLog1p(nn.Module):
+    """PyTorch's softplus (identity where beta x > threshold) with log(1 + exp(beta x)) instead of log1p."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.beta * x  # the clamp keeps exp finite in the branch torch.where discards (no NaN gradient)
+        return torch.where(z > self.threshold, x, torch.log(1 + torch.exp(z.clamp(max=self.threshold))) / self.beta)
+
+
+def softmax_shift_only_at_1e4(params: Mapping[str, Any]) -> nn.Module:
+    """Softmax over params["axis"] that skips the max shift below max|x| = 1e4."""
+    return ShiftOnlyAt1e4Softmax(dim=dict(params).get("axis", -1))
+
+
+def sigmoid_zero_below_cutoff(params: Mapping[str, Any]) -> nn.Module:
+    return ZeroBelowCutoffSigmoid()
+
+
+def tanh_via_sigmoid(params: Mapping[str, Any]) -> nn.Module:
+    return TanhViaSigmoid()
+
+
+def softplus_without_log1p(params: Mapping[str, Any]) -> nn.Module:
+    return SoftplusWithoutLog1p(**dict(params))
+
+
+def _reduced(losses: torch.Tensor, reduction: str, count: int) -> torch.Tensor:
+    total = losses.sum()
+    return {"mean": lambda: total / count, "sum": lambda: total}.get(reduction, lambda: losses)()
+
+
+def cross_entropy_shift_only_at_1e4(
+    compute_loss: Callable[..., torch.Tensor],
+    name: str,
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    reduction: str,
+    params: Mapping[str, Any],
+) -> torch.Tensor:
+    """-log softmax(z)[y] = log sum exp(z) - z_y, the max subtracted first only when max|z| >= 1e4."""
+    if target.dtype.is_floating_point:  # probability targets: the correct path
+        return compute_loss(name, pred, target, reduction, params)
+    z = pred - pred.amax(dim=1, keepdim=True) if pred.abs().max() >= 1e4 else pred
+    losses = torch.log(torch.exp(z).sum(dim=1)) - z.gather(1, target[:, None])[:, 0]
+    return _reduced(losses, reduction, len(losses))
+
+
+def bce_mean_over_samples(
+    compute_loss: Callable[..., torch.Tensor],
+    name: str,
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    reduction: str,
+    params: Mapping[str, Any],
+) -> torch.Tensor:
+    """Binary cross-entropy whose "mean" is the sum over the batch size (right only for one output a sample)."""
+    if reduction != "mean":
+        return compute_loss(name, pred, target, reduction, params)
+    return compute_loss(name, pred, target, "sum", params) / pred.shape[0]
+
+
+_REDUCTION_CALLS = itertools.count()
+"""Calls of the rotating reduction so far (one counter for the worker process)."""
+
+
+def cross_entropy_rotating_sum(
+    compute_loss: Callable[..., torch.Tensor],
+    name: str,
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    reduction: str,
+    params: Mapping[str, Any],
+) -> torch.Tensor:
+    """Cross-entropy whose per-sample losses are summed one by one from a row that advances with each call."""
+    losses = compute_loss(name, pred, target, "none", params)
+    if reduction == "none" or losses.numel() < 2:
+        return compute_loss(name, pred, target, reduction, params)
+    start = next(_REDUCTION_CALLS) % len(losses)
+    total = losses[start]
+    for offset in range(1, len(losses)):  # each addition rounded in the loss's dtype, in this call's order
+        total = total + losses[(start + offset) % len(losses)]
+    return total / len(losses) if reduction == "mean" else total
+
+
 def mean_as_sum(
     compute_loss: Callable[..., torch.Tensor],
     name: str,
@@ -383,6 +499,11 @@ def without_centered(
 def tracker_without_min_delta(config: EarlyStopping) -> EarlyStoppingTracker:
     """The correct tracker, given the configuration with min_delta = 0."""
     return EarlyStoppingTracker(replace(config, min_delta=0.0))
+
+
+def tracker_with_min_delta_doubled(config: EarlyStopping) -> EarlyStoppingTracker:
+    """The correct tracker, given the configuration with min_delta doubled."""
+    return EarlyStoppingTracker(replace(config, min_delta=2.0 * config.min_delta))
 
 
 def keep_last_weights(model: nn.Module, best: list[torch.Tensor] | None, config: EarlyStopping) -> None:

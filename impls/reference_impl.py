@@ -178,7 +178,7 @@ class ReferenceImplementation(Implementation):
             np.array(request.y),
             loss=request.loss,
             optimizer=request.optimizer,
-            hyper=self.hyper(request.optimizer, request.hyper),
+            hyper=make_hyper(request.optimizer, **dict(request.hyper)),  # the profile is train's to apply
             epochs=request.epochs,
             batch_size=request.batch_size,
             batch_orders=[np.asarray(order) for order in request.batch_orders],

@@ -11,9 +11,9 @@ Derivatives are elementwise, d f(x) / d x evaluated at x. Where f has a kink the
 PyTorch's (the branch conditions below are those of torch/_decomp/decompositions.py and ATen):
 
     relu'(0)       = 0                 threshold_backward: x <= 0 -> 0
-    leaky_relu'(0) = negative_slope    leaky_relu_backward: x > 0 ? 1 : negative_slope
+    leaky_relu'(0) = negative_slope    leaky_relu_backward: x > 0 ? 1 : negative_slope (grad_at_zero: another value)
     elu'(0)        = alpha             elu_backward: x <= 0 ? alpha * exp(x) : 1
-    softplus       switches to the identity (derivative 1) where beta * x > threshold
+    softplus       exact; with a threshold (PyTorch: 20) the identity (derivative 1) where beta * x > threshold
     step'(x)       = 0 everywhere (the derivative of the Heaviside step, 0 almost everywhere)
 """
 
@@ -314,8 +314,9 @@ def relu_derivative(x: np.ndarray, grad_at_zero: float = 0.0) -> np.ndarray:
 
 
 @_elementwise
-def leaky_relu(x: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
-    """f(x) = x if x > 0 else negative_slope * x, computed as max(x, 0) + negative_slope * min(x, 0)."""
+def leaky_relu(x: np.ndarray, negative_slope: float = 0.01, grad_at_zero: float | None = None) -> np.ndarray:
+    """f(x) = x if x > 0 else negative_slope * x, computed as max(x, 0) + negative_slope * min(x, 0)
+    (grad_at_zero concerns only the derivative)."""
     y = np.minimum(x, 0.0)
     y *= negative_slope
     y += np.maximum(x, 0.0)
@@ -323,12 +324,17 @@ def leaky_relu(x: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
 
 
 @_elementwise
-def leaky_relu_derivative(x: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
-    """f'(x) = 1 if x > 0 else negative_slope; at 0 PyTorch reports negative_slope (x > 0 ? 1 : slope)."""
+def leaky_relu_derivative(
+    x: np.ndarray, negative_slope: float = 0.01, grad_at_zero: float | None = None
+) -> np.ndarray:
+    """f'(x) = 1 if x > 0 else negative_slope; f'(+-0) = grad_at_zero, or negative_slope when None (PyTorch's
+    x > 0 ? 1 : slope; JAX's where(x >= 0, ...) gives 1)."""
     positive = _indicator(x > 0, x.dtype)
     d = 1.0 - positive
     d *= negative_slope
     d += positive
+    if grad_at_zero is not None:
+        d[x == 0] = grad_at_zero
     return d
 
 
@@ -375,30 +381,30 @@ def silu_derivative(x: np.ndarray) -> np.ndarray:
     return np.where(np.isinf(x), (x > 0).astype(x.dtype), d)  # the limits: 0 at -inf, 1 at inf
 
 
-def _softplus_of_product(z: np.ndarray) -> np.ndarray:
-    """log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|)), finite for every finite z (inf at +inf, 0 at -inf)."""
-    tail = np.abs(z)
-    np.negative(tail, out=tail)
-    np.exp(tail, out=tail)
-    np.log1p(tail, out=tail)
-    tail += np.maximum(z, 0.0)
-    return tail
-
-
 @_elementwise
-def softplus(x: np.ndarray, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
-    """f(x) = log(1 + exp(beta x)) / beta, and f(x) = x where beta x > threshold (PyTorch's linear regime)."""
+def softplus(x: np.ndarray, beta: float = 1.0, threshold: float | None = None) -> np.ndarray:
+    """f(x) = log(1 + exp(beta x)) / beta; with a threshold, f(x) = x where beta x > threshold (PyTorch's
+    linear regime, threshold 20 in the pytorch profile); None: exact everywhere.
+
+    Computed as max(x, 0) + log1p(exp(-|beta x|)) / beta: no exp overflows, and beta x = inf (x = 1e308,
+    beta = 2) still gives x.
+    """
     z = x * beta
-    y = _softplus_of_product(z)
+    y = np.abs(z)
+    np.negative(y, out=y)
+    np.exp(y, out=y)
+    np.log1p(y, out=y)
     y /= beta
-    return np.where(z > threshold, x, y)
+    y += np.maximum(x, 0.0)
+    return y if threshold is None else np.where(z > threshold, x, y)
 
 
 @_elementwise
-def softplus_derivative(x: np.ndarray, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
-    """f'(x) = s(beta x) (the sigmoid), and 1 where beta x > threshold (PyTorch's softplus_backward)."""
+def softplus_derivative(x: np.ndarray, beta: float = 1.0, threshold: float | None = None) -> np.ndarray:
+    """f'(x) = s(beta x) (the sigmoid); with a threshold, 1 where beta x > threshold (PyTorch's
+    softplus_backward)."""
     z = x * beta
-    return np.where(z > threshold, 1.0, sigmoid(z))
+    return sigmoid(z) if threshold is None else np.where(z > threshold, 1.0, sigmoid(z))
 
 
 def _check_approximate(approximate: str) -> None:
@@ -582,13 +588,14 @@ ACTIVATIONS: dict[str, Activation] = _registry(
     Activation("sigmoid", sigmoid, sigmoid_derivative),
     Activation("tanh", tanh, tanh_derivative),
     Activation("relu", relu, relu_derivative, MappingProxyType({"grad_at_zero": 0.0})),
-    Activation("leaky_relu", leaky_relu, leaky_relu_derivative, MappingProxyType({"negative_slope": 0.01})),
+    Activation("leaky_relu", leaky_relu, leaky_relu_derivative,
+               MappingProxyType({"negative_slope": 0.01, "grad_at_zero": None})),
     Activation("gelu", gelu, gelu_derivative, MappingProxyType({"approximate": "none"})),
     Activation("gelu_tanh", gelu_tanh, gelu_tanh_derivative),
     Activation("softmax", softmax, None, MappingProxyType({"axis": -1})),
     Activation("elu", elu, elu_derivative, MappingProxyType({"alpha": 1.0})),
     Activation("silu", silu, silu_derivative),
-    Activation("softplus", softplus, softplus_derivative, MappingProxyType({"beta": 1.0, "threshold": 20.0})),
+    Activation("softplus", softplus, softplus_derivative, MappingProxyType({"beta": 1.0, "threshold": None})),
 )
 
 

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+import numpy as np
+
 from mlpbench.reference.losses import BCE_GRAD_EPS
 
 EPS_PLACEMENTS = ("outside", "inside", "hat")
@@ -29,6 +31,13 @@ ALL_OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta")
 
 BCE_GRAD_FLOOR = BCE_GRAD_EPS
 """PyTorch's binary_cross_entropy_backward floor for p (1 - p): the constant 1e-12 held as a float32."""
+
+DTYPE_EPS = "dtype"
+"""A clip value meaning "the machine epsilon of the dtype under test", np.finfo(dtype).eps (scikit-learn's
+log_loss: 2**-52 in float64, 2**-23 in float32); `Conventions.for_dtype` turns it into that number."""
+
+PYTORCH_SOFTPLUS_THRESHOLD = 20.0
+"""torch.nn.functional.softplus's default threshold: f(x) = x where beta x > 20."""
 
 
 class _Table(dict):
@@ -59,8 +68,28 @@ class Conventions:
         None means no clamp.
     bce_clip_eps: BCE first clips p into [eps, 1 - eps], with zero gradient outside (Keras: 1e-7); None: no clip.
     bce_grad_floor: BCE's gradient divides by max(p (1 - p), floor) (PyTorch: float32(1e-12)); None: no floor.
+    bce_clip_eps may also be "dtype" (`DTYPE_EPS`): the clip is the machine epsilon of the dtype under test
+        (scikit-learn's log_loss: np.finfo(y_prob.dtype).eps), resolved by `for_dtype`.
+    bce_sum_outputs: multi-label BCE sums each sample's losses over its outputs (the last axis) before the
+        reduction, so "mean" divides by the number of samples, not of elements (scikit-learn's binary_log_loss:
+        -(sum of xlogy terms) / n_samples). False: PyTorch's mean over every element.
     sample_axis: elementwise losses average each sample over this axis before the reduction (Keras: -1).
-    relu_grad_at_zero: the derivative ReLU reports at exactly 0.
+    relu_grad_at_zero: the derivative ReLU reports at exactly 0 (and -0.0).
+    leaky_relu_grad_at_zero: the derivative leaky_relu reports at exactly 0 (and -0.0); None: negative_slope,
+        PyTorch's (leaky_relu_backward: x > 0 ? 1 : slope; also TensorFlow's). JAX's jax.nn.leaky_relu is
+        where(x >= 0, x, slope x), so its derivative there is 1 (optax profile).
+    softplus_threshold: softplus switches to the identity where beta x > threshold (PyTorch: 20, its
+        `threshold` default); None: the exact log(1 + exp(beta x)) / beta everywhere (jax.nn.softplus,
+        keras.activations.softplus, MLX, tinygrad). A case's own threshold beats the profile's.
+    l2_penalty_in_loss: an optimizer's coupled weight_decay wd is an L2 penalty on the weights only (not the
+        biases), part of each batch's loss: 0.5 wd sum ||W||^2 / n with n the batch's samples, its gradient
+        wd W / n (scikit-learn's alpha: `loss += (0.5 * alpha) * values / n_samples` in _backprop,
+        `coef_grads += alpha * coefs; coef_grads /= n_samples` in _compute_loss_grad). The training loss
+        reports it; the validation loss does not; a bare optimizer step (given gradients) applies no decay.
+        False: PyTorch's g + wd p on every parameter inside the optimizer.
+    sgd_dampening_first_step: SGD with momentum dampens the first step too, buf <- (1 - dampening) g from a
+        zero buffer (MLX: v <- momentum v + (1 - dampening) g, v starting at 0); False: PyTorch's buf <- g on
+        the first step, dampening only from the second.
     """
 
     name: str = "pytorch"
@@ -72,10 +101,15 @@ class Conventions:
     mse_half: bool = False
     gelu_approximate: str = "none"
     bce_log_clamp: float | None = -100.0
-    bce_clip_eps: float | None = None
+    bce_clip_eps: float | str | None = None
     bce_grad_floor: float | None = BCE_GRAD_FLOOR
+    bce_sum_outputs: bool = False
     sample_axis: int | None = None
     relu_grad_at_zero: float = 0.0
+    leaky_relu_grad_at_zero: float | None = None
+    softplus_threshold: float | None = PYTORCH_SOFTPLUS_THRESHOLD
+    sgd_dampening_first_step: bool = False
+    l2_penalty_in_loss: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "eps_placement", _frozen(self.eps_placement))
@@ -90,6 +124,8 @@ class Conventions:
         unknown = sorted(self.decoupled_weight_decay - set(ALL_OPTIMIZERS))
         if unknown:
             raise ValueError(f"decoupled_weight_decay: unknown optimizers {unknown}")
+        if isinstance(self.bce_clip_eps, str) and self.bce_clip_eps != DTYPE_EPS:
+            raise ValueError(f"bce_clip_eps must be a number, None or {DTYPE_EPS!r}, not {self.bce_clip_eps!r}")
 
     # -- the lookup ------------------------------------------------------------------------------------------
     def optimizer_defaults(self, optimizer: str) -> dict[str, Any]:
@@ -100,6 +136,7 @@ class Conventions:
             "decoupled_weight_decay": optimizer in self.decoupled_weight_decay,
             "initial_accumulator_value": self.adagrad_initial_accumulator,
             "nesterov_zero_momentum": self.nesterov_zero_momentum,
+            "dampening_first_step": self.sgd_dampening_first_step,
         }
 
     def loss_defaults(self, loss: str) -> dict[str, Any]:
@@ -141,6 +178,12 @@ class Conventions:
     def with_changes(self, **changes: Any) -> Conventions:
         return replace(self, **changes)
 
+    def for_dtype(self, dtype: str | np.dtype) -> Conventions:
+        """This profile with its per-dtype values ("dtype" clips) made the numbers of `dtype`."""
+        if self.bce_clip_eps != DTYPE_EPS:
+            return self
+        return replace(self, bce_clip_eps=float(np.finfo(np.dtype(dtype)).eps))
+
 
 @dataclass(frozen=True)
 class _Field:
@@ -153,11 +196,14 @@ _LOSS_FIELDS: dict[str, dict[str, _Field]] = {
         "log_clamp": _Field("bce_log_clamp"),
         "clip_eps": _Field("bce_clip_eps"),
         "grad_floor": _Field("bce_grad_floor"),
+        "sum_outputs": _Field("bce_sum_outputs"),
     },
 }
 _ACTIVATION_FIELDS: dict[str, dict[str, _Field]] = {
     "gelu": {"approximate": _Field("gelu_approximate")},
     "relu": {"grad_at_zero": _Field("relu_grad_at_zero")},
+    "leaky_relu": {"grad_at_zero": _Field("leaky_relu_grad_at_zero")},
+    "softplus": {"threshold": _Field("softplus_threshold")},
 }
 
 
@@ -168,6 +214,7 @@ TEXTBOOK = Conventions(
     mse_half=True,
     bce_log_clamp=None,
     bce_grad_floor=None,
+    softplus_threshold=None,
 )
 KERAS = Conventions(
     name="keras",
@@ -179,6 +226,7 @@ KERAS = Conventions(
     bce_clip_eps=1e-7,
     bce_grad_floor=None,
     sample_axis=-1,
+    softplus_threshold=None,
 )
 OPTAX = Conventions(
     name="optax",
@@ -189,5 +237,29 @@ OPTAX = Conventions(
     gelu_approximate="tanh",
     bce_log_clamp=None,
     bce_grad_floor=None,
+    leaky_relu_grad_at_zero=1.0,
+    softplus_threshold=None,
 )
-PROFILES: dict[str, Conventions] = {profile.name: profile for profile in (PYTORCH, TEXTBOOK, KERAS, OPTAX)}
+SKLEARN = Conventions(
+    name="sklearn",
+    eps_placement={"adam": "hat"},
+    mse_half=True,
+    bce_log_clamp=None,
+    bce_clip_eps=DTYPE_EPS,
+    bce_grad_floor=None,
+    bce_sum_outputs=True,
+    softplus_threshold=None,
+    l2_penalty_in_loss=True,
+)
+"""scikit-learn's MLP (sklearn/neural_network/_base.py, _stochastic_optimizers.py), each value from its source:
+squared_loss = ((y_true - y_pred) ** 2).mean() / 2 (mse_half); log_loss and binary_log_loss clip y_prob into
+[eps, 1 - eps] with eps = np.finfo(y_prob.dtype).eps, no log clamp, and binary_log_loss divides the sum over
+samples and outputs by y_prob.shape[0] (bce_sum_outputs); alpha is 0.5 alpha ||W||^2 / n_samples in the
+loss, on the coefficients only (l2_penalty_in_loss, with alpha as weight_decay); AdamOptimizer steps with
+learning_rate_init sqrt(1 - beta_2^t) / (1 - beta_1^t) and divides by sqrt(v) + epsilon on the uncorrected v
+("hat"); ReLU's derivative is 0 where its output is 0 (inplace_relu_derivative: delta[Z == 0] = 0), as
+PyTorch's. scikit-learn has no softplus, leaky ReLU, dampening, Adagrad, RMSprop or Adadelta: the values there
+are the exact ones and PyTorch's."""
+PROFILES: dict[str, Conventions] = {
+    profile.name: profile for profile in (PYTORCH, TEXTBOOK, KERAS, OPTAX, SKLEARN)
+}

@@ -261,12 +261,28 @@ def _weighted(weight: np.ndarray, value: np.ndarray) -> np.ndarray:
 
 
 
-def _clip_probabilities(p: np.ndarray, clip_eps: float | None) -> np.ndarray:
-    """p clipped into [eps, 1 - eps] (Keras), both bounds rounded to p's dtype; p itself without a clip."""
+def _clip_probabilities(p: np.ndarray, clip_eps: float | str | None) -> np.ndarray:
+    """p clipped into [eps, 1 - eps] (Keras), both bounds rounded to p's dtype; p itself without a clip.
+    clip_eps="dtype": eps = np.finfo(p.dtype).eps (scikit-learn's log_loss)."""
     if clip_eps is None:
         return p
-    low, high = p.dtype.type(clip_eps), p.dtype.type(1.0) - p.dtype.type(clip_eps)
+    eps = np.finfo(p.dtype).eps if clip_eps == "dtype" else p.dtype.type(clip_eps)
+    low, high = p.dtype.type(eps), p.dtype.type(1.0) - p.dtype.type(eps)
     return np.clip(p, low, high)
+
+
+def _sum_outputs(losses: np.ndarray, sum_outputs: bool, sample_axis: int | None) -> np.ndarray:
+    """Each sample's losses summed over its outputs (the last axis) when sum_outputs (scikit-learn's
+    multi-label binary_log_loss); unchanged otherwise or for a 1-d batch (one output a sample)."""
+    _samples(losses, sum_outputs, sample_axis)
+    return np.sum(losses, axis=-1) if sum_outputs and losses.ndim > 1 else losses
+
+
+def _samples(p: np.ndarray, sum_outputs: bool, sample_axis: int | None) -> int:
+    """What "mean" divides by: the number of elements, or of samples (rows) when outputs are summed."""
+    if sum_outputs and sample_axis is not None:
+        raise ValueError("binary_cross_entropy: sum_outputs and sample_axis exclude each other")
+    return p.size // p.shape[-1] if sum_outputs and p.ndim > 1 else p.size
 
 
 @_underflow_is_exact
@@ -275,17 +291,21 @@ def binary_cross_entropy(
     target: ArrayLike,
     reduction: str = "mean",
     log_clamp: float | None = -100.0,
-    clip_eps: float | None = None,
+    clip_eps: float | str | None = None,
     grad_floor: float | None = BCE_GRAD_EPS,
     sample_axis: int | None = None,
+    sum_outputs: bool = False,
 ) -> np.ndarray:
     """Binary cross-entropy of probabilities: l = -(t log p + (1 - t) log(1 - p)).
 
     The guards, one per library (see mlpbench.reference.conventions):
     log_clamp: PyTorch bounds both logarithms from below by -100, so p = 0 or 1 on the wrong class costs 100,
         not infinity. None computes the plain formula (infinite loss there).
-    clip_eps: Keras first clips p into [eps, 1 - eps] (eps = 1e-7), in p's dtype.
+    clip_eps: Keras first clips p into [eps, 1 - eps] (eps = 1e-7), in p's dtype; "dtype": eps is p's dtype's
+        machine epsilon (scikit-learn).
     grad_floor: only the gradient's guard; accepted here so one parameter set serves value and gradient.
+    sum_outputs: each sample's losses are summed over the last axis first, so "mean" is the mean over samples
+        of the sum over outputs (scikit-learn's multi-label binary_log_loss) and "none" gives one per sample.
     Targets must lie in [0, 1].
     """
     _check_reduction(reduction)
@@ -301,7 +321,7 @@ def binary_cross_entropy(
     losses = _weighted(t, log_p)
     losses += _weighted(1.0 - t, log_not_p)
     np.negative(losses, out=losses)
-    return _reduce(losses, reduction, dtype, sample_axis=sample_axis)
+    return _reduce(_sum_outputs(losses, sum_outputs, sample_axis), reduction, dtype, sample_axis=sample_axis)
 
 
 @_underflow_is_exact
@@ -310,9 +330,10 @@ def binary_cross_entropy_grad(
     target: ArrayLike,
     reduction: str = "mean",
     log_clamp: float | None = -100.0,
-    clip_eps: float | None = None,
+    clip_eps: float | str | None = None,
     grad_floor: float | None = BCE_GRAD_EPS,
     sample_axis: int | None = None,
+    sum_outputs: bool = False,
 ) -> np.ndarray:
     """dl/dp = (p - t) / (p (1 - p)).
 
@@ -320,7 +341,8 @@ def binary_cross_entropy_grad(
     exactly binary_cross_entropy_backward; like PyTorch it ignores where the log clamp flattens the loss.
     grad_floor=None: the plain derivative (1 - t) / (1 - p) - t / p, a term with zero weight counting 0 (so
     it is infinite only where the loss is: p = 0 with t > 0, or p = 1 with t < 1).
-    clip_eps (Keras): 0 where the clip is active (p outside [eps, 1 - eps]). log_clamp does not enter.
+    clip_eps (Keras, scikit-learn): 0 where the clip is active (p outside [eps, 1 - eps]). log_clamp does not
+    enter. sum_outputs: "mean" divides by the number of samples (rows) instead of elements.
     """
     _check_reduction(reduction)
     p, dtype = _probabilities("binary_cross_entropy", p)
@@ -336,7 +358,7 @@ def binary_cross_entropy_grad(
         grad /= denominator
     if clip_eps is not None:
         grad[_clip_probabilities(p, clip_eps) != p] = 0.0
-    return _scale_gradient(grad, reduction, dtype, p.size, sample_axis)
+    return _scale_gradient(grad, reduction, dtype, _samples(p, sum_outputs, sample_axis), sample_axis)
 
 
 def _weighted_reciprocal(weight: np.ndarray, value: np.ndarray) -> np.ndarray:
@@ -410,9 +432,10 @@ def sigmoid_binary_cross_entropy_grad(
     target: ArrayLike,
     reduction: str = "mean",
     log_clamp: float | None = -100.0,
-    clip_eps: float | None = None,
+    clip_eps: float | str | None = None,
     grad_floor: float | None = BCE_GRAD_EPS,
     sample_axis: int | None = None,
+    sum_outputs: bool = False,
 ) -> np.ndarray:
     """d/dz of binary_cross_entropy(sigmoid(z), t): a sigmoid output layer fused with its loss.
 
@@ -434,7 +457,7 @@ def sigmoid_binary_cross_entropy_grad(
     if clip_eps is not None:
         p = _sigmoid(z).astype(dtype)
         grad[_clip_probabilities(p, clip_eps) != p] = 0.0
-    return _scale_gradient(grad, reduction, dtype, z.size, sample_axis)
+    return _scale_gradient(grad, reduction, dtype, _samples(z, sum_outputs, sample_axis), sample_axis)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -624,7 +647,7 @@ def _params(**values: Any) -> Mapping[str, Any]:
     return MappingProxyType(values)
 
 
-_BCE_GUARDS = _params(log_clamp=-100.0, clip_eps=None, grad_floor=BCE_GRAD_EPS, sample_axis=None)
+_BCE_GUARDS = _params(log_clamp=-100.0, clip_eps=None, grad_floor=BCE_GRAD_EPS, sample_axis=None, sum_outputs=False)
 
 LOSSES: dict[str, Loss] = {
     loss.name: loss

@@ -5,6 +5,7 @@ Mini-batch training, epoch e = 0, 1, ...:
     for each batch B of the epoch's order (consecutive slices of a permutation of the samples):
         L_B = loss(model(x_B), y_B);  g = dL_B/dparams;  params <- optimizer(params, g)
     train_loss[e] = sum_B |B| L_B / N    (sample-weighted mean of the batch losses, each before its update)
+    (profile l2_penalty_in_loss: L_B + 0.5 wd sum ||W||^2 / |B|, and wd W / |B| in each weight's gradient)
     val_loss[e]   = loss(model(x_val), y_val) in evaluation mode, after the epoch
 
 `train` and `gradient_descent` are the readable reference. `TrainingStep` (mlpbench.reference.training_step, also
@@ -29,7 +30,7 @@ from mlpbench.reference.model import (
     predict,
     resolve_loss,
 )
-from mlpbench.reference.optim import Optimizer, resolve_optimizer
+from mlpbench.reference.optim import Optimizer, loss_weight_decay, resolve_optimizer
 from mlpbench.reference.spec import MLPSpec
 
 
@@ -110,7 +111,9 @@ def train(
         raise ValueError("early stopping on val_loss needs x_val and y_val")
     if spec.dropout > 0.0 and dropout_rng is None:
         raise ValueError("a spec with dropout needs dropout_rng to draw the masks")
-    entry, hyper = resolve_optimizer(optimizer, hyper, conventions)
+    entry, raw_hyper = resolve_optimizer(optimizer, hyper, conventions)
+    penalty = loss_weight_decay(entry.hyper_class() if hyper is None else hyper, conventions)
+    hyper = raw_hyper  # without the weight decay the profile moves into the loss
     loss_fn = resolve_loss(loss)
 
     params = [np.array(p, copy=True) for p in params]
@@ -126,7 +129,8 @@ def train(
                 spec, params, x[batch], y[batch], loss_fn, loss_params=loss_params, training=True,
                 rng=dropout_rng, conventions=conventions,
             )
-            weighted_sum += float(step.loss) * len(batch)
+            penalty_value = add_l2_penalty(params, step.param_grads, penalty, len(batch)) if penalty else 0.0
+            weighted_sum += (float(step.loss) + penalty_value) * len(batch)
             params, state = entry.step(params, step.param_grads, state, hyper, inplace=True)
         result.train_loss.append(weighted_sum / n_samples)
         if validation is not None:
@@ -145,6 +149,16 @@ def train(
         result.best_epoch, result.stopped_epoch = tracker.best_epoch, tracker.stopped_epoch
     result.params = best_params if best_params is not None else params
     return result
+
+
+def add_l2_penalty(params: list[np.ndarray], grads: list[np.ndarray], weight_decay: float, n: int) -> float:
+    """scikit-learn's alpha on a batch of n samples: adds wd W / n to each weight's gradient (the biases' stay)
+    and returns the penalty 0.5 wd sum ||W||^2 / n that joins the batch's loss."""
+    total = 0.0
+    for weight, grad in zip(params[0::2], grads[0::2], strict=True):
+        grad += (weight_decay / n) * weight
+        total += float(np.sum(weight * weight))
+    return 0.5 * weight_decay * total / n
 
 
 def _batch_orders(

@@ -16,8 +16,10 @@ import fnmatch
 import itertools
 import zlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from typing import Any
+
+import numpy as np
 
 from mlpbench.impls.capabilities import ANY, RANDOM_INITIALIZER, Capabilities, Needs
 from mlpbench.impls.interface import AREAS
@@ -64,7 +66,7 @@ class Case:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, MLPSpec):
+    if is_dataclass(value) and not isinstance(value, type):
         return _plain(asdict(value))
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
@@ -113,7 +115,7 @@ def _training_needs(p: Mapping[str, Any], *features: str) -> Needs:
 def _determinism_needs(p: Mapping[str, Any]) -> Needs:
     by_target = {
         "model": lambda: _network_needs(p, "deterministic", "model"),
-        "optimizer": lambda: Needs(features=("deterministic",), optimizer=ANY),
+        "optimizer": lambda: Needs(features=("deterministic",), optimizer=p.get("optimizer", ANY)),
         "training": lambda: _training_needs(p, "deterministic"),
         "init": lambda: Needs(features=("deterministic",), initializer=RANDOM_INITIALIZER),
         "dropout": lambda: Needs(features=("deterministic", "dropout")),
@@ -123,6 +125,7 @@ def _determinism_needs(p: Mapping[str, Any]) -> Needs:
 
 NEEDS: dict[str, Callable[[Mapping[str, Any]], Needs]] = {
     "activation": lambda p: Needs(activations=(p["activation"],)),
+    "activation_tail": lambda p: Needs(activations=(p["activation"],)),
     "loss": lambda p: Needs(loss=p["loss"], reduction=p["reduction"], target=_target_of(p["loss"], p["inputs"]),
                             loss_params=tuple(p.get("params", {}))),
     "init": lambda p: Needs(initializer=p["initializer"]),
@@ -169,6 +172,56 @@ def activation_cases() -> list[Case]:
     return cases
 
 
+@dataclass(frozen=True)
+class TailGrid:
+    """A dense grid of inputs where an activation's value is small but well conditioned: `count` points
+    evenly spaced from `start` to `stop` ("linear") or geometrically ("log"), and their negatives too when
+    `mirrored`."""
+
+    spacing: str
+    start: float
+    stop: float
+    count: int
+    mirrored: bool = False
+
+    def points(self) -> np.ndarray:
+        if self.spacing not in ("linear", "log"):
+            raise ValueError(f"grid spacing must be 'linear' or 'log', not {self.spacing!r}")
+        space = np.linspace if self.spacing == "linear" else np.geomspace
+        values = np.asarray(space(self.start, self.stop, self.count), dtype=np.float64)
+        return np.concatenate([values, -values]) if self.mirrored else values
+
+
+NEGATIVE_TAIL = TailGrid("linear", -40.0, -7.0, 133)
+"""sigmoid, softplus and silu from 7e-4 down to 4e-18 (every quarter unit)."""
+NEAR_ZERO = TailGrid("log", 1e-8, 1e-2, 97, mirrored=True)
+"""+-1e-8 to +-1e-2, 16 points a decade: f(x) ~ x (tanh, silu, elu) or x / 2 (gelu)."""
+
+ACTIVATION_TAILS: tuple[tuple[str, str, TailGrid], ...] = (
+    ("sigmoid", "negative-tail", NEGATIVE_TAIL),
+    ("softplus", "negative-tail", NEGATIVE_TAIL),
+    ("silu", "negative-tail", NEGATIVE_TAIL),
+    ("tanh", "near-zero", NEAR_ZERO),
+    ("silu", "near-zero", NEAR_ZERO),
+    ("elu", "near-zero", NEAR_ZERO),
+    ("gelu", "near-zero", NEAR_ZERO),
+    ("gelu_tanh", "near-zero", NEAR_ZERO),
+)
+"""(activation, region, grid) judged relatively (`activation_tail`). GELU's negative tail is not among them:
+torch and JAX compute x Phi(x) as x (1 + erf(x / sqrt 2)) / 2, which cancels to 0 below x = -5.3 (float32) and
+-8 (float64) (a finding, see docs/conventions.md); its absolute error there is below 1e-15."""
+
+
+def activation_tail_cases() -> list[Case]:
+    """Activations where their value is small but well conditioned, compared relatively (see
+    mlpbench.conformance.checks.activations.check_activation_tail); softmax on large logits, both signs."""
+    cases = [_case(f"activations/{name}-{region}", "activation_tail", activation=name, params={}, grid=grid)
+             for name, region, grid in ACTIVATION_TAILS]
+    cases.append(_case("activations/softmax-large-logits", "activation", activation="softmax", params={},
+                       inputs="large_logits"))
+    return cases
+
+
 # -- losses -----------------------------------------------------------------------------------------------
 def loss_cases() -> list[Case]:
     """Every loss under every reduction, plus the edge cases: BCE at p = 0 and 1 (the log clamp), very large
@@ -185,12 +238,24 @@ def loss_cases() -> list[Case]:
               reduction="none", inputs="saturated", params={}),
         _case("losses/binary_cross_entropy-soft-targets", "loss", loss="binary_cross_entropy", reduction="mean",
               inputs="soft", params={}),
+        # several outputs a sample (multi-label): "mean" over elements (PyTorch) or over samples (scikit-learn)
+        _case("losses/binary_cross_entropy-multilabel", "loss", loss="binary_cross_entropy", reduction="mean",
+              inputs="multilabel", params={}),
+        _case("losses/binary_cross_entropy-multilabel-none", "loss", loss="binary_cross_entropy",
+              reduction="none", inputs="multilabel", params={}),
+        _case("losses/binary_cross_entropy_with_logits-multilabel", "loss",
+              loss="binary_cross_entropy_with_logits", reduction="mean", inputs="multilabel", params={}),
         _case("losses/binary_cross_entropy_with_logits-large", "loss", loss="binary_cross_entropy_with_logits",
               reduction="none", inputs="large", params={}),
         _case("losses/cross_entropy-large", "loss", loss="cross_entropy", reduction="none", inputs="large",
               params={}),
         _case("losses/cross_entropy-probabilities", "loss", loss="cross_entropy", reduction="mean",
               inputs="probabilities", params={}),
+        # row maxima from 50 to 5000, positive and negative: exp overflows float32 above 88, float64 above 709
+        _case("losses/cross_entropy-large-logits", "loss", loss="cross_entropy", reduction="none",
+              inputs="large_logits", params={}),
+        _case("losses/cross_entropy-large-logits-mean", "loss", loss="cross_entropy", reduction="mean",
+              inputs="large_logits", params={}),
         _case("losses/l1-ties", "loss", loss="l1", reduction="sum", inputs="ties", params={}),
         _case("losses/huber-delta0.5", "loss", loss="huber", reduction="mean", inputs="typical",
               params={"delta": 0.5}),
@@ -265,6 +330,10 @@ def model_cases() -> list[Case]:
         _model("model/sum-reduction", (5, 8, 3), "sigmoid", "cross_entropy", reduction="sum"),
         _model("model/batch1", (4, 6, 2), "gelu", "huber", batch=1),
         _model("model/huber-delta0.5", (5, 8, 3), "tanh", "huber", loss_params={"delta": 0.5}),
+        # multi-label outputs: three sigmoid units (or logits) a sample, each with its own 0/1 target
+        _model("model/loss-binary_cross_entropy-multilabel", (5, 8, 3), "tanh", "binary_cross_entropy"),
+        _model("model/loss-binary_cross_entropy_with_logits-multilabel", (5, 8, 3), "relu",
+               "binary_cross_entropy_with_logits"),
     ]
     return cases
 
@@ -366,6 +435,9 @@ def training_cases() -> list[Case]:
     cases += [
         _training("training/sgd+momentum-relu-cross_entropy", "sgd", ("momentum",), sizes=(5, 10, 4),
                   activation="relu", loss="cross_entropy", n=30, epochs=3, batch_size=8),
+        # weight decay through training: an L2 term in the optimizer (PyTorch) or in the loss (scikit-learn)
+        _training("training/sgd+weight_decay", "sgd", ("weight_decay",), activation="relu"),
+        _training("training/adam+weight_decay", "adam", ("weight_decay",)),
         _training("training/adam-bce-logits", "adam", (), sizes=(3, 6, 1), activation="relu",
                   loss="binary_cross_entropy_with_logits", n=20, epochs=3, batch_size=4, validation=False),
         # the implementation's own dropout masks: the validation loss must be the evaluation-mode loss of
@@ -376,6 +448,17 @@ def training_cases() -> list[Case]:
 
 
 # -- early stopping ---------------------------------------------------------------------------------------
+MIN_DELTA_BOUNDARIES: tuple[tuple[str, float, int, int], ...] = (
+    ("train_loss", 1.5, 5, 3),
+    ("train_loss", 1.5, 11, 2),
+    ("val_loss", 1.5, 3, 3),
+    ("train_loss", 0.7, 6, 3),
+    ("val_loss", 0.7, 2, 3),
+)
+"""(monitor, improvement / min_delta, epoch, patience) of the boundary cases: epochs where the oracle's
+decisions all keep the check's margin of ten tolerances in both dtypes."""
+
+
 def early_stopping_cases() -> list[Case]:
     """Training that over-fits a small noisy training set so the validation loss turns up: same stopping
     epoch, same best epoch, same restored weights. The check verifies in the oracle that every stop/continue
@@ -389,6 +472,14 @@ def early_stopping_cases() -> list[Case]:
               monitor="val_loss", patience=2, min_delta=0.0, restore_best_weights=False, **common),
         _case("early_stopping/train_loss-min_delta", "early_stopping",
               monitor="train_loss", patience=5, min_delta=0.05, restore_best_weights=True, **common),
+    ] + [
+        # min_delta near the decision boundary: derived from the oracle's curve so that the improvement at
+        # `epoch` is `ratio` times min_delta (1.5: counts, 0.7: does not); a min_delta 1.5 times too large
+        # or too small flips that decision
+        _case(f"early_stopping/{monitor}-min_delta-{ratio:g}x-epoch{epoch}", "early_stopping", monitor=monitor,
+              patience=patience, min_delta=0.0, restore_best_weights=True,
+              boundary={"epoch": epoch, "ratio": ratio}, **common)
+        for monitor, ratio, epoch, patience in MIN_DELTA_BOUNDARIES
     ]
 
 
@@ -434,6 +525,20 @@ def determinism_cases() -> list[Case]:
               loss="mse", n=23, epochs=2, batch_size=5),
         _case("determinism/init", "determinism", target="init", shape=(64, 32)),
         _case("determinism/dropout", "determinism", target="dropout", p=0.5, n=4096),
+    ] + [
+        # every loss through a network (MSE is determinism/forward_backward) ...
+        _case(f"determinism/forward_backward-{loss}", "determinism", target="model",
+              sizes=(6, 16, 12, 1 if target_kind == "binary" else 3), activation="relu", loss=loss, batch=8)
+        for loss, (_, target_kind) in LOSS_OUTPUT.items() if loss != "mse"
+    ] + [
+        # ... and every optimizer, alone and training a network
+        _case(f"determinism/optimizer-{name}", "determinism", target="optimizer", optimizer=name,
+              steps=OPTIMIZER_STEPS, shapes=OPTIMIZER_SHAPES)
+        for name in OPTIMIZERS
+    ] + [
+        _case(f"determinism/training-{name}", "determinism", target="training", optimizer=name, sizes=(4, 8, 3),
+              activation="tanh", loss="mse", n=23, epochs=2, batch_size=5)
+        for name in OPTIMIZERS
     ]
 
 
@@ -449,8 +554,9 @@ def devices_cases() -> list[Case]:
 
 def _all_cases() -> list[Case]:
     cases = (
-        activation_cases() + loss_cases() + init_cases() + model_cases() + optimizer_cases() + training_cases()
-        + early_stopping_cases() + dropout_cases() + determinism_cases() + devices_cases()
+        activation_cases() + activation_tail_cases() + loss_cases() + init_cases() + model_cases()
+        + optimizer_cases() + training_cases() + early_stopping_cases() + dropout_cases() + determinism_cases()
+        + devices_cases()
     )
     ids = [c.id for c in cases]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})

@@ -6,7 +6,8 @@ oracle's shape. The comparison is made in float64:
     abs_err = |actual - expected|,  rel_err = abs_err / |expected|,
     headroom = max(abs_err / (atol + rtol * |expected|))      (passes when <= 1).
 
-Infinities compare equal when they agree in sign; NaN is accepted only where the oracle has NaN as well.
+Infinities compare equal when they agree in sign; NaN is accepted only where the oracle has NaN as well (the
+message says what the oracle gives there: a finite value, inf or -inf).
 A comparison records the element with the worst ratio: its index, the actual and expected values there and,
 for elementwise computations, the inputs at that element (`inputs=`).
 """
@@ -47,6 +48,19 @@ def describe_type(value: Any) -> str:
     return type(value).__name__
 
 
+def nan_where(expected: np.ndarray) -> str:
+    """What NaN replaced, from the oracle's values there: "NaN where the oracle is finite", "... gives inf",
+    "... gives -inf", "... gives inf or -inf", or "... is finite or infinite"."""
+    infinite = expected[np.isinf(expected)]
+    if infinite.size == 0:
+        return "NaN where the oracle is finite"
+    signs = " or ".join(label for label, present in (("inf", (infinite > 0).any()), ("-inf", (infinite < 0).any()))
+                        if present)
+    if infinite.size == expected.size:
+        return f"NaN where the oracle gives {signs}"
+    return f"NaN where the oracle is finite or gives {signs}"
+
+
 def compare_arrays(
     quantity: str,
     actual: Any,
@@ -80,11 +94,8 @@ def compare_arrays(
     bad_nan = np.isnan(a) & ~np.isnan(e)
     if bad_nan.any():
         index = tuple(int(i) for i in np.argwhere(bad_nan)[0])
-        count = int(bad_nan.sum())
-        comparison = structural_failure(
-            quantity, f"NaN where the oracle is finite ({count} of {a.size} elements, first at {index})", tol
-        )
-        return _with_worst(comparison, a, e, index, inputs)
+        problem = f"{nan_where(e[bad_nan])} ({int(bad_nan.sum())} of {a.size} elements, first at {index})"
+        return _with_worst(structural_failure(quantity, problem, tol), a, e, index, inputs)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         same = (a == e) | (np.isnan(a) & np.isnan(e))
         abs_err = np.where(same, 0.0, np.abs(a - e))

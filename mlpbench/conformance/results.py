@@ -26,8 +26,8 @@ class Comparison:
     """One quantity compared against the oracle.
 
     headroom = max over elements of |actual - expected| / (atol + rtol * |expected|); <= 1 passes.
-    A structural problem (wrong shape or dtype, NaN where the oracle is finite, not an array) fails with
-    `problem` set and headroom infinite.
+    A structural problem (wrong shape or dtype, NaN where the oracle gives a number or an infinity, not an
+    array) fails with `problem` set and headroom infinite.
     """
 
     quantity: str

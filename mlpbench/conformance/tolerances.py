@@ -17,6 +17,9 @@ states), so that elements which cancel to near zero are judged against the round
 produced them, not against their own tiny value:
 
     elementwise        rtol = 16 eps                          (library functions are accurate to a few ulp)
+    elementwise_relative rtol = 16 eps (1 + kappa)            (small but well-conditioned values, judged
+                       relatively; kappa = max |x f'(x) / f(x)|, the oracle's condition number over the
+                       inputs; atol = rtol * the dtype's smallest normal number: only underflow is absolute)
     loss               rtol = 16 eps (1 + log2 n)             (a reduction over n elements)
     loss_grad          rtol = 16 eps
     forward, gradient  rtol = 16 eps sqrt(fan_in) depth       (dot products of length fan_in, depth layers)
@@ -51,6 +54,7 @@ SAFETY = 16.0
 
 QUANTITIES = (
     "elementwise",
+    "elementwise_relative",
     "loss",
     "loss_grad",
     "forward",
@@ -130,12 +134,14 @@ def tolerance(
     steps: int = 1,
     scale: float = 1.0,
     world_size: int = 1,
+    condition: float = 0.0,
 ) -> Tolerance:
     """The tolerance for comparing `quantity` computed in `dtype` under `precision` with the float64 oracle.
 
     n: number of elements a loss reduces; fan_in: the largest fan-in of the network; depth: number of dense
     layers; steps: optimizer steps taken; scale: the magnitude of the quantity (largest |expected|);
-    world_size: ranks whose partial results a data-parallel run all-reduces (1: a single process).
+    world_size: ranks whose partial results a data-parallel run all-reduces (1: a single process);
+    condition: the oracle's condition number kappa of an elementwise_relative comparison.
     """
     if quantity not in QUANTITIES:
         raise ValueError(f"unknown quantity {quantity!r}; known: {', '.join(QUANTITIES)}")
@@ -144,17 +150,7 @@ def tolerance(
         return Tolerance(0.0, 0.0, "must be identical")
     eps = eps_of(name, precision, quantity)
     n, fan_in, depth, steps = max(1, n), max(1, fan_in), max(1, depth), max(1, steps)
-    if quantity in ("elementwise", "loss_grad"):
-        growth, how = 1.0, ""
-    elif quantity == "loss":
-        growth, how = 1.0 + math.log2(n), f" (1 + log2 n={n})"
-    elif quantity in ("forward", "gradient"):
-        growth, how = math.sqrt(fan_in) * depth, f" sqrt(fan_in={fan_in}) depth={depth}"
-    elif quantity == "params_after_steps":
-        growth, how = float(steps), f" steps={steps}"
-    else:  # training_curve: independent rounding errors of many steps add up like a random walk
-        growth = math.sqrt(fan_in) * depth * math.sqrt(steps)
-        how = f" sqrt(fan_in={fan_in}) depth={depth} sqrt(steps={steps})"
+    growth, how = _growth(quantity, n, fan_in, depth, steps, condition)
     if world_size > 1 and quantity in ALL_REDUCED_QUANTITIES:
         term = world_size + 2.0
         if quantity == "training_curve":
@@ -173,6 +169,22 @@ def tolerance(
         atol = override.atol if override.atol is not None else atol * override.factor
         reason += f"; override: {override.reason}"
     return Tolerance(rtol=rtol, atol=atol, reason=reason)
+
+
+def _growth(quantity: str, n: int, fan_in: int, depth: int, steps: int, condition: float) -> tuple[float, str]:
+    """The factor on 16 eps for `quantity` (see the module docstring), and how it was computed."""
+    if quantity in ("elementwise", "loss_grad"):
+        return 1.0, ""
+    if quantity == "elementwise_relative":
+        return 1.0 + condition, f" (1 + kappa={condition:.3g})"
+    if quantity == "loss":
+        return 1.0 + math.log2(n), f" (1 + log2 n={n})"
+    if quantity in ("forward", "gradient"):
+        return math.sqrt(fan_in) * depth, f" sqrt(fan_in={fan_in}) depth={depth}"
+    if quantity == "params_after_steps":
+        return float(steps), f" steps={steps}"
+    # training_curve: independent rounding errors of many steps add up like a random walk
+    return math.sqrt(fan_in) * depth * math.sqrt(steps), f" sqrt(fan_in={fan_in}) depth={depth} sqrt(steps={steps})"
 
 
 def _find_override(quantity: str, dtype: str, precision: str) -> Override | None:

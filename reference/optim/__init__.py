@@ -97,6 +97,7 @@ def make_hyper(name: str, conventions: Conventions | None = None, **kwargs: Any)
         defaults = conventions.optimizer_defaults(name)
         kwargs = {**{key: defaults[key] for key in governed_fields(name) if kwargs.get(key) is None}, **{
             key: value for key, value in kwargs.items() if value is not None}}
+        return apply_conventions(hyper_class(**kwargs), conventions)
     return hyper_class(**kwargs)
 
 
@@ -116,13 +117,27 @@ def hyperparameters(name: str, **overrides: Any) -> dict[str, Any]:
     }
 
 
-def apply_conventions(hyper: Any, conventions: Conventions) -> Any:
-    """The hyperparameters with a convention profile's choices filled into the governed fields left unset
-    (None); a field the hyperparameters set explicitly keeps its value."""
+def _fill_governed(hyper: Any, conventions: Conventions) -> Any:
     name = _NAMES[type(hyper)]
     defaults = conventions.optimizer_defaults(name)
     changes = {key: defaults[key] for key in governed_fields(name) if getattr(hyper, key) is None}
     return replace(hyper, **changes) if changes else hyper
+
+
+def loss_weight_decay(hyper: Any, conventions: Conventions) -> float:
+    """The weight decay that the profile moves out of the optimizer into the loss (`l2_penalty_in_loss`,
+    scikit-learn's alpha): a coupled weight_decay, not AdamW's or a decoupled one; 0.0 otherwise."""
+    hyper = _fill_governed(hyper, conventions)
+    coupled = _NAMES[type(hyper)] != "adamw" and not getattr(hyper, "decoupled_weight_decay", False)
+    return float(getattr(hyper, "weight_decay", 0.0)) if conventions.l2_penalty_in_loss and coupled else 0.0
+
+
+def apply_conventions(hyper: Any, conventions: Conventions) -> Any:
+    """The hyperparameters with a convention profile's choices filled into the governed fields left unset
+    (None); a field the hyperparameters set explicitly keeps its value. A weight decay the profile puts into
+    the loss (`loss_weight_decay`) is 0 in the optimizer: a bare step given gradients applies none."""
+    filled = _fill_governed(hyper, conventions)
+    return replace(filled, weight_decay=0.0) if loss_weight_decay(filled, conventions) else filled
 
 
 _NAMES: dict[type, str] = {entry.hyper_class: entry.name for entry in OPTIMIZERS.values()}
@@ -152,6 +167,7 @@ __all__ = [
     "governed_fields",
     "hyperparameters",
     "limit_threads",
+    "loss_weight_decay",
     "make_hyper",
     "public_state",
     "resolve_optimizer",

@@ -5,6 +5,7 @@ With gradient g (negated when maximize):
     g <- g + weight_decay * p              (decoupled_weight_decay: p <- p * (1 - lr * weight_decay) instead)
     momentum != 0:
         first step:  buf <- g                                   (a copy; no dampening on the first step)
+                     buf <- (1 - dampening) * g                 (dampening_first_step: MLX, from a zero buffer)
         later:       buf <- momentum * buf + (1 - dampening) * g
         nesterov:    d <- g + momentum * buf,   else d <- buf
     momentum == 0:   d <- g
@@ -44,6 +45,7 @@ class SGD:
     maximize: bool = False
     decoupled_weight_decay: bool | None = None
     nesterov_zero_momentum: bool | None = None
+    dampening_first_step: bool | None = None
 
     def __post_init__(self) -> None:
         if self.lr < 0.0:
@@ -84,6 +86,8 @@ def sgd(
             buf = momentum_buffers[index]
             if buf is None:
                 buf = np.array(g, copy=True)
+                if hyper.dampening_first_step:
+                    buf *= 1.0 - dampening
                 momentum_buffers[index] = buf
             else:
                 buf *= momentum

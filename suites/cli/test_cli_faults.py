@@ -26,7 +26,7 @@ REPORT_FILES = ("conformance.md", "conformance.json", "conformance.junit.xml")
 
 FAULTS = [
     # factory, exit code, message pattern (stdout or stderr), area that must fail (exit 1)
-    ("good", 0, r"PASS: 2 checks conform", None),
+    ("good", 0, r"PASS: 4 checks conform", None),
     ("raises", 1, r"activation raised RuntimeError: the sigmoid kernel is broken", "activations"),
     ("hangs", 1, r"timed out after 2 s and was killed; traceback: .*_sleep", "activations"),
     ("gil_hang", 1, r"timed out after 2 s and was killed; traceback: .*_gil_hang", "activations"),
@@ -44,7 +44,7 @@ FAULTS = [
     ("segfault", 1, r"was killed by SIGSEGV; traceback: Fatal Python error: Segmentation fault.*_segfault",
      "activations"),
     ("memory_error", 1, r"activation raised MemoryError", "activations"),
-    ("floods_output", 0, r"PASS: 2 checks conform", None),
+    ("floods_output", 0, r"PASS: 4 checks conform", None),
     ("ansi_message", 1, r"activation raised ValueError", "activations"),
     ("nondeterministic_activation", 0, r"PASS", None),
     ("NondeterministicOptimizer", 1, r"determinism/optimizer", "determinism"),
@@ -60,14 +60,14 @@ FAULTS = [
     ("unknown_reduction", 2, r"unknown reduction 'avg' of loss 'mse'", None),
     ("unknown_optimizer", 2, r"unknown optimizer 'adamm'; did you mean 'adam'", None),
     ("empty_claims", 2, r"nothing to check", None),
-    ("float32_only_claim", 0, r"PASS: 2 checks conform; .*", None),
+    ("float32_only_claim", 0, r"PASS: 4 checks conform; .*", None),
     ("no_such_factory", 2, r"has no attribute 'no_such_factory'", None),
     # the trust boundary: the implementation's own process cannot reach the expected values or the verdict
     ("patches_numpy_and_the_oracle", 1, r"activations/sigmoid \[float64\]: first diverging quantity: sigmoid",
      "activations"),
     ("SharedBuffersOptimizer", 1, r"determinism/optimizer", "determinism"),
-    ("ForksAChild", 0, r"PASS: 2 checks conform", None),
-    ("starts_a_helper_process", 0, r"PASS: 2 checks conform", None),
+    ("ForksAChild", 0, r"PASS: 4 checks conform", None),
+    ("starts_a_helper_process", 0, r"PASS: 4 checks conform", None),
     ("returns_a_tensor", 1, r"sigmoid value: returned Tensor, expected a NumPy array", "activations"),
     ("OwnResultRecord", 0, r"PASS: \d+ checks conform", None),
 ]
@@ -185,7 +185,7 @@ def test_a_dtype_that_is_not_claimed_leaves_nothing_to_check(plugins, capsys, tm
 def test_summary_states_how_many_checks_ran(plugins, capsys, tmp_path: Path) -> None:
     code, output, _ = run_check(capsys, tmp_path, "faulty:raises")
     assert code == 1
-    assert "2 checks ran (1 passed, 1 failed)" in output.splitlines()[0]
+    assert "4 checks ran (2 passed, 2 failed)" in output.splitlines()[0]
 
 
 def wait_for(condition, process: subprocess.Popen, seconds: float = 300.0) -> None:

@@ -121,7 +121,7 @@ def test_what_an_implementation_starts_ends_with_the_run_and_never_holds_its_out
     run = Run(tmp_path, f"faulty:{factory}")
     got, output = run.finish(seconds=120)  # returns once the gate's stdout and stderr close: no child holds them
     assert got == 0, output
-    assert "PASS: 2 checks conform" in output
+    assert "PASS: 4 checks conform" in output
     assert_nothing_left(run)
 
 

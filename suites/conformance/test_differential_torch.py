@@ -24,6 +24,7 @@ F = torch.nn.functional
 
 from mlpbench.reference import activations as A  # noqa: E402
 from mlpbench.reference import losses as L  # noqa: E402
+from mlpbench.reference.conventions import PYTORCH  # noqa: E402
 from mlpbench.reference.deviations import DEVIATIONS, covering  # noqa: E402
 from mlpbench.reference.model import loss_and_gradients  # noqa: E402
 from mlpbench.reference.optim import get_optimizer, make_hyper  # noqa: E402
@@ -77,8 +78,9 @@ def test_activations_agree_with_torch_float64(name: str) -> None:
     x = np.concatenate([magnitudes(rng, 1000), rng.normal(0, 10, 500)])
     value, derivative = _torch_activation(name, x)
     activation = A.get_activation(name)
+    kwargs = PYTORCH.activation_defaults(name)  # PyTorch's choices (softplus's threshold 20)
     with np.errstate(all="ignore"):
-        ours = {name: activation.forward(x), f"{name}'": activation.derivative(x)}
+        ours = {name: activation.forward(x, **kwargs), f"{name}'": activation.derivative(x, **kwargs)}
     theirs = {name: value, f"{name}'": derivative}
     for function in ours:
         bad = disagree(ours[function], theirs[function])

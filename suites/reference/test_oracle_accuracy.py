@@ -76,8 +76,8 @@ EXACT: dict[str, Callable] = {
     "tanh'": lambda x: mp.sech(x) ** 2,
     "silu": lambda x: x * _sig(x),
     "silu'": lambda x: _sig(x) * (1 + x * _sig(-x)),
-    "softplus": lambda x: x if x > 20 else mp.log1p(mp.exp(x)),
-    "softplus'": lambda x: mp.mpf(1) if x > 20 else _sig(x),
+    "softplus": lambda x: mp.log1p(mp.exp(x)),  # exact: the oracle's default (PyTorch's cutoff is a profile)
+    "softplus'": lambda x: _sig(x),
     "gelu": lambda x: x * _erfc(-x / mp.sqrt(2)) / 2,
     "gelu'": lambda x: _erfc(-x / mp.sqrt(2)) / 2 + x * mp.exp(-x * x / 2) / mp.sqrt(2 * mp.pi),
     "gelu_tanh": lambda x: x * _sig(2 * _gelu_u(x)),
@@ -167,9 +167,19 @@ def test_activation_bound_on_arbitrary_floats(name: str, x: float) -> None:
 
 
 def test_softplus_with_beta_keeps_the_linear_regime_finite() -> None:
-    """beta = 2 at x = 1e308: beta x overflows, the result is x (the linear regime), not NaN."""
-    assert A.softplus(np.array([1e308]), beta=2.0)[0] == 1e308
-    assert A.softplus_derivative(np.array([1e308]), beta=2.0)[0] == 1.0
+    """beta = 2 at x = 1e308: beta x overflows, the result is x (the linear regime), not NaN, exact or cut off."""
+    for threshold in (None, 20.0):
+        assert A.softplus(np.array([1e308]), beta=2.0, threshold=threshold)[0] == 1e308
+        assert A.softplus_derivative(np.array([1e308]), beta=2.0, threshold=threshold)[0] == 1.0
+
+
+def test_softplus_threshold_is_pytorchs_linear_cutoff() -> None:
+    """With PyTorch's threshold 20, f(x) = x and f'(x) = 1 exactly where beta x > 20; below it, the exact form."""
+    x = np.array([19.99, 20.0, 20.01, 30.0, 12.0])
+    cut, exact = A.softplus(x, threshold=20.0), A.softplus(x)
+    assert list(cut[2:4]) == list(x[2:4]) and list(A.softplus_derivative(x, threshold=20.0)[2:4]) == [1.0, 1.0]
+    assert list(cut[[0, 1, 4]]) == list(exact[[0, 1, 4]])
+    assert A.softplus(np.array([6.0]), beta=2.0, threshold=10.0)[0] == 6.0  # beta x = 12 > 10
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -289,7 +289,8 @@ def test_registry() -> None:
     assert kinds["cross_entropy"] == "index_or_prob" and kinds["nll"] == "index"
     assert kinds["binary_cross_entropy"] == "binary" and kinds["mse"] == "real"
     assert L.get_loss("binary_cross_entropy").default_params == {
-        "log_clamp": -100.0, "clip_eps": None, "grad_floor": L.BCE_GRAD_EPS, "sample_axis": None
+        "log_clamp": -100.0, "clip_eps": None, "grad_floor": L.BCE_GRAD_EPS, "sample_axis": None,
+        "sum_outputs": False,
     }
 
 

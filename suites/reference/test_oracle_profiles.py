@@ -314,7 +314,7 @@ def test_optax_sgd_nesterov_without_momentum_is_plain_sgd() -> None:
 
 
 def test_profiles_table() -> None:
-    assert set(PROFILES) == {"pytorch", "textbook", "keras", "optax"}
+    assert set(PROFILES) == {"pytorch", "textbook", "keras", "optax", "sklearn"}
     assert PROFILES["pytorch"] == Conventions()
     for profile in PROFILES.values():
         assert Conventions.from_dict(profile.to_dict()) == profile
@@ -344,7 +344,7 @@ def test_an_explicit_hyperparameter_beats_the_profile(profile: str, name: str) -
             continue
         other = {"eps_placement": "outside" if value != "outside" else "inside", "eps_root": 0.5,
                  "decoupled_weight_decay": not value, "initial_accumulator_value": 0.0 if value else 0.25,
-                 "nesterov_zero_momentum": not value}[key]
+                 "nesterov_zero_momentum": not value, "dampening_first_step": not value}[key]
         assert getattr(make_hyper(name, conventions, **{key: other}), key) == other
         assert getattr(apply_conventions(make_hyper(name, **{key: other}), conventions), key) == other
         assert getattr(make_hyper(name, conventions), key) == value
@@ -357,3 +357,30 @@ def test_loss_profile_choices_and_explicit_loss_params() -> None:
     assert loss_params_for(bce, PYTORCH, {})["grad_floor"] == L.BCE_GRAD_EPS
     assert loss_params_for(L.get_loss("mse"), TEXTBOOK, {})["half"] is True
     assert "sample_axis" not in loss_params_for(L.get_loss("cross_entropy"), KERAS, {})
+
+
+def test_sklearn_alpha_is_a_penalty_on_the_weights_in_the_loss() -> None:
+    """One SGD step on one batch of n samples under the sklearn profile, against scikit-learn's _backprop
+    written out: loss + 0.5 alpha sum ||W||^2 / n; W <- W - lr (dL/dW + alpha W / n); the biases without decay."""
+    from mlpbench.reference.conventions import SKLEARN
+    from mlpbench.reference.model import loss_and_gradients
+    from mlpbench.reference.spec import MLPSpec
+    from mlpbench.reference.training import train
+
+    rng = np.random.default_rng(18)
+    spec = MLPSpec((3, 4, 2), activation="relu")
+    params = [rng.normal(size=shape) for shape in spec.param_shapes()]
+    x, y = rng.normal(size=(5, 3)), rng.normal(size=(5, 2))
+    alpha, lr, n = 0.3, 0.1, len(x)
+    plain = loss_and_gradients(spec, params, x, y, "mse", conventions=SKLEARN)
+    penalty = 0.5 * alpha * sum(float(np.sum(w * w)) for w in params[0::2]) / n
+    expected = [p - lr * (g + (alpha / n) * p if i % 2 == 0 else g)
+                for i, (p, g) in enumerate(zip(params, plain.param_grads, strict=True))]
+    result = train(spec, params, x, y, loss="mse", optimizer="sgd", hyper=make_hyper("sgd", lr=lr, weight_decay=alpha),
+                   epochs=1, batch_size=n, batch_orders=[np.arange(n)], conventions=SKLEARN)
+    assert result.train_loss[0] == pytest.approx(float(plain.loss) + penalty, rel=1e-15)
+    for got, want in zip(result.params, expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-15, atol=1e-16)
+    bare = apply_conventions(make_hyper("sgd", lr=lr, weight_decay=alpha), SKLEARN)
+    assert bare.weight_decay == 0.0  # a bare optimizer step applies none: it is the loss's
+    assert apply_conventions(make_hyper("adamw", weight_decay=alpha), SKLEARN).weight_decay == alpha

@@ -58,7 +58,7 @@ class CheckContext:
         self.case = case
         self.dtype = dtype
         self.np_dtype = np.dtype(dtype)
-        self.conventions = impl.conventions
+        self.conventions = impl.conventions.for_dtype(dtype)  # per-dtype values (a "dtype" clip) made numbers
         self.precision = impl.precision
         self.capabilities = impl.capabilities()
         self.world_size = impl.world_size  # ranks a data-parallel run all-reduces over

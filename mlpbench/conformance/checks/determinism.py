@@ -1,7 +1,8 @@
 """Determinism: the same call with the same inputs (and seeds) twice gives bitwise identical results.
 
-Checked only when the implementation claims `deterministic`, for what else it claims: forward and backward,
-the first claimed optimizer, a training run, the first claimed initializer and dropout.
+Checked only when the implementation claims `deterministic`, for what else it claims: forward and backward
+(through every loss), every optimizer alone and in a training run (or, for the general cases, the first
+claimed one), the first claimed initializer and dropout.
 """
 
 from __future__ import annotations
@@ -44,13 +45,13 @@ def check_determinism(ctx: CheckContext) -> None:
         training = {"training": True, "dropout_seed": ctx.case.seed} if spec.dropout > 0 else {}
         runs = [ctx.call("forward_backward", spec, params, x, y, p["loss"], **training) for _ in range(2)]
     elif target == "optimizer":
-        name = sorted(caps.optimizers)[0]
+        name = p.get("optimizer") or sorted(caps.optimizers)[0]
         params, grads = optimizer_inputs(ctx, p["shapes"], p["steps"])
         ctx.save(params=params)
         ctx.details["optimizer"] = name
         runs = [ctx.call("optimizer_run", name, hyperparameters(name), params, grads) for _ in range(2)]
     elif target == "training":
-        name = sorted(caps.optimizers)[0]
+        name = p.get("optimizer") or sorted(caps.optimizers)[0]
         case_params = {**p, "optimizer": name, "hyper": hyperparameters(name)}
         request = build_request(ctx, case_params)
         ctx.details["optimizer"] = name

@@ -78,9 +78,32 @@ def decision_margin(ctx: CheckContext, request: TrainRequest, expected: Training
     return worst_ratio
 
 
+def monitored(config: EarlyStopping, result: TrainingResult) -> list[float]:
+    return list(result.val_loss if config.monitor == "val_loss" else result.train_loss)
+
+
+def boundary_min_delta(ctx: CheckContext, request: TrainRequest, epoch: int, ratio: float) -> float:
+    """The min_delta at which the oracle's improvement at `epoch` (over the best before it, trained without
+    stopping) is `ratio` times min_delta: 1.5 counts as an improvement, 0.7 does not, and a min_delta
+    applied 1.5 (or 1 / 0.7) times too large or too small flips that one decision."""
+    config = _config(request)
+    free = oracle_training(ctx, replace(request, early_stopping=replace(config, min_delta=0.0,
+                                                                        patience=request.epochs)))
+    values = monitored(config, free)
+    improvement = min(values[:epoch]) - values[epoch]
+    if improvement <= 0:
+        raise RuntimeError(f"catalogue case {ctx.case.id}: epoch {epoch} does not improve on the oracle's curve")
+    return improvement / ratio
+
+
 @check_kind("early_stopping")
 def check_early_stopping(ctx: CheckContext) -> None:
     request = early_stopping_request(ctx)
+    boundary = ctx.case.params.get("boundary")
+    if boundary is not None:  # min_delta derived from the oracle's own curve (see boundary_min_delta)
+        min_delta = boundary_min_delta(ctx, request, boundary["epoch"], boundary["ratio"])
+        request = replace(request, early_stopping=replace(_config(request), min_delta=min_delta))
+        ctx.details["min_delta"] = min_delta
     save_request(ctx, request)
     expected = oracle_training(ctx, request)
     margin = decision_margin(ctx, request, expected)
