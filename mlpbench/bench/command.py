@@ -17,13 +17,14 @@ import math
 import os
 import shlex
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 from typing import TypedDict
 
 from mlpbench import options
+from mlpbench.bench.contention import Load
 from mlpbench.catalogue.benchmark import DTYPES, FULL, OPTIMIZERS, QUICK, Grid, model_label
 from mlpbench.errors import UsageError
 from mlpbench.output.folder import RULE, OwnershipError, preflight
@@ -59,7 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--blocks", type=int, metavar="N", help=f"timed blocks per cell (1 to {MAX_BLOCKS})")
     parser.add_argument("--min-block-seconds", type=float, metavar="S",
                         help=f"minimum duration of a timed block (more than 0, at most {MAX_BLOCK_SECONDS:g})")
-    parser.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: all cores; 1 to the cores)")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="CPU threads (default: the cores free at the start, all of them on an idle machine; "
+                             "--resume: the resumed run's; 1 to the cores)")
     parser.add_argument("--out", type=options.folder, default=None, metavar="DIR",
                         help=f"output directory (default: {DEFAULT_OUT}); {RULE}")
     parser.add_argument("--resume", action="store_true", help="keep the finished cells in DIR and run the rest")
@@ -247,6 +250,29 @@ def summary_lines(results, out: Path) -> list[str]:
     return lines + ([skipped] if skipped else [])
 
 
+def choose_threads(args: argparse.Namespace, out: Path, cores: int,
+                   measure: Callable[[], Load | None] | None = None) -> tuple[int, str, str | None]:
+    """(threads, how they were chosen, the busy warning or None): --threads as given; on --resume the resumed
+    run's; otherwise the cores free at the start (contention.default_threads over the load measured now)."""
+    from mlpbench.bench import contention
+    from mlpbench.bench.results import ResultsError, read_settings
+
+    load = (measure or contention.measure_load)()
+    threads = args.threads
+    how = "--threads"
+    if threads is None and args.resume:
+        try:
+            recorded = read_settings(out)
+        except ResultsError:
+            recorded = None  # the run itself reports the unreadable settings
+        if recorded is not None:
+            threads, how = recorded.threads, "the resumed run's"
+    if threads is None:
+        threads = contention.default_threads(load, cores)
+        return threads, contention.thread_note(load, threads, chosen=True), contention.busy_warning(load, threads, True)
+    return threads, how, contention.busy_warning(load, threads, chosen=False)
+
+
 def run(args: argparse.Namespace) -> int:
     from mlpbench.bench.isolated import IsolatedCalls
     from mlpbench.bench.plan import SettingsMismatch
@@ -260,6 +286,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--threads must be from 1 to the {cores} logical cores of this machine, got {args.threads}")
     out = args.out if args.out is not None else DEFAULT_OUT
     _check_writable(out)
+    threads, threads_note, busy = choose_threads(args, out, cores)
     with closing(IsolatedCalls(step_timeout=args.step_timeout)) as calls:
         implementations = resolve_implementations(grid.implementations, explicit=bool(args.impl), calls=calls)
         if all(info.unavailable is not None for info, _ in implementations):
@@ -272,7 +299,9 @@ def run(args: argparse.Namespace) -> int:
             conformance=calls.conformance,
             measure=calls.measure,
             resume=args.resume,
-            threads=args.threads or cores,
+            threads=threads,
+            threads_note=threads_note,
+            busy_warning=busy,
             command_line=command_line(args),
             render=render_run,
         )

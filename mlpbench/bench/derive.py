@@ -1,11 +1,13 @@
 """Derived numbers of a cell, from its measurement record (`BlockTiming`): median and IQR of the per-step times;
-samples/s, FLOP/s (flops.py) and bytes/s as the same statistic of the per-block rates (`Spread.per`); and
-efficiency against the run's GEMM peak (flagged when above 1)."""
+samples/s, FLOP/s (flops.py) and bytes/s as the same statistic of the per-block rates (`Spread.per`); the
+machine's other load and whether it contended the cell (contention.py); and efficiency against the run's GEMM
+peak (flagged when above 1)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+from mlpbench.bench.contention import Load
 from mlpbench.bench.flops import training_step_flops
 from mlpbench.bench.plan import PlannedCell
 from mlpbench.bench.records import CellKind, CellResult, CellStatus, Peak, efficiency_problem
@@ -37,6 +39,7 @@ def with_timing(cell: CellResult, timing: BlockTiming) -> CellResult:
         iqr_fraction=spread.iqr_fraction, noisy=spread.noisy,
         samples_per_s=timing.rate(cell.batch_size).median, compile_s=timing.compile_s,
     )
+    cell = with_load(cell, timing.load)
     if cell.kind is CellKind.TRAIN_STEP:
         from mlpbench.catalogue.benchmark import model_spec
 
@@ -45,6 +48,17 @@ def with_timing(cell: CellResult, timing: BlockTiming) -> CellResult:
     if timing.bytes is not None:
         return replace(cell, bytes=timing.bytes, bytes_per_s=timing.rate(timing.bytes).median)
     return cell
+
+
+def with_load(cell: CellResult, load: Load | None) -> CellResult:
+    """The other load measured during the cell and whether it contended the cores the cell needed (the one
+    rule: contention.Load.contended); unchanged (not measured) without a load."""
+    if load is None:
+        return cell
+    needed = cell.needed_cores
+    return replace(cell, load_seconds=load.seconds, others_cores=load.others_cores, own_cores=load.own_cores,
+                   engine_threads=load.threads, contention_share=load.share_taken(needed),
+                   contended=load.contended(needed))
 
 
 def with_peak(cell: CellResult, peak: Peak | None) -> CellResult:

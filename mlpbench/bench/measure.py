@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from mlpbench.bench.contention import LoadMeter
 from mlpbench.bench.records import CellKind
 from mlpbench.bench.timing import BlockTiming, TimingSettings, time_blocks, time_trainer
 from mlpbench.catalogue.benchmark import SEED, BenchCase
@@ -81,19 +82,23 @@ def set_threads(threads: int) -> Callable[[], None]:
 
 def time_cell(impl: Any, kind: CellKind, case: BenchCase, timing: TimingSettings, threads: int) -> BlockTiming:
     """Time one cell of `impl` at `threads` CPU threads. Runs inside the implementation's supervised worker
-    (mlpbench.bench.isolated); an exception of the implementation propagates to become an error cell."""
+    (mlpbench.bench.isolated); an exception of the implementation propagates to become an error cell. The
+    machine's other load is measured over the warm-up and the timed blocks (contention.LoadMeter), in the
+    worker, so its own CPU time is the engine's."""
     restore = set_threads(threads)
     try:
         if kind is CellKind.H2D_TRANSFER:
             x, target = batch_data(case.spec, case.batch_size, case.dtype, case.loss)
-            blocks = time_blocks(lambda: impl.transfer_to_device([x, target]), **timing.options())
+            with LoadMeter() as meter:
+                blocks = time_blocks(lambda: impl.transfer_to_device([x, target]), **timing.options())
             nbytes = int(x.nbytes + target.nbytes)
             compile_s = None
         else:
             trainer = make_trainer(impl, case)
             compile_s = getattr(trainer, "compile_s", None)  # measured by the engine when it built the trainer
-            blocks = time_trainer(trainer, **timing.options())
+            with LoadMeter() as meter:
+                blocks = time_trainer(trainer, **timing.options())
             nbytes = None
     finally:
         restore()
-    return replace(blocks, bytes=nbytes, compile_s=compile_s)
+    return replace(blocks, bytes=nbytes, compile_s=compile_s, load=meter.load)

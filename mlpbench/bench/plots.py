@@ -7,7 +7,8 @@ marker. At most MAX_SERIES series per panel, the fastest first; the rest go to t
 same way, and the panel says how many. Cells that were not timed are marked in a strip of their own below
 each panel, not on its axis (so they never stretch the data's scale), at their batch size: x in the series'
 colour for a cell over the time or memory budget, a grey square for an implementation unavailable here, a
-red X for an error or a failed conformance check. Legends sit below the panels, never over the data.
+red X for an error or a failed conformance check. A contended cell (mlpbench.bench.contention) is ringed in red.
+Legends sit below the panels, never over the data.
 speedup.png: GPU/CPU speedup against batch size with the crossover marked; written only when an accelerator
 cell was timed (without one, bench.md says so instead of drawing empty frames).
 Only measured cells are drawn; nothing is interpolated or extrapolated. Every label from the records passes
@@ -242,6 +243,11 @@ def _throughput_panel(ax, strip, panel: Panel) -> None:
         ax.errorbar(x, y, yerr=[below, above], color=colour, linestyle=LINE_STYLES.get(first.optimizer or "", ":"),
                     marker=MARKERS.get(first.dtype, "^"), markersize=4, capsize=3, label=label)
         colours[label] = colour
+    contended = [c for c in panel.cells if c.timed and c.contended]
+    if contended:  # ringed: other processes took the cores these cells needed (never ranked)
+        ax.plot([c.batch_size for c in contended], [c.measured_samples_per_s for c in contended], linestyle="none",
+                marker="o", markersize=10, markerfacecolor="none", markeredgecolor="red",
+                label="contended: others took the cores it needed (never ranked)")
     _mark_not_timed(strip, panel.cells, colours)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")

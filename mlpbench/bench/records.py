@@ -85,6 +85,13 @@ class CellResult:
     bytes: int | None = None
     bytes_per_s: float | None = None
     compile_s: float | None = None  # compile or jit time (torch.compile, XLA), measured apart from step time
+    # the machine's other load while the cell was timed (mlpbench.bench.contention); None: not measured
+    load_seconds: float | None = None  # the interval measured: warm-up and timed blocks
+    others_cores: float | None = None  # average cores other processes kept busy
+    own_cores: float | None = None  # average cores the engine's worker kept busy
+    engine_threads: int | None = None  # OS threads the engine's worker ran
+    contention_share: float | None = None  # share of the cores the cell needed that the others took
+    contended: bool | None = None  # contention_share > contention.CONTENDED_SHARE: never wins a ranking
     hyper: dict[str, Any] | None = field(default=None, metadata=_json_only())
     block_seconds: tuple[float, ...] = field(default=(), metadata=_json_only())
 
@@ -94,7 +101,9 @@ class CellResult:
         "q1_s": POSITIVE_SECONDS, "q3_s": POSITIVE_SECONDS, "iqr_fraction": NON_NEGATIVE,
         "samples_per_s": NON_NEGATIVE, "flop_per_step": COUNT, "flop_per_s": NON_NEGATIVE,
         "peak_flop_per_s": NON_NEGATIVE, "efficiency": NON_NEGATIVE, "bytes": COUNT, "bytes_per_s": NON_NEGATIVE,
-        "compile_s": NON_NEGATIVE, "block_seconds": POSITIVE_SECONDS,
+        "compile_s": NON_NEGATIVE, "block_seconds": POSITIVE_SECONDS, "load_seconds": POSITIVE_SECONDS,
+        "others_cores": NON_NEGATIVE, "own_cores": NON_NEGATIVE, "engine_threads": AT_LEAST_ONE,
+        "contention_share": NON_NEGATIVE,
     }
 
     def schema_problem(self) -> str | None:
@@ -104,7 +113,23 @@ class CellResult:
             return f"cell {self.id!r} is timed (status ok, block_seconds) but has no median_s"
         if self.efficiency_problem and self.efficiency is None:
             return f"cell {self.id!r} has an efficiency_problem but no efficiency"
+        if (self.contended is None) != (self.contention_share is None):
+            return f"cell {self.id!r} has contended without contention_share (or the other way round)"
         return None
+
+    @property
+    def needed_cores(self) -> int:
+        """The cores the cell needs: its threads on the CPU, the one host thread that launches an accelerator."""
+        return self.threads if self.device == "cpu" and self.threads else 1
+
+    @property
+    def load_text(self) -> str:
+        """The measured other load in words ("not measured" when it was not)."""
+        if self.contended is None or self.others_cores is None or self.contention_share is None:
+            return "not measured"
+        needed = self.needed_cores
+        return (("contended: " if self.contended else "") + f"others {self.others_cores:.2f} cores, "
+                f"{self.contention_share:.0%} of the {needed} it needed")
 
     @property
     def timed(self) -> bool:
@@ -350,10 +375,11 @@ class BenchResults:
     cells: list[CellResult]
     speedups: list[Speedup]
     crossovers: list[Crossover]
+    threads_note: str = ""  # how the thread count was chosen (contention.thread_note)
 
     JSON_DEFAULTS: ClassVar[dict[str, Any]] = {
         "created_utc": "", "command": "", "flop_formula": "", "gemm_formula": "", "environment": {},
-        "conformance": [], "peaks": {}, "speedups": [], "crossovers": [],
+        "conformance": [], "peaks": {}, "speedups": [], "crossovers": [], "threads_note": "",
     }
 
     @property
@@ -381,6 +407,7 @@ class BenchResults:
             "cells": [cell.to_dict() for cell in self.cells],
             "speedups": [dict(s.__dict__) for s in self.speedups],
             "crossovers": [dict(c.__dict__) for c in self.crossovers],
+            "threads_note": self.threads_note,
         }
 
     @classmethod

@@ -26,6 +26,7 @@ from typing import IO, Any
 
 from mlpbench.bench import results as store
 from mlpbench.bench.budget import Budget
+from mlpbench.bench.contention import CONTENDED_SHARE
 from mlpbench.bench.derive import planned_cell_record, with_peak, with_timing
 from mlpbench.bench.environment import EnvironmentRecord, environment_record
 from mlpbench.bench.flops import GEMM_FORMULA, TRAINING_STEP_FORMULA, training_step_flops
@@ -110,6 +111,8 @@ class BenchRun:
     progress: IO[str] | None = None  # default: sys.stderr at the time of the run
     measure_peak: Callable[[PeakTarget, tuple[int, ...], TimingSettings, str], PeakPass] = measure_peak_pass
     command_line: str = ""
+    threads_note: str = ""  # how `threads` was chosen (contention.thread_note)
+    busy_warning: str | None = None  # printed when the run starts (after its settings are accepted)
     render: Callable[[OwnedFolder, BenchResults], object] | None = None
 
     def __post_init__(self) -> None:
@@ -151,6 +154,7 @@ class BenchRun:
             cells=cells,
             speedups=speedups(cells),
             crossovers=crossovers(cells),
+            threads_note=self.threads_note,
         )
 
     def _say(self, line: str) -> None:
@@ -243,9 +247,17 @@ class BenchRun:
                     f"IQR {cell.iqr_fraction:.0%}" + (" (noisy)" if cell.noisy else ""))
             if cell.efficiency_problem:
                 what += f"; efficiency {cell.efficiency:.2f} against the start peak: {cell.efficiency_problem}"
+            what += f"; load: {cell.load_text}"
         else:
             what = f"{cell.status.text}: {cell.reason}"
         return f"[{done}/{total}] {cell.id}: {what}  ~{left_s:.0f}s left"
+
+    def _warn(self, cell: CellResult) -> None:
+        """A warning line for a noisy cell and one for a contended cell."""
+        if cell.noisy:
+            self._say(f"warning: {cell.id}: IQR is {cell.iqr_fraction:.0%} of the median (> 10%)")
+        if cell.contended:
+            self._say(f"warning: {cell.id}: {cell.load_text} (> {CONTENDED_SHARE:.0%}): marked contended")
 
     # -- the run --------------------------------------------------------------------------------------------
     def run(self) -> BenchResults:
@@ -272,6 +284,8 @@ class BenchRun:
         else:
             store.clear_run_files(folder)
         store.write_settings(folder, settings)
+        if self.busy_warning:
+            self._say(self.busy_warning)
         restore_threads = set_threads(self.threads)
         try:
             return self._run()
@@ -303,8 +317,7 @@ class BenchRun:
             spent.append(time.perf_counter() - began)
             left = sum(spent) / len(spent) * sum(workable[done:])
             self._say(self._progress_line(cell, done, len(todo), left))
-            if cell.noisy:
-                self._say(f"warning: {cell.id}: IQR is {cell.iqr_fraction:.0%} of the median (> 10%)")
+            self._warn(cell)
         self._finish_peaks()
         results = self.results(order)
         store.write_aggregate(self._open_folder(), results)

@@ -1,7 +1,9 @@
 """GPU/CPU speedup per cell and the crossover batch size per model.
 
 speedup(cell) = samples/s of the accelerator implementation / samples/s of the fastest conforming CPU
-implementation timed on the same (model, dtype, optimizer, batch size). The crossover batch size of a series
+implementation timed on the same (model, dtype, optimizer, batch size); none when the accelerator cell or a CPU
+cell of it was contended (contention.py: a contended cell never wins a ranking, and the fastest CPU cell is one).
+The crossover batch size of a series
 is the smallest batch b such that the accelerator is faster at b and at every larger batch timed; "none in
 range" when it is not faster at the largest batch; "unavailable: <reason>" when the accelerator has no timed
 cell. Nothing is extrapolated.
@@ -23,19 +25,25 @@ def speedups(cells: Sequence[CellResult]) -> list[Speedup]:
     """One row per accelerator train-step cell: its speedup over the best CPU cell, or why there is none."""
     steps = [c for c in cells if c.kind is CellKind.TRAIN_STEP]
     best_cpu: dict[tuple, CellResult] = {}
+    contended_cpu: dict[tuple, str] = {}
     for cell in steps:
         if cell.device == "cpu" and _ok(cell):
             key = (cell.model, cell.dtype, cell.optimizer, cell.batch_size)
-            if key not in best_cpu or cell.measured_samples_per_s > best_cpu[key].measured_samples_per_s:
+            if cell.contended:
+                contended_cpu[key] = cell.impl
+            elif key not in best_cpu or cell.measured_samples_per_s > best_cpu[key].measured_samples_per_s:
                 best_cpu[key] = cell
     rows = []
     for cell in steps:
         if cell.device == "cpu":
             continue
-        cpu = best_cpu.get((cell.model, cell.dtype, cell.optimizer, cell.batch_size))
+        key = (cell.model, cell.dtype, cell.optimizer, cell.batch_size)
+        cpu = best_cpu.get(key)
         speedup, reason = None, ""
         if not _ok(cell):
             reason = f"{cell.status.value}: {cell.reason}".rstrip(": ")
+        elif cell.contended or key in contended_cpu:
+            reason = f"contended: {cell.impl if cell.contended else contended_cpu[key]} (no speedup from it)"
         elif cpu is None:
             reason = "no CPU cell timed"
         else:

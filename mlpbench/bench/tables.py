@@ -12,7 +12,9 @@ from itertools import groupby
 
 from tabulate import tabulate
 
+from mlpbench.bench.contention import CONTENDED_SHARE
 from mlpbench.bench.engines import engines_table
+from mlpbench.bench.ranking import SEPARATION_RULE
 from mlpbench.bench.records import BenchResults, CellKind, CellResult, CellStatus
 from mlpbench.bench.speedup import has_accelerator_timings
 from mlpbench.report_text import MESSAGE_LIMIT, markdown_text
@@ -92,7 +94,7 @@ def environment_section(results: BenchResults) -> str:
         ("created (UTC)", results.created_utc),
         ("command", Markdown(markdown_text(results.command, MESSAGE_LIMIT, code=True))),
         ("CPU", f"{env.get('cpu_model')} ({env.get('cpu_cores')} logical cores)"),
-        ("CPU threads used", str(results.threads)),
+        ("CPU threads used", f"{results.threads}" + (f" ({results.threads_note})" if results.threads_note else "")),
         ("GPU", gpu_text),
         ("torch", f"{torch.get('version', 'not installed')} (CUDA build: {torch.get('cuda_build')})"),
         ("numpy", env.get("numpy", "")),
@@ -122,6 +124,11 @@ def method_section(results: BenchResults) -> str:
         f"means the calibration ran on cold steps: those blocks become warm-up and k is calibrated again); "
         f"median and IQR of the per-step times of the blocks; "
         f"cells whose IQR exceeds 10% of the median are marked (noisy).",
+        f"- Other load: during each cell the CPU time of every other process is measured (/proc/stat busy time "
+        f"minus the worker's own); a cell is contended when the others took more than {CONTENDED_SHARE:.0%} of "
+        f"the cores it needed (its threads on the CPU, one on an accelerator). A contended cell never wins a "
+        f"ranking. The fastest engine is named only when it is separated from the runner-up "
+        f"({md(SEPARATION_RULE)}); otherwise the table says tie within noise and lists them.",
         f"- Cells estimated to need more than {grid.get('max_seconds_per_cell')} s are skipped (budget). "
         f"Only configurations that pass the quick conformance check are timed. Host-to-device copies are "
         f"timed separately.",
@@ -172,15 +179,15 @@ def throughput_tables(results: BenchResults) -> str:
     def row(c: CellResult, batch: str) -> tuple:
         label = c.impl + ("" if c.precision == "ieee" else f" [{c.precision}]")
         if c.status is not CellStatus.OK:
-            return (label, c.dtype, c.optimizer, batch, status_text(c), "", "", "", "")
+            return (label, c.dtype, c.optimizer, batch, status_text(c), "", "", "", "", "", "")
         low, high = c.samples_per_s_interquartile or (None, None)
         iqr = percent(c.iqr_fraction) + (" (noisy)" if c.noisy else "")
         return (label, c.dtype, c.optimizer, batch, si(c.samples_per_s), f"{si(low)} to {si(high)}",
-                seconds(c.median_s), iqr, si(c.flop_per_s, "FLOP/s"), efficiency_text(c))
+                seconds(c.median_s), iqr, si(c.flop_per_s, "FLOP/s"), efficiency_text(c), c.load_text)
 
     parts = []
     headers = ["impl", "dtype", "optimizer", "batch", "samples/s", "samples/s IQR", "median step", "IQR",
-               "FLOP/s", "efficiency"]
+               "FLOP/s", "efficiency", "other load"]
     for model, cells in by_model.items():
         first = cells[0]
         sizes = "-".join(map(str, first.sizes))
@@ -233,12 +240,14 @@ def crossover_table(results: BenchResults) -> str:
 
 
 def warning_lines(results: BenchResults) -> list[tuple[str, str]]:
-    """Every measurement warning as (kind, plain text): a cell over the peak, a noisy cell, a GEMM peak that
-    moved during the run."""
+    """Every measurement warning as (kind, plain text): a cell over the peak, a noisy cell, a contended cell, a
+    GEMM peak that moved during the run."""
     lines = [("over the peak", f"{c.id}: {c.efficiency_problem}") for c in results.cells
              if c.status is CellStatus.OK and c.efficiency_problem]
     lines += [("noisy", f"{c.id}: IQR {percent(c.iqr_fraction)} of the median") for c in results.cells
               if c.status is CellStatus.OK and c.noisy]
+    lines += [("contended", f"{c.id}: {c.load_text} (more than {CONTENDED_SHARE:.0%})") for c in results.cells
+              if c.status is CellStatus.OK and c.contended]
     for peak in results.peaks.values():
         start, end = peak.pass_rate("start"), peak.pass_rate("end")
         if start and end and abs(end / start - 1.0) > 0.10:
@@ -249,14 +258,15 @@ def warning_lines(results: BenchResults) -> list[tuple[str, str]]:
 
 WARNING_KINDS = {"over the peak": "cells with an efficiency above the GEMM peak (a measurement problem)",
                  "noisy": "noisy cells (IQR above 10% of the median)",
+                 "contended": "contended cells (other processes took the cores they needed; never ranked)",
                  "peak moved": "GEMM peaks that moved by more than 10% during the run"}
 
 
 def warnings_section(results: BenchResults) -> str:
     lines = warning_lines(results)
     if not lines:
-        return ("None: every efficiency is at most 100%, every timed cell has IQR <= 10% of its median, and the "
-                "start and end peaks agree within 10%.")
+        return ("None: every efficiency is at most 100%, every timed cell has IQR <= 10% of its median, no cell "
+                "was contended, and the start and end peaks agree within 10%.")
     return "\n".join(f"- {md(line)}" for _, line in lines)
 
 

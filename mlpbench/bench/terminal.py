@@ -48,7 +48,8 @@ def _throughput_row(cell: CellResult, batch: str) -> tuple[str, ...]:
         return (label, batch, "-", "-", "-", "-", status_text(cell))
     low, high = cell.samples_per_s_interquartile or (None, None)
     return (label, batch, si(cell.samples_per_s), f"{si(low)} to {si(high)}", seconds(cell.median_s),
-            efficiency_text(cell) if not cell.efficiency_problem else "> peak", "noisy" if cell.noisy else "")
+            efficiency_text(cell) if not cell.efficiency_problem else "> peak",
+            ", ".join(flag for flag, on in (("contended", cell.contended), ("noisy", cell.noisy)) if on))
 
 
 def throughput(results: BenchResults) -> str:

@@ -27,6 +27,8 @@ from typing import TypedDict
 
 import numpy as np
 
+from mlpbench.bench.contention import Load
+
 SPREAD_WARNING = 0.10
 """A cell whose interquartile range exceeds this fraction of its median is flagged as noisy."""
 RECALIBRATE_RATIO = 2.0
@@ -78,6 +80,7 @@ class BlockTiming:
     calibration_seconds: float = 0.0
     bytes: int | None = None  # bytes per copy, for a host-to-device transfer cell
     compile_s: float | None = None  # compile or jit time spent building the trainer, never in the step time
+    load: Load | None = None  # the machine's other load while the blocks (and their warm-up) ran; None: not measured
 
     @property
     def step_seconds(self) -> np.ndarray:

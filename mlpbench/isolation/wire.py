@@ -32,7 +32,7 @@ PROTOCOL = 5
 
 RECORD_MODULES = ("mlpbench.impls.interface", "mlpbench.impls.capabilities", "mlpbench.reference.conventions",
                   "mlpbench.reference.spec", "mlpbench.reference.early_stopping", "mlpbench.isolation.",
-                  "mlpbench.bench.measure",
+                  "mlpbench.bench.measure", "mlpbench.bench.contention",
                   "mlpbench.bench.timing", "mlpbench.bench.records")
 """Modules whose records (dataclasses, enums, container subclasses) a reply may hold; a name ending in '.' is a
 package prefix."""
