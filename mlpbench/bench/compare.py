@@ -6,8 +6,9 @@ Per cell, from the per-step times of the blocks (t_i / k) of both runs (ratio = 
   unchanged     the data exclude a change as large as the threshold: the distribution-free confidence interval
                 of new/base (level 1 - 2 alpha, below) lies strictly inside (1 / threshold, threshold), and so
                 does the ratio;
-  inconclusive  anything else, with why: too few blocks for the test to reach p < alpha at all, or an
-                interval that reaches past the threshold, with the blocks per run that would resolve it.
+  inconclusive  anything else, with why: a run whose cell was contended (other processes took the cores it
+                needed, `mlpbench.bench.contention`), too few blocks for the test to reach p < alpha at all,
+                or an interval that reaches past the threshold, with the blocks per run that would resolve it.
 So a cell 6 times slower measured with 3 blocks is inconclusive, never unchanged; the ratio alone is not enough
 (a noisy cell moves 10 % without any real change), and the test alone is not enough (with many blocks a 1 %
 shift is significant but not worth failing a build for).
@@ -205,7 +206,10 @@ def compare_cells(base: CellResult, new: CellResult, threshold: float, alpha: fl
     low, high = interval if interval is not None else (None, None)
     found = CellComparison(base.id, Change.INCONCLUSIVE, base_median, new_median, ratio, p_slower, p_faster, low,
                            high)
-    if ratio >= threshold and p_slower < alpha:
+    disturbed = [f"{run} {cell.load_text}" for run, cell in (("base", base), ("new", new)) if cell.contended]
+    if disturbed:  # other processes took the cores a run needed: its blocks measure the machine, not the engine
+        found.note = "; ".join(disturbed) + "; re-time it on a quieter machine"
+    elif ratio >= threshold and p_slower < alpha:
         found.verdict = Change.SLOWER
     elif ratio <= 1.0 / threshold and p_faster < alpha:
         found.verdict = Change.FASTER

@@ -288,3 +288,17 @@ def test_bench_md_leads_with_the_answers(runs, tmp_path):
     assert "### Fastest conforming engine per cell" in answers and "| torch-cpu" in answers
     assert "Measurement warnings: " in answers
     assert "none" in answers or "(#measurement-warnings)" in answers
+
+
+def test_a_contended_cell_is_inconclusive_whatever_its_ratio():
+    """Blocks timed while other processes held the cores measure the machine: even a complete separation is
+    not called slower, and the note says which run was contended."""
+    from dataclasses import replace
+
+    base = timed_cell([1.0, 1.01, 0.99, 1.02, 0.98])
+    slowed = timed_cell([3.0, 3.1, 2.9, 3.05, 2.95])
+    assert compare_cells(base, slowed, 1.10, 0.01).verdict is Change.SLOWER
+    busy = replace(slowed, contended=True, contention_share=0.6, others_cores=1.9, own_cores=2, engine_threads=1)
+    found = compare_cells(base, busy, 1.10, 0.01)
+    assert found.verdict is Change.INCONCLUSIVE
+    assert found.note.startswith("new contended: ") and "quieter machine" in found.note
