@@ -144,6 +144,8 @@ BUILT_INS: tuple[Entry, ...] = (
           "JAX with optax on a CUDA GPU, jitted training step (optax profile)"),
     Entry("keras", "built-in", _engine("keras_impl", "KerasImplementation"),
           "Keras 3 on its JAX backend, CPU (keras profile)"),
+    Entry("sklearn-cpu", "built-in", _engine("sklearn_impl", "SklearnImplementation"),
+          "scikit-learn's MLP internals (_backprop, SGDOptimizer, AdamOptimizer) on the CPU (sklearn profile)"),
 )
 
 

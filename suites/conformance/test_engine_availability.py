@@ -1,4 +1,4 @@
-"""Optional frameworks: where JAX or Keras is missing, their implementations say so with the command that installs
+"""Optional frameworks: where JAX, Keras, scikit-learn or MLX is missing, their implementations say so with the command that installs
 them (what `mlpbench list` shows and pytest's skip reason repeats); the registry lists every engine."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 from mlpbench.impls.registry import BUILT_INS, OPT_IN
 
 ENGINES = ("torch-cpu-foreach", "torch-cpu-fused", "torch-cpu-compile", "torch-cuda-fused", "torch-cuda-compile",
-           "torch-cuda-graphs", "jax-cpu", "jax-cuda", "keras")
+           "torch-cuda-graphs", "jax-cpu", "jax-cuda", "keras", "sklearn-cpu")
 
 
 def test_every_engine_is_a_built_in() -> None:
@@ -21,6 +21,8 @@ def test_every_engine_is_a_built_in() -> None:
     ("mlpbench.impls.jax_impl", "jax", "JAX_IMPORT_ERROR", "JaxImplementation", "pip install 'mlpbench[jax]'"),
     ("mlpbench.impls.keras_impl", "keras", "KERAS_IMPORT_ERROR", "KerasImplementation",
      "pip install 'mlpbench[keras]'"),
+    ("mlpbench.impls.sklearn_impl", "sklearn", "SKLEARN_IMPORT_ERROR", "SklearnImplementation",
+     "pip install 'mlpbench[sklearn]'"),
 ])
 def test_missing_framework_is_unavailable_with_the_install_command(
         monkeypatch: pytest.MonkeyPatch, module: str, attribute: str, error: str, cls: str, install: str) -> None:
