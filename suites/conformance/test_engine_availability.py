@@ -10,7 +10,7 @@ from mlpbench.impls.registry import BUILT_INS, OPT_IN
 
 ENGINES = ("torch-cpu-foreach", "torch-cpu-fused", "torch-cpu-compile", "torch-cuda-fused", "torch-cuda-compile",
            "torch-cuda-graphs", "jax-cpu", "jax-cuda", "keras", "sklearn-cpu",
-           "tinygrad-cpu")
+           "mlx-cpu", "tinygrad-cpu")
 
 
 def test_every_engine_is_a_built_in() -> None:
@@ -25,6 +25,7 @@ def test_every_engine_is_a_built_in() -> None:
      "pip install 'mlpbench[keras]'"),
     ("mlpbench.impls.sklearn_impl", "sklearn", "SKLEARN_IMPORT_ERROR", "SklearnImplementation",
      "pip install 'mlpbench[sklearn]'"),
+    ("mlpbench.impls.mlx_impl", "mx", "MLX_IMPORT_ERROR", "MlxImplementation", "pip install 'mlpbench[mlx]'"),
     ("mlpbench.impls.tinygrad_impl", "tinygrad", "TINYGRAD_IMPORT_ERROR", "TinygradImplementation",
      "pip install 'mlpbench[tinygrad]'"),
 ])
