@@ -75,4 +75,4 @@ class TinygradImplementation(Implementation):
                        "claims nothing")
 
     def capabilities(self) -> Capabilities:
-        return Capabilities()
+        return Capabilities(dtypes=frozenset())  # nothing measured, nothing claimed
