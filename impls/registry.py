@@ -144,6 +144,12 @@ BUILT_INS: tuple[Entry, ...] = (
           "JAX with optax on a CUDA GPU, jitted training step (optax profile)"),
     Entry("keras", "built-in", _engine("keras_impl", "KerasImplementation"),
           "Keras 3 on its JAX backend, CPU (keras profile)"),
+    Entry("sklearn-cpu", "built-in", _engine("sklearn_impl", "SklearnImplementation"),
+          "scikit-learn's MLP internals (_backprop, SGDOptimizer, AdamOptimizer) on the CPU (sklearn profile)"),
+    Entry("mlx-cpu", "built-in", _engine("mlx_impl", "MlxImplementation"),
+          "MLX on its CPU device: mlx.nn, mlx.optimizers, mx.value_and_grad (mlx profile)"),
+    Entry("tinygrad-cpu", "built-in", _engine("tinygrad_impl", "TinygradImplementation"),
+          "tinygrad on its CPU device, which compiles kernels with clang (availability only, no claim yet)"),
 )
 
 

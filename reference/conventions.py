@@ -260,6 +260,17 @@ learning_rate_init sqrt(1 - beta_2^t) / (1 - beta_1^t) and divides by sqrt(v) + 
 ("hat"); ReLU's derivative is 0 where its output is 0 (inplace_relu_derivative: delta[Z == 0] = 0), as
 PyTorch's. scikit-learn has no softplus, leaky ReLU, dampening, Adagrad, RMSprop or Adadelta: the values there
 are the exact ones and PyTorch's."""
+MLX = Conventions(
+    name="mlx",
+    sgd_dampening_first_step=True,
+    softplus_threshold=None,
+    leaky_relu_grad_at_zero=1.0,
+)
+"""MLX (mlx/optimizers/optimizers.py, mlx/nn/layers/activations.py): PyTorch's conventions except that SGD starts
+its momentum buffer at zero and always computes v = momentum v + (1 - dampening) g (dampened from the first
+step), softplus is the exact logaddexp(x, 0), and leaky_relu is mx.maximum(negative_slope * x, x), whose
+derivative at x = +0 and -0 (a tie) is 1. Adam with `bias_correction=True` divides by
+sqrt(v) / sqrt(1 - beta2^t) + eps (eps outside, as PyTorch); RMSprop and Adagrad add eps outside the root."""
 PROFILES: dict[str, Conventions] = {
-    profile.name: profile for profile in (PYTORCH, TEXTBOOK, KERAS, OPTAX, SKLEARN)
+    profile.name: profile for profile in (PYTORCH, TEXTBOOK, KERAS, OPTAX, SKLEARN, MLX)
 }

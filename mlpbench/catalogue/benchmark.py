@@ -23,9 +23,11 @@ DTYPES: tuple[str, ...] = ("float32", "float64")
 # the implementations timed by default; torch-cuda-tf32 is the labelled TF32 mode (float32 only)
 IMPLEMENTATIONS: tuple[str, ...] = ("torch-cuda", "torch-cuda-tf32", "torch-cpu", "reference")
 ENGINES: tuple[str, ...] = ("torch-cuda-fused", "torch-cuda-compile", "torch-cuda-graphs", "jax-cuda",
-                            "torch-cpu-foreach", "torch-cpu-fused", "torch-cpu-compile", "jax-cpu", "keras")
+                            "torch-cpu-foreach", "torch-cpu-fused", "torch-cpu-compile", "jax-cpu", "keras",
+                            "mlx-cpu", "sklearn-cpu", "tinygrad-cpu")
 """The other engines the full grid times beside torch eager (the quick grid leaves them out: compiling a step
-takes seconds to tens of seconds per cell)."""
+takes seconds to tens of seconds per cell). sklearn-cpu claims no loss, so its cells are never timed (only what
+conforms is); tinygrad-cpu is a row saying why it is unavailable where its CPU device cannot open."""
 OPTIMIZERS: Mapping[str, Mapping[str, Any]] = {
     "sgd": {"lr": 1e-3},
     "adam": {"lr": 1e-3},

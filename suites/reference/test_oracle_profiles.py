@@ -314,7 +314,7 @@ def test_optax_sgd_nesterov_without_momentum_is_plain_sgd() -> None:
 
 
 def test_profiles_table() -> None:
-    assert set(PROFILES) == {"pytorch", "textbook", "keras", "optax", "sklearn"}
+    assert set(PROFILES) == {"pytorch", "textbook", "keras", "optax", "sklearn", "mlx"}
     assert PROFILES["pytorch"] == Conventions()
     for profile in PROFILES.values():
         assert Conventions.from_dict(profile.to_dict()) == profile
