@@ -20,7 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from mlpbench.impls.capabilities import Capabilities, LossClaim, Needs  # noqa: F401  (re-exported for adapters)
+from mlpbench.impls.capabilities import (  # noqa: F401  (re-exported for adapters)
+    ActivationClaim,
+    Capabilities,
+    InitializerClaim,
+    LossClaim,
+    Needs,
+)
 from mlpbench.reference.conventions import PYTORCH, Conventions
 from mlpbench.reference.early_stopping import EarlyStopping
 from mlpbench.reference.spec import MLPSpec

@@ -102,7 +102,9 @@ def _network_needs(p: Mapping[str, Any], *features: str) -> Needs:
     output = spec.output_activation
     activations = (spec.activation,) + (() if output == "identity" else (output,))
     return Needs(features=features + (("dropout",) if spec.dropout else ()),
-                 activations=tuple(dict.fromkeys(activations)), loss=p["loss"],
+                 activations=tuple(dict.fromkeys(activations)),
+                 activation_params=tuple((spec.activation, k, v) for k, v in spec.activation_params),
+                 loss=p["loss"],
                  reduction=p.get("reduction", "mean"), target=_target_of(p["loss"]),
                  loss_params=tuple(p.get("loss_params", {})))
 
@@ -110,6 +112,11 @@ def _network_needs(p: Mapping[str, Any], *features: str) -> Needs:
 def _training_needs(p: Mapping[str, Any], *features: str) -> Needs:
     return replace(_network_needs(p, "training", *features), optimizer=p.get("optimizer", ANY),
                    options=tuple(p.get("options", ())))
+
+
+def _activation_needs(p: Mapping[str, Any]) -> Needs:
+    return Needs(activations=(p["activation"],),
+                 activation_params=tuple((p["activation"], k, v) for k, v in p["params"].items()))
 
 
 def _determinism_needs(p: Mapping[str, Any]) -> Needs:
@@ -124,11 +131,11 @@ def _determinism_needs(p: Mapping[str, Any]) -> Needs:
 
 
 NEEDS: dict[str, Callable[[Mapping[str, Any]], Needs]] = {
-    "activation": lambda p: Needs(activations=(p["activation"],)),
-    "activation_tail": lambda p: Needs(activations=(p["activation"],)),
+    "activation": _activation_needs,
+    "activation_tail": _activation_needs,
     "loss": lambda p: Needs(loss=p["loss"], reduction=p["reduction"], target=_target_of(p["loss"], p["inputs"]),
                             loss_params=tuple(p.get("params", {}))),
-    "init": lambda p: Needs(initializer=p["initializer"]),
+    "init": lambda p: Needs(initializer=p["initializer"], initializer_params=tuple(p["params"].items())),
     "model": lambda p: _network_needs(p, "model"),
     "optimizer": lambda p: Needs(optimizer=p["optimizer"], options=tuple(p["options"])),
     "training": lambda p: _training_needs(p),
