@@ -25,6 +25,7 @@ from mlpbench.reference.activations import ACTIVATIONS
 from mlpbench.reference.init import INITIALIZERS
 from mlpbench.reference.losses import LOSSES, REDUCTIONS
 from mlpbench.reference.optim import OPTIMIZERS
+from mlpbench.reference.training import TRAINING_OPTIONS
 
 DTYPES = ("float32", "float64")
 """The dtypes conformance runs in."""
@@ -85,6 +86,7 @@ def vocabulary() -> dict[str, list[str]]:
                                    for param in initializer_parameters(name)],
         "optimizers": list(OPTIMIZERS),
         "optimizer options": [f"{name}.{option}" for name, entry in OPTIMIZERS.items() for option in entry.options],
+        "training options": list(TRAINING_OPTIONS),
         "dtypes": list(DTYPES),
         "devices": list(DEVICES),
         "features": list(FEATURES),
@@ -177,6 +179,7 @@ class Needs:
     initializer_params: tuple[tuple[str, Any], ...] = ()  # (parameter, value) a case sets
     optimizer: str | None = None
     options: tuple[str, ...] = ()
+    training_options: tuple[str, ...] = ()
 
 
 ANY = "*"
@@ -191,7 +194,8 @@ class Capabilities:
     activations: names, or a mapping name -> ActivationClaim (None: every parameter). losses: names, or a
     mapping name -> LossClaim. initializers: names, or a mapping name -> InitializerClaim. optimizers: name ->
     the options it supports beyond the plain update (see mlpbench.reference.optim.OPTIMIZERS[...].options).
-    dtypes: of DTYPES. The booleans claim the interface methods and behaviours of FEATURES. Claimed as names,
+    dtypes: of DTYPES. training_options: of mlpbench.reference.training.TRAINING_OPTIONS (gradient clipping in
+    `train`). The booleans claim the interface methods and behaviours of FEATURES. Claimed as names,
     activations, losses and initializers are read back as mappings name -> claim.
     """
 
@@ -205,11 +209,13 @@ class Capabilities:
     early_stopping: bool = False
     dropout: bool = False
     deterministic: bool = True  # same inputs twice give bitwise identical results
+    training_options: frozenset[str] = frozenset()  # gradient clipping in train, of TRAINING_OPTIONS
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        if isinstance(self.dtypes, Iterable):
-            set_(self, "dtypes", _frozen(self.dtypes))
+        for name in ("dtypes", "training_options"):
+            if isinstance(getattr(self, name), Iterable):
+                set_(self, name, _frozen(getattr(self, name)))
         for name, everything in (("activations", ActivationClaim()), ("losses", ALL),
                                  ("initializers", InitializerClaim())):
             set_(self, name, _claims(getattr(self, name), everything))
@@ -228,6 +234,7 @@ class Capabilities:
             *_param_claim_problems("initializer", self.initializers, InitializerClaim, INITIALIZERS,
                                   initializer_parameters),
             *_name_problems("dtype", self.dtypes, DTYPES),
+            *_name_problems("training option", self.training_options, TRAINING_OPTIONS),
             *self._loss_problems(),
             *self._optimizer_problems(),
             *(f"{feature} must be True or False, not {getattr(self, feature)!r}"
@@ -255,7 +262,7 @@ class Capabilities:
     def missing(self, needs: Needs) -> str | None:
         """None when `needs` is within this claim; otherwise the first thing that is not claimed."""
         for question in (self._missing_feature, self._missing_activation, self._missing_loss,
-                         self._missing_initializer, self._missing_optimizer):
+                         self._missing_initializer, self._missing_optimizer, self._missing_training_option):
             gap = question(needs)
             if gap is not None:
                 return gap
@@ -306,6 +313,11 @@ class Capabilities:
             return f"optimizer {needs.optimizer!r}"
         absent = [o for o in needs.options if o not in self.optimizers[needs.optimizer]]
         return f"option {absent[0]!r} of optimizer {needs.optimizer!r}" if absent else None
+
+
+    def _missing_training_option(self, needs: Needs) -> str | None:
+        return next((f"training option {option!r}" for option in needs.training_options
+                     if option not in self.training_options), None)
 
 
 def _name_problems(kind: str, value: Any, known: Iterable[str], owner: str = "") -> list[str]:

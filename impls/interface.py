@@ -77,6 +77,8 @@ class TrainRequest:
     y_val: np.ndarray | None = None
     early_stopping: EarlyStopping | None = None
     dropout_seed: int = 0  # seeds the implementation's own dropout generator when spec.dropout > 0
+    clip_grad_norm: float | None = None  # training option: clip each step's gradients to this global L2 norm
+    clip_grad_value: float | None = None  # training option: clamp each gradient element into [-v, v]
 
 
 @dataclass

@@ -111,7 +111,7 @@ def _network_needs(p: Mapping[str, Any], *features: str) -> Needs:
 
 def _training_needs(p: Mapping[str, Any], *features: str) -> Needs:
     return replace(_network_needs(p, "training", *features), optimizer=p.get("optimizer", ANY),
-                   options=tuple(p.get("options", ())))
+                   options=tuple(p.get("options", ())), training_options=tuple(p.get("clip", {})))
 
 
 def _activation_needs(p: Mapping[str, Any]) -> Needs:
@@ -427,12 +427,14 @@ def optimizer_cases() -> list[Case]:
 
 # -- training ---------------------------------------------------------------------------------------------
 def _training(case_id: str, optimizer: str, options: tuple[str, ...], *, sizes=(4, 8, 3), activation="tanh",
-              loss="mse", n=23, epochs=4, batch_size=5, validation=True, dropout=0.0, quick=False) -> Case:
+              loss="mse", n=23, epochs=4, batch_size=5, validation=True, dropout=0.0, quick=False,
+              clip: dict[str, float] | None = None) -> Case:
     output_activation, target_kind = LOSS_OUTPUT[loss]
+    extra = {"clip": clip} if clip else {}
     return _case(case_id, "training", quick=quick, sizes=sizes, activation=activation,
                  output_activation=output_activation, loss=loss, target_kind=target_kind,
                  optimizer=optimizer, options=options, hyper=optimizer_hyper(optimizer, options), n=n,
-                 epochs=epochs, batch_size=batch_size, validation=validation, dropout=dropout)
+                 epochs=epochs, batch_size=batch_size, validation=validation, dropout=dropout, **extra)
 
 
 def training_cases() -> list[Case]:
@@ -451,7 +453,22 @@ def training_cases() -> list[Case]:
         # the returned parameters
         _training("training/dropout-validation-eval", "sgd", (), sizes=(4, 16, 3), epochs=2, dropout=0.5),
     ]
+    cases += [_training("training/" + "+".join((optimizer, *options, option)), optimizer, options, **CLIP_CASE,
+                        clip={option: value})
+              for option, value, optimizer, options in CLIP_CASES]
     return cases
+
+
+CLIP_CASE: dict[str, Any] = dict(sizes=(4, 16, 3), activation="tanh", loss="cross_entropy", n=24, epochs=3,
+                                 batch_size=6)
+"""The network the clipping cases train: a cross-entropy classifier whose gradients exceed the clips below."""
+
+CLIP_CASES: tuple[tuple[str, float, str, tuple[str, ...]], ...] = (
+    ("clip_grad_norm", 0.25, "sgd", ("momentum",)),
+    ("clip_grad_value", 0.05, "sgd", ()),
+)
+"""(training option, its value, optimizer, options): the clip is well below the gradients' global norm and
+largest elements at most steps (suites/conformance/test_conformance_clipping.py measures how often it acts)."""
 
 
 # -- early stopping ---------------------------------------------------------------------------------------
