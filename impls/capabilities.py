@@ -7,20 +7,25 @@ silently treating a misspelling as "not claimed". `Capabilities.missing(needs)` 
 `Needs` are within the claim: None when they are, else the first thing that is not claimed.
 
 A loss is claimed either by name alone (every reduction, target kind and parameter) or with a `LossClaim`
-narrowing it, e.g. `losses={"cross_entropy": LossClaim(reductions={"mean"}, targets={"index"})}`.
+narrowing it, e.g. `losses={"cross_entropy": LossClaim(reductions={"mean"}, targets={"index"})}`. Activations
+and initializers likewise: by name alone (every parameter at every value), or with an `ActivationClaim` /
+`InitializerClaim` naming the parameters a case may set and their values, e.g.
+`activations={"relu": None, "softplus": ActivationClaim(params={"beta": {1.0}, "threshold": {20.0}})}`.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+import inspect
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, cast
 
 from mlpbench.reference.activations import ACTIVATIONS
 from mlpbench.reference.init import INITIALIZERS
 from mlpbench.reference.losses import LOSSES, REDUCTIONS
 from mlpbench.reference.optim import OPTIMIZERS
+from mlpbench.reference.training import TRAINING_OPTIONS
 
 DTYPES = ("float32", "float64")
 """The dtypes conformance runs in."""
@@ -52,6 +57,21 @@ def loss_parameters(loss: str) -> tuple[str, ...]:
     return tuple(LOSSES[loss].default_params)
 
 
+def activation_parameters(activation: str) -> tuple[str, ...]:
+    """The parameters `activation` takes (e.g. softplus's beta and threshold)."""
+    return tuple(ACTIVATIONS[activation].default_params)
+
+
+INITIALIZER_ARGUMENTS = ("shape", "rng", "dtype")
+"""The arguments every initializer takes that are not its parameters."""
+
+
+def initializer_parameters(initializer: str) -> tuple[str, ...]:
+    """The parameters `initializer` takes (e.g. kaiming_normal's a, mode and nonlinearity)."""
+    signature = inspect.signature(INITIALIZERS[initializer])
+    return tuple(name for name in signature.parameters if name not in INITIALIZER_ARGUMENTS)
+
+
 def vocabulary() -> dict[str, list[str]]:
     """Every name a claim can use, by kind (what `mlpbench list --names` prints and the README tabulates)."""
     return {
@@ -60,9 +80,13 @@ def vocabulary() -> dict[str, list[str]]:
         "reductions": list(REDUCTIONS),
         "target kinds": sorted({kind for kinds in TARGET_KINDS.values() for kind in kinds}),
         "loss parameters": [f"{loss}.{param}" for loss in LOSSES for param in loss_parameters(loss)],
+        "activation parameters": [f"{name}.{param}" for name in ACTIVATIONS for param in activation_parameters(name)],
         "initializers": list(INITIALIZERS),
+        "initializer parameters": [f"{name}.{param}" for name in INITIALIZERS
+                                   for param in initializer_parameters(name)],
         "optimizers": list(OPTIMIZERS),
         "optimizer options": [f"{name}.{option}" for name, entry in OPTIMIZERS.items() for option in entry.options],
+        "training options": list(TRAINING_OPTIONS),
         "dtypes": list(DTYPES),
         "devices": list(DEVICES),
         "features": list(FEATURES),
@@ -94,6 +118,52 @@ ALL = LossClaim()
 """A loss claimed by name alone: every reduction, target kind and parameter."""
 
 
+def _values(value: Any) -> frozenset | None:
+    """The values claimed for one parameter: None (any value), one value, or a collection of them."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes, int, float)):
+        return frozenset({value})
+    return frozenset(value)
+
+
+@dataclass(frozen=True)
+class ParamClaim:
+    """What of one activation's or initializer's parameters is claimed.
+
+    params None: every parameter at every value (the name claimed alone). Otherwise a mapping parameter -> the
+    values claimed (a set, one value, or None for any value): a case that sets a parameter runs only when that
+    parameter is named with its value; a parameter a case leaves unset needs nothing (the defaults are always
+    claimed). `params={}`: the defaults only.
+    """
+
+    params: Mapping[str, frozenset | None] | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.params, Mapping):
+            object.__setattr__(self, "params", {k: _values(v) for k, v in self.params.items()})
+
+    def covers(self, param: str, value: Any) -> bool:
+        """Whether a case may set `param` to `value`."""
+        if self.params is None:
+            return True
+        if param not in self.params:
+            return False
+        values = self.params[param]
+        return values is None or value in values
+
+
+@dataclass(frozen=True)
+class ActivationClaim(ParamClaim):
+    """What of one activation is claimed: its parameters and their values (see ParamClaim)."""
+
+
+@dataclass(frozen=True)
+class InitializerClaim(ParamClaim):
+    """What of one initializer is claimed: its parameters (gain, mode, nonlinearity...) and their values (see
+    ParamClaim)."""
+
+
 @dataclass(frozen=True)
 class Needs:
     """What a case needs claimed. ANY as optimizer or initializer: any one claimed (the check picks it)."""
@@ -104,9 +174,12 @@ class Needs:
     reduction: str | None = None
     target: str | None = None
     loss_params: tuple[str, ...] = ()
+    activation_params: tuple[tuple[str, str, Any], ...] = ()  # (activation, parameter, value) a case sets
     initializer: str | None = None
+    initializer_params: tuple[tuple[str, Any], ...] = ()  # (parameter, value) a case sets
     optimizer: str | None = None
     options: tuple[str, ...] = ()
+    training_options: tuple[str, ...] = ()
 
 
 ANY = "*"
@@ -118,14 +191,17 @@ RANDOM_INITIALIZER = "*random"
 class Capabilities:
     """What an implementation claims to support. Anything not listed is reported as "not claimed".
 
-    activations, initializers: names. losses: names, or a mapping name -> LossClaim. optimizers: name -> the
-    options it supports beyond the plain update (see mlpbench.reference.optim.OPTIMIZERS[...].options). dtypes: of
-    DTYPES. The booleans claim the interface methods and behaviours of FEATURES.
+    activations: names, or a mapping name -> ActivationClaim (None: every parameter). losses: names, or a
+    mapping name -> LossClaim. initializers: names, or a mapping name -> InitializerClaim. optimizers: name ->
+    the options it supports beyond the plain update (see mlpbench.reference.optim.OPTIMIZERS[...].options).
+    dtypes: of DTYPES. training_options: of mlpbench.reference.training.TRAINING_OPTIONS (gradient clipping in
+    `train`). The booleans claim the interface methods and behaviours of FEATURES. Claimed as names,
+    activations, losses and initializers are read back as mappings name -> claim.
     """
 
-    activations: frozenset[str] = frozenset()
+    activations: Mapping[str, ActivationClaim | None] | Iterable[str] = field(default_factory=dict)
     losses: Mapping[str, LossClaim] = field(default_factory=dict)
-    initializers: frozenset[str] = frozenset()
+    initializers: Mapping[str, InitializerClaim | None] | Iterable[str] = field(default_factory=dict)
     optimizers: Mapping[str, frozenset[str]] = field(default_factory=dict)
     dtypes: frozenset[str] = frozenset({"float64"})
     model: bool = False  # forward_backward
@@ -133,19 +209,16 @@ class Capabilities:
     early_stopping: bool = False
     dropout: bool = False
     deterministic: bool = True  # same inputs twice give bitwise identical results
+    training_options: frozenset[str] = frozenset()  # gradient clipping in train, of TRAINING_OPTIONS
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        for name in ("activations", "initializers", "dtypes"):
-            value = getattr(self, name)
-            if isinstance(value, Iterable):
-                set_(self, name, _frozen(value))
-        losses = self.losses
-        if isinstance(losses, Mapping):
-            set_(self, "losses", {k: (v if isinstance(v, LossClaim) else ALL if v is None else v)
-                                  for k, v in losses.items()})
-        elif isinstance(losses, Iterable):
-            set_(self, "losses", {name: ALL for name in _frozen(losses)})
+        for name in ("dtypes", "training_options"):
+            if isinstance(getattr(self, name), Iterable):
+                set_(self, name, _frozen(getattr(self, name)))
+        for name, everything in (("activations", ActivationClaim()), ("losses", ALL),
+                                 ("initializers", InitializerClaim())):
+            set_(self, name, _claims(getattr(self, name), everything))
         if isinstance(self.optimizers, Mapping):
             set_(self, "optimizers", {k: _frozen(v) if isinstance(v, Iterable) else v
                                       for k, v in self.optimizers.items()})
@@ -156,9 +229,12 @@ class Capabilities:
     def problems(self) -> list[str]:
         """Every claim outside the vocabulary, one line each (empty when the claim is well-formed)."""
         return [
-            *_name_problems("activation", self.activations, ACTIVATIONS),
-            *_name_problems("initializer", self.initializers, INITIALIZERS),
+            *_param_claim_problems("activation", self.activations, ActivationClaim, ACTIVATIONS,
+                                  activation_parameters),
+            *_param_claim_problems("initializer", self.initializers, InitializerClaim, INITIALIZERS,
+                                  initializer_parameters),
             *_name_problems("dtype", self.dtypes, DTYPES),
+            *_name_problems("training option", self.training_options, TRAINING_OPTIONS),
             *self._loss_problems(),
             *self._optimizer_problems(),
             *(f"{feature} must be True or False, not {getattr(self, feature)!r}"
@@ -186,7 +262,7 @@ class Capabilities:
     def missing(self, needs: Needs) -> str | None:
         """None when `needs` is within this claim; otherwise the first thing that is not claimed."""
         for question in (self._missing_feature, self._missing_activation, self._missing_loss,
-                         self._missing_initializer, self._missing_optimizer):
+                         self._missing_initializer, self._missing_optimizer, self._missing_training_option):
             gap = question(needs)
             if gap is not None:
                 return gap
@@ -197,7 +273,11 @@ class Capabilities:
 
     def _missing_activation(self, needs: Needs) -> str | None:
         absent = [activation for activation in needs.activations if activation not in self.activations]
-        return f"activation {absent[0]!r}" if absent else None
+        if absent:
+            return f"activation {absent[0]!r}"
+        return next((f"parameter {param}={value!r} of activation {activation!r}"
+                     for activation, param, value in needs.activation_params
+                     if not _read(self.activations)[activation].covers(param, value)), None)
 
     def _missing_loss(self, needs: Needs) -> str | None:
         if needs.loss is None:
@@ -216,9 +296,13 @@ class Capabilities:
     def _missing_initializer(self, needs: Needs) -> str | None:
         if needs.initializer == RANDOM_INITIALIZER:
             return None if set(self.initializers) - {"zeros", "constant"} else "a random initializer"
-        if needs.initializer is not None and needs.initializer not in self.initializers:
+        if needs.initializer is None:
+            return None
+        if needs.initializer not in self.initializers:
             return f"initializer {needs.initializer!r}"
-        return None
+        claim = _read(self.initializers)[needs.initializer]
+        return next((f"parameter {param}={value!r} of initializer {needs.initializer!r}"
+                     for param, value in needs.initializer_params if not claim.covers(param, value)), None)
 
     def _missing_optimizer(self, needs: Needs) -> str | None:
         if needs.optimizer == ANY:
@@ -231,11 +315,52 @@ class Capabilities:
         return f"option {absent[0]!r} of optimizer {needs.optimizer!r}" if absent else None
 
 
+    def _missing_training_option(self, needs: Needs) -> str | None:
+        return next((f"training option {option!r}" for option in needs.training_options
+                     if option not in self.training_options), None)
+
+
 def _name_problems(kind: str, value: Any, known: Iterable[str], owner: str = "") -> list[str]:
     """`value` must be a collection of names, each of them in `known`."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         return [f"{kind}s{owner} must be a set of names, not {type(value).__name__}"]
     return [_unknown(kind, name, known, owner) for name in value if name not in known]
+
+
+def _read(claims: Any) -> Mapping[str, ParamClaim]:
+    """`Capabilities.activations` or `.initializers` as __post_init__ leaves them: name -> claim."""
+    return cast(Mapping[str, ParamClaim], claims)
+
+
+def _claims(value: Any, everything: Any) -> Any:
+    """A claim as a mapping name -> claim: a name alone (or mapped to None) claims `everything`."""
+    if isinstance(value, Mapping):
+        return {name: everything if claim is None else claim for name, claim in value.items()}
+    if isinstance(value, Iterable):  # a set of names (a single name too)
+        return {name: everything for name in _frozen(value)}
+    return value  # not a claim: problems() names it
+
+
+def _param_claim_problems(kind: str, claims: Any, claim_type: type[ParamClaim], known: Mapping[str, Any],
+                          parameters: Callable[[str], tuple[str, ...]]) -> list[str]:
+    """The problems of `Capabilities.activations` or `.initializers`: each name, then its claim's parameters."""
+    if not isinstance(claims, Mapping):
+        return [f"{kind}s must be a set of names or a mapping, not {type(claims).__name__}"]
+    return [problem for name, claim in claims.items()
+            for problem in _one_param_claim_problems(kind, name, claim, claim_type, known, parameters)]
+
+
+def _one_param_claim_problems(kind: str, name: Any, claim: Any, claim_type: type[ParamClaim], known: Mapping[str, Any],
+                              parameters: Callable[[str], tuple[str, ...]]) -> list[str]:
+    if name not in known:
+        return [_unknown(kind, name, known)]
+    if not isinstance(claim, claim_type):
+        return [f"{kind} {name!r}: the claim must be a {claim_type.__name__}, not {type(claim).__name__}"]
+    if claim.params is None:
+        return []
+    if not isinstance(claim.params, Mapping):
+        return [f"{kind} {name!r}: params must be a mapping parameter -> values, not {type(claim.params).__name__}"]
+    return _name_problems("parameter", list(claim.params), parameters(name), f" of {kind} {name!r}")
 
 
 def _loss_claim_problems(loss: str, claim: object) -> list[str]:

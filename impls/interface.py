@@ -20,7 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from mlpbench.impls.capabilities import Capabilities, LossClaim, Needs  # noqa: F401  (re-exported for adapters)
+from mlpbench.impls.capabilities import (  # noqa: F401  (re-exported for adapters)
+    ActivationClaim,
+    Capabilities,
+    InitializerClaim,
+    LossClaim,
+    Needs,
+)
 from mlpbench.reference.conventions import PYTORCH, Conventions
 from mlpbench.reference.early_stopping import EarlyStopping
 from mlpbench.reference.spec import MLPSpec
@@ -71,6 +77,8 @@ class TrainRequest:
     y_val: np.ndarray | None = None
     early_stopping: EarlyStopping | None = None
     dropout_seed: int = 0  # seeds the implementation's own dropout generator when spec.dropout > 0
+    clip_grad_norm: float | None = None  # training option: clip each step's gradients to this global L2 norm
+    clip_grad_value: float | None = None  # training option: clamp each gradient element into [-v, v]
 
 
 @dataclass

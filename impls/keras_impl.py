@@ -10,13 +10,15 @@ the oracle's names (momentum -> exp_avg, velocity -> exp_avg_sq or square_avg, a
 average_gradient -> grad_avg); Keras' SGD keeps its velocity as -lr times torch's momentum buffer, reported
 divided by -lr.
 
-Not claimed because Keras differs from the oracle (README, "Findings"): softplus (no linear branch above
-PyTorch's threshold of 20), l1 (its gradient at a tie is not 0), binary_cross_entropy on probabilities (the 1e-7
-clip is applied in float32, where 1 - 1e-7 rounds to 1 - 2^-23), early stopping (a float32 bias 1.15 times the
-tolerance after min_delta stopping), float64 (results agree with the oracle only to about 1e-8 relative: part
-of the computation stays in float32). Not claimed: Keras' own initializers and dropout (not wired up here),
-reduction "none" (Keras returns one loss
-per sample, the oracle one per element), every optimizer's maximize and SGD's dampening (Keras has neither),
+Softplus is claimed at its defaults only (keras.activations.softplus takes no beta or threshold, and is the
+exact log(1 + exp(x)), the keras profile's `softplus_threshold = None`). Each activation is claimed with the
+parameters Keras takes (`ACTIVATION_PARAMS`), at any value; a case setting another is not claimed.
+Not claimed because Keras differs from the oracle (README, "Findings"): l1 (its gradient at a tie is not 0),
+binary_cross_entropy on probabilities (the 1e-7 clip is applied in float32, where 1 - 1e-7 rounds to
+1 - 2^-23), early stopping (a float32 bias 1.15 times the tolerance after min_delta stopping), float64 (results
+agree with the oracle only to about 1e-8 relative: part of the computation stays in float32). Not claimed:
+Keras' own initializers and dropout (not wired up here), reduction "none" (Keras returns one loss per sample, the
+oracle one per element), every optimizer's maximize and SGD's dampening (Keras has neither),
 Adagrad's lr_decay, RMSprop's momentum (Keras applies it after the learning rate), Adadelta, and NLL (no Keras
 loss takes log-probabilities with class indices).
 
@@ -35,6 +37,7 @@ import numpy as np
 
 from mlpbench.impls.epochs import functional_epochs
 from mlpbench.impls.interface import (
+    ActivationClaim,
     Capabilities,
     Implementation,
     LossClaim,
@@ -60,9 +63,9 @@ INSTALL = "pip install 'mlpbench[keras]'"
 
 ACTIVATIONS: dict[str, str] = {
     "identity": "linear", "sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu", "softmax": "softmax",
-    "elu": "elu", "silu": "silu",
+    "elu": "elu", "silu": "silu", "softplus": "softplus",
 }
-"""Oracle activation name -> keras.activations name (activations without parameters beyond the defaults)."""
+"""Oracle activation name -> keras.activations name."""
 
 LOSSES: dict[str, Callable[..., Any]] = {}
 """Oracle loss name -> keras.losses class (with its arguments) for a reduction."""
@@ -84,6 +87,7 @@ if keras is not None:
             else keras.losses.CategoricalCrossentropy(from_logits=True, reduction=reduction, dtype=dtype)),
     })
 ACTIVATION_PARAMS = {"elu": ("alpha",), "softmax": ("axis",)}
+"""The parameters a keras.activations function takes (at any value); the others take none."""
 REDUCTIONS = {"mean": "sum_over_batch_size", "sum": "sum"}
 LOSS_PARAMS = {"huber": ("delta",)}
 
@@ -165,7 +169,8 @@ class KerasImplementation(Implementation):
     def capabilities(self) -> Capabilities:
         reductions = frozenset(REDUCTIONS)
         return Capabilities(
-            activations=frozenset(ACTIVATIONS),
+            activations={name: ActivationClaim(params={param: None for param in ACTIVATION_PARAMS.get(name, ())})
+                         for name in ACTIVATIONS},
             losses={name: LossClaim(reductions=reductions) for name in LOSSES},
             optimizers=OPTIMIZER_OPTIONS,
             dtypes=frozenset({"float32"}),

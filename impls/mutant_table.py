@@ -25,6 +25,7 @@ HOOK_NAMES = (
     "restore_best_weights",
     "batch_iterator",
     "forward_backward",
+    "clip_gradients",
 )
 """The extension points a mutant can swap (the keys of mlpbench.impls.mutants.HOOKS)."""
 
@@ -332,6 +333,22 @@ MUTANTS: tuple[MutantSpec, ...] = (
         hook="forward_backward",
         key=None,
         swap="dropout_seed_from_global_generator",
+    ),
+    MutantSpec(
+        "mutant-clip-norm-per-parameter",
+        "training",
+        "clip_grad_norm clips each parameter's gradient by its own norm (Keras's clipnorm), not their global norm",
+        hook="clip_gradients",
+        key=None,
+        swap="clip_norm_per_parameter",
+    ),
+    MutantSpec(
+        "mutant-clip-ignored",
+        "training",
+        "the training options are accepted and ignored: no gradient is clipped",
+        hook="clip_gradients",
+        key=None,
+        swap="no_clipping",
     ),
 )
 """Every mutant, in report order."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -519,6 +519,20 @@ def own_batch_order(request: TrainRequest, epoch: int) -> Iterator[np.ndarray]:
         yield order[start : start + request.batch_size]
 
 
+def clip_norm_per_parameter(parameters: Sequence[torch.Tensor], max_norm: float | None,
+                            clip_value: float | None) -> None:
+    """Each gradient scaled by min(1, max_norm / (||g_i|| + 1e-6)) on its own, instead of by the global norm."""
+    if clip_value is not None:
+        torch.nn.utils.clip_grad_value_(parameters, clip_value)
+    if max_norm is not None:
+        for parameter in parameters:
+            torch.nn.utils.clip_grad_norm_([parameter], max_norm)
+
+
+def no_clipping(parameters: Sequence[torch.Tensor], max_norm: float | None, clip_value: float | None) -> None:
+    """The gradients left as backward made them."""
+
+
 def without_loss_params(forward_backward: Callable[..., Any], *args: Any, **options: Any) -> Any:
     """forward_backward with loss_params not passed on."""
     return forward_backward(*args, **{**options, "loss_params": None})
@@ -590,6 +604,8 @@ HOOKS: dict[str, Hook] = {
     "batch_iterator": Hook("batch_iterator", False, _call),
     # swap(forward_backward, spec, params, x, target, loss, **options) -> the ModelResult
     "forward_backward": Hook("forward_backward", False, _wrap),
+    # swap(parameters, max_norm, clip_value) clips the gradients in place
+    "clip_gradients": Hook("clip_gradients", False, _call),
 }
 
 

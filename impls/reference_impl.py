@@ -29,6 +29,7 @@ from mlpbench.reference.losses import LOSSES, get_loss
 from mlpbench.reference.model import activation_backward, activation_params_for, loss_and_gradients, loss_params_for
 from mlpbench.reference.optim import OPTIMIZERS, get_optimizer, make_hyper, public_state
 from mlpbench.reference.spec import MLPSpec
+from mlpbench.reference.training import TRAINING_OPTIONS
 from mlpbench.reference.training import train as reference_train
 from mlpbench.reference.training_step import TrainingStep
 
@@ -57,6 +58,7 @@ class ReferenceImplementation(Implementation):
             early_stopping=True,
             dropout=True,
             deterministic=True,
+            training_options=frozenset(TRAINING_OPTIONS),
         )
 
     # -- helpers
@@ -188,6 +190,8 @@ class ReferenceImplementation(Implementation):
             loss_params=request.loss_params,
             dropout_rng=np.random.default_rng(request.dropout_seed) if request.spec.dropout > 0 else None,
             conventions=self.conventions,
+            clip_grad_norm=request.clip_grad_norm,
+            clip_grad_value=request.clip_grad_value,
         )
         return TrainResult(
             params=[_as(p, dtype) for p in result.params],

@@ -95,8 +95,10 @@ class TorchCompiledImplementation(TorchImplementation):
     def capabilities(self) -> Capabilities:
         """torch-cpu's claim less dropout (masks not recoverable), float64 (every compile paid twice would
         take the gate past ten minutes here) and early stopping (a float32 bias 1.15 times the tolerance after
-        min_delta stopping, see the README's findings)."""
-        return replace(super().capabilities(), dropout=False, early_stopping=False, dtypes=frozenset({"float32"}))
+        min_delta stopping, see the README's findings) and gradient clipping (its optimizer-step hook is not
+        proven under compilation)."""
+        return replace(super().capabilities(), dropout=False, early_stopping=False, dtypes=frozenset({"float32"}),
+                       training_options=frozenset())
 
     def availability(self) -> tuple[bool, str]:
         available, reason = super().availability()

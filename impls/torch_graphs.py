@@ -109,7 +109,7 @@ class TorchGraphedImplementation(TorchImplementation):
 
     def capabilities(self) -> Capabilities:
         caps = super().capabilities()
-        return replace(caps, dropout=False,
+        return replace(caps, dropout=False, training_options=frozenset(),  # clipping is not in the captured step
                        optimizers={n: o for n, o in caps.optimizers.items() if capturable(n)})
 
     def optimizer_kwargs(self, name: str, hyper: Mapping[str, Any]) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from mlpbench.impls.interface import (
 )
 from mlpbench.reference.early_stopping import EarlyStopping, EarlyStoppingTracker
 from mlpbench.reference.spec import MLPSpec
+from mlpbench.reference.training import TRAINING_OPTIONS
 
 try:
     import torch
@@ -432,6 +433,7 @@ class TorchImplementation(Implementation):
             early_stopping=True,
             dropout=True,
             deterministic=True,
+            training_options=frozenset(TRAINING_OPTIONS),
         )
 
     def numerics(self) -> contextlib.AbstractContextManager:
@@ -541,6 +543,15 @@ class TorchImplementation(Implementation):
         """(model output, loss value): the forward half of a training step (compiled engines compile it)."""
         output = model(x)
         return output, self.compute_loss(loss, output, target, reduction, loss_params)
+
+    def clip_gradients(self, parameters: Sequence[torch.Tensor], max_norm: float | None,
+                       clip_value: float | None) -> None:
+        """The training options, between backward and the optimizer step: clip_grad_value_, then
+        clip_grad_norm_ over all parameters together."""
+        if clip_value is not None:
+            torch.nn.utils.clip_grad_value_(parameters, clip_value)
+        if max_norm is not None:
+            torch.nn.utils.clip_grad_norm_(parameters, max_norm)
 
     def optimizer_step(self, optimizer: Any) -> Callable[[], Any]:
         """What applies one optimizer step (compiled engines return a compiled step)."""
@@ -730,6 +741,10 @@ class TorchImplementation(Implementation):
             model = self.build_model(request.spec, torch_dtype(dtype)).model
             self.load_params(model, request.params)
             optimizer = self.make_optimizer(request.optimizer, list(model.parameters()), request.hyper)
+            if request.clip_grad_norm is not None or request.clip_grad_value is not None:
+                parameters = list(model.parameters())
+                optimizer.register_step_pre_hook(lambda *_: self.clip_gradients(
+                    parameters, request.clip_grad_norm, request.clip_grad_value))
             train_step = self.train_steps(model, optimizer, request.loss, request.reduction, request.loss_params)
             x = self.tensor(request.x)
             y = self.target_tensor(request.loss, request.y, x)

@@ -3,10 +3,11 @@
 Mini-batch training, epoch e = 0, 1, ...:
 
     for each batch B of the epoch's order (consecutive slices of a permutation of the samples):
-        L_B = loss(model(x_B), y_B);  g = dL_B/dparams;  params <- optimizer(params, g)
+        L_B = loss(model(x_B), y_B);  g = dL_B/dparams;  g <- clip(g);  params <- optimizer(params, g)
     train_loss[e] = sum_B |B| L_B / N    (sample-weighted mean of the batch losses, each before its update)
     (profile l2_penalty_in_loss: L_B + 0.5 wd sum ||W||^2 / |B|, and wd W / |B| in each weight's gradient)
     val_loss[e]   = loss(model(x_val), y_val) in evaluation mode, after the epoch
+    clip (the training options, each off unless given): clip_grad_value, then clip_grad_norm (global)
 
 `train` and `gradient_descent` are the readable reference. `TrainingStep` (mlpbench.reference.training_step, also
 importable from here) is the same step with preallocated buffers, for speed, tested equal to
@@ -32,6 +33,42 @@ from mlpbench.reference.model import (
 )
 from mlpbench.reference.optim import Optimizer, loss_weight_decay, resolve_optimizer
 from mlpbench.reference.spec import MLPSpec
+
+TRAINING_OPTIONS = ("clip_grad_norm", "clip_grad_value")
+"""Options of the training loop beyond the optimizer's own (`train`'s keyword arguments of these names)."""
+
+CLIP_NORM_EPS = 1e-6
+"""torch.nn.utils.clip_grad_norm_'s guard: the factor is max_norm / (norm + 1e-6)."""
+
+
+def clip_grad_norm(grads: list[np.ndarray], max_norm: float, eps: float = CLIP_NORM_EPS) -> float:
+    """Scales every gradient, in place, by one factor so that their global L2 norm is at most max_norm:
+
+        n = sqrt(sum_i ||g_i||^2),   g_i <- g_i * min(1, max_norm / (n + eps))
+
+    torch.nn.utils.clip_grad_norm_ (eps 1e-6); optax.clip_by_global_norm and Keras's global_clipnorm are the
+    same with eps 0 (Keras's `clipnorm` is another rule: each gradient by its own norm). Returns n.
+    """
+    norm = float(np.sqrt(sum(float(np.sum(g * g)) for g in grads)))
+    factor = min(1.0, max_norm / (norm + eps))
+    for g in grads:
+        g *= factor
+    return norm
+
+
+def clip_grad_value(grads: list[np.ndarray], clip_value: float) -> None:
+    """g <- min(max(g, -clip_value), clip_value) elementwise, in place (torch.nn.utils.clip_grad_value_, Keras's
+    clipvalue, optax.clip)."""
+    for g in grads:
+        np.clip(g, -clip_value, clip_value, out=g)
+
+
+def clip_gradients(grads: list[np.ndarray], max_norm: float | None, clip_value: float | None) -> None:
+    """The training options' clipping of one step's gradients, in place: by value, then by global norm."""
+    if clip_value is not None:
+        clip_grad_value(grads, clip_value)
+    if max_norm is not None:
+        clip_grad_norm(grads, max_norm)
 
 
 @dataclass
@@ -96,6 +133,8 @@ def train(
     loss_params: Mapping[str, Any] | None = None,
     dropout_rng: np.random.Generator | None = None,
     conventions: Conventions = PYTORCH,
+    clip_grad_norm: float | None = None,
+    clip_grad_value: float | None = None,
 ) -> TrainingResult:
     """Mini-batch training (see the module docstring); `params` are copied, never modified.
 
@@ -131,6 +170,7 @@ def train(
             )
             penalty_value = add_l2_penalty(params, step.param_grads, penalty, len(batch)) if penalty else 0.0
             weighted_sum += (float(step.loss) + penalty_value) * len(batch)
+            clip_gradients(step.param_grads, clip_grad_norm, clip_grad_value)
             params, state = entry.step(params, step.param_grads, state, hyper, inplace=True)
         result.train_loss.append(weighted_sum / n_samples)
         if validation is not None:

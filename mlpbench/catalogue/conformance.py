@@ -102,14 +102,21 @@ def _network_needs(p: Mapping[str, Any], *features: str) -> Needs:
     output = spec.output_activation
     activations = (spec.activation,) + (() if output == "identity" else (output,))
     return Needs(features=features + (("dropout",) if spec.dropout else ()),
-                 activations=tuple(dict.fromkeys(activations)), loss=p["loss"],
+                 activations=tuple(dict.fromkeys(activations)),
+                 activation_params=tuple((spec.activation, k, v) for k, v in spec.activation_params),
+                 loss=p["loss"],
                  reduction=p.get("reduction", "mean"), target=_target_of(p["loss"]),
                  loss_params=tuple(p.get("loss_params", {})))
 
 
 def _training_needs(p: Mapping[str, Any], *features: str) -> Needs:
     return replace(_network_needs(p, "training", *features), optimizer=p.get("optimizer", ANY),
-                   options=tuple(p.get("options", ())))
+                   options=tuple(p.get("options", ())), training_options=tuple(p.get("clip", {})))
+
+
+def _activation_needs(p: Mapping[str, Any]) -> Needs:
+    return Needs(activations=(p["activation"],),
+                 activation_params=tuple((p["activation"], k, v) for k, v in p["params"].items()))
 
 
 def _determinism_needs(p: Mapping[str, Any]) -> Needs:
@@ -124,11 +131,11 @@ def _determinism_needs(p: Mapping[str, Any]) -> Needs:
 
 
 NEEDS: dict[str, Callable[[Mapping[str, Any]], Needs]] = {
-    "activation": lambda p: Needs(activations=(p["activation"],)),
-    "activation_tail": lambda p: Needs(activations=(p["activation"],)),
+    "activation": _activation_needs,
+    "activation_tail": _activation_needs,
     "loss": lambda p: Needs(loss=p["loss"], reduction=p["reduction"], target=_target_of(p["loss"], p["inputs"]),
                             loss_params=tuple(p.get("params", {}))),
-    "init": lambda p: Needs(initializer=p["initializer"]),
+    "init": lambda p: Needs(initializer=p["initializer"], initializer_params=tuple(p["params"].items())),
     "model": lambda p: _network_needs(p, "model"),
     "optimizer": lambda p: Needs(optimizer=p["optimizer"], options=tuple(p["options"])),
     "training": lambda p: _training_needs(p),
@@ -420,12 +427,14 @@ def optimizer_cases() -> list[Case]:
 
 # -- training ---------------------------------------------------------------------------------------------
 def _training(case_id: str, optimizer: str, options: tuple[str, ...], *, sizes=(4, 8, 3), activation="tanh",
-              loss="mse", n=23, epochs=4, batch_size=5, validation=True, dropout=0.0, quick=False) -> Case:
+              loss="mse", n=23, epochs=4, batch_size=5, validation=True, dropout=0.0, quick=False,
+              clip: dict[str, float] | None = None) -> Case:
     output_activation, target_kind = LOSS_OUTPUT[loss]
+    extra = {"clip": clip} if clip else {}
     return _case(case_id, "training", quick=quick, sizes=sizes, activation=activation,
                  output_activation=output_activation, loss=loss, target_kind=target_kind,
                  optimizer=optimizer, options=options, hyper=optimizer_hyper(optimizer, options), n=n,
-                 epochs=epochs, batch_size=batch_size, validation=validation, dropout=dropout)
+                 epochs=epochs, batch_size=batch_size, validation=validation, dropout=dropout, **extra)
 
 
 def training_cases() -> list[Case]:
@@ -444,7 +453,22 @@ def training_cases() -> list[Case]:
         # the returned parameters
         _training("training/dropout-validation-eval", "sgd", (), sizes=(4, 16, 3), epochs=2, dropout=0.5),
     ]
+    cases += [_training("training/" + "+".join((optimizer, *options, option)), optimizer, options, **CLIP_CASE,
+                        clip={option: value})
+              for option, value, optimizer, options in CLIP_CASES]
     return cases
+
+
+CLIP_CASE: dict[str, Any] = dict(sizes=(4, 16, 3), activation="tanh", loss="cross_entropy", n=24, epochs=3,
+                                 batch_size=6)
+"""The network the clipping cases train: a cross-entropy classifier whose gradients exceed the clips below."""
+
+CLIP_CASES: tuple[tuple[str, float, str, tuple[str, ...]], ...] = (
+    ("clip_grad_norm", 0.25, "sgd", ("momentum",)),
+    ("clip_grad_value", 0.05, "sgd", ()),
+)
+"""(training option, its value, optimizer, options): the clip is well below the gradients' global norm and
+largest elements at most steps (suites/conformance/test_conformance_clipping.py measures how often it acts)."""
 
 
 # -- early stopping ---------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ def build_request(ctx: CheckContext, p: Any, *, early_stopping: EarlyStopping | 
                         hyper=hyperparameters(p["optimizer"], **p["hyper"]), epochs=p["epochs"],
                         batch_size=p["batch_size"],
                         batch_orders=orders, x_val=x_val, y_val=y_val, early_stopping=early_stopping,
-                        dropout_seed=ctx.case.seed)
+                        dropout_seed=ctx.case.seed, **p.get("clip", {}))
 
 
 def save_request(ctx: CheckContext, request: TrainRequest) -> None:
@@ -58,6 +58,7 @@ def oracle_training(ctx: CheckContext, request: TrainRequest) -> TrainingResult:
         x_val=None if request.x_val is None else to_oracle(request.x_val),
         y_val=None if request.y_val is None else to_oracle(request.y_val),
         early_stopping=request.early_stopping, conventions=ctx.conventions,
+        clip_grad_norm=request.clip_grad_norm, clip_grad_value=request.clip_grad_value,
     )
 
 
