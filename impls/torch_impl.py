@@ -437,7 +437,11 @@ class TorchImplementation(Implementation):
         )
 
     def numerics(self) -> contextlib.AbstractContextManager:
-        """TF32 off for "ieee", on for "tf32", for the duration of a call."""
+        """TF32 off for "ieee", on for "tf32", for the duration of a call. The flags govern CUDA's matmuls and
+        convolutions only, so a CPU device runs under no context at all (a training step's cost stays the
+        framework's, not ours)."""
+        if not self.device.startswith("cuda"):
+            return contextlib.nullcontext()
         return tf32_flags(self.precision == "tf32")
 
     # -- conversions

@@ -104,3 +104,24 @@ def test_eps_inside_the_square_root_is_not_claimed(torch_cpu: TorchImplementatio
     with pytest.raises(NotImplementedError, match="eps inside the square root"):
         torch_cpu.optimizer_run("adam", {"eps_inside_sqrt": True}, params, grads)
     assert "eps_inside_sqrt" not in set().union(*torch_cpu.capabilities().optimizers.values())
+
+
+@pytest.mark.parametrize("precision", ["ieee", "tf32"])
+def test_tf32_flags_are_set_for_a_cuda_device_only_and_restored(precision: str) -> None:
+    """A CUDA engine's calls run with TF32 as its precision says, and the flags are restored after; a CPU
+    engine's calls leave them alone (they govern CUDA kernels only). Constructing the implementation and
+    setting the flags need no GPU."""
+    import torch
+
+    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+    before = (matmul.allow_tf32, cudnn.allow_tf32)
+    wanted = precision == "tf32"
+    try:
+        matmul.allow_tf32 = cudnn.allow_tf32 = not wanted
+        with TorchImplementation("cuda", precision=precision).numerics():
+            assert (matmul.allow_tf32, cudnn.allow_tf32) == (wanted, wanted)
+        assert (matmul.allow_tf32, cudnn.allow_tf32) == (not wanted, not wanted)
+        with TorchImplementation("cpu", precision=precision).numerics():
+            assert (matmul.allow_tf32, cudnn.allow_tf32) == (not wanted, not wanted)
+    finally:
+        matmul.allow_tf32, cudnn.allow_tf32 = before
