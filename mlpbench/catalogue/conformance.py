@@ -286,6 +286,19 @@ INIT_VARIANTS: list[tuple[str, dict[str, Any]]] = [
     ("kaiming_uniform", {"a": 0.2, "mode": "fan_out", "nonlinearity": "leaky_relu"}),
     ("kaiming_normal", {"mode": "fan_out", "nonlinearity": "relu"}),
     ("kaiming_normal", {"nonlinearity": "tanh"}),
+    # JAX's, Flax's and Keras's schemes (mlpbench.reference.init): truncation at 2 stds, variance_scaling's modes
+    # and distributions (Keras's he_normal and glorot_normal are variance_scaling(2, fan_in) and (1, fan_avg))
+    ("truncated_normal", {"std": 0.05}),
+    ("truncated_normal", {"mean": 0.5, "std": 0.2}),
+    ("truncated_normal", {"std": 0.1, "lower": -1.0, "upper": 3.0}),
+    ("variance_scaling", {}),
+    ("variance_scaling", {"scale": 2.0, "mode": "fan_in", "distribution": "truncated_normal"}),
+    ("variance_scaling", {"scale": 1.0, "mode": "fan_avg", "distribution": "truncated_normal"}),
+    ("variance_scaling", {"scale": 0.5, "mode": "fan_out", "distribution": "untruncated_normal"}),
+    ("variance_scaling", {"scale": 2.0, "mode": "fan_out", "distribution": "uniform"}),
+    ("variance_scaling", {"scale": 1.0, "mode": "fan_geo_avg", "distribution": "uniform"}),
+    ("lecun_normal", {}),
+    ("lecun_uniform", {}),
 ]
 
 
