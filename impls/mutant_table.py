@@ -270,6 +270,14 @@ MUTANTS: tuple[MutantSpec, ...] = (
         swap="lecun_normal_as_uniform",
     ),
     MutantSpec(
+        "mutant-xavier-normal-truncated",
+        "init",
+        "xavier_normal as JAX's and Keras's glorot_normal: a normal truncated at 2 stds, rescaled to the same std",
+        hook="init",
+        key="xavier_normal",
+        swap="xavier_normal_truncated",
+    ),
+    MutantSpec(
         "mutant-adadelta-lr-ignored",
         "optimizers",
         "Adadelta as in Zeiler's paper: the lr hyperparameter is accepted but never applied",

@@ -544,6 +544,14 @@ def lecun_normal_as_uniform(
     variance_scaling_(tensor, 1.0, "fan_in", "uniform", generator)
 
 
+def xavier_normal_truncated(
+    init_call: Callable[..., None], name: str, tensor: torch.Tensor, params: Mapping[str, Any], generator: Any
+) -> None:
+    """xavier_normal ported from JAX's or Keras's glorot_normal, variance_scaling(gain^2, fan_avg,
+    truncated_normal): the same std, cut at 2.27 of it."""
+    variance_scaling_(tensor, float(params.get("gain", 1.0)) ** 2, "fan_avg", "truncated_normal", generator)
+
+
 def without_weight_decay(
     optimizer_kwargs: Callable[..., dict[str, Any]], name: str, hyper: Mapping[str, Any]
 ) -> dict[str, Any]:

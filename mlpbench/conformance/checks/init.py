@@ -4,17 +4,21 @@ probability (mlpbench.conformance.checks.stats.FALSE_FAILURE = 1e-6 per check).
 The implementation draws a (256, 512) tensor (131072 values; fan_in 512, fan_out 256) with its initializer.
 Deterministic schemes (zeros, constant) must match exactly. For random schemes, with mu and sigma the mean
 and standard deviation the scheme targets (mlpbench.reference.init.expected_mean and expected_std), by the
-family of the distribution (`family`):
+family of the distribution (`family`), the `init` check tests the moments:
 - uniform on [a, b]: every value inside [a, b]; |mean - mu| and |mean((x - mu)^2) - sigma^2| within
   Hoeffding bounds (widths b - a and (b - a)^2 / 4);
 - normal: |mean - mu| within z sigma / sqrt(n); sum((x - mu)^2) / sigma^2 within the chi-square(n) interval;
 - truncated normal on [a, b] (truncated_normal, lecun_normal, variance_scaling's truncated_normal): every value
-  inside [a, b]; the mean and (x - mu)^2 within Hoeffding bounds (widths b - a and max(b - mu, mu - a)^2); and the
-  Kolmogorov-Smirnov distance sup |F_n - F| to the truncated normal's CDF F within the Dvoretzky-Kiefer-Wolfowitz
-  bound sqrt(ln(2 / alpha) / (2 n)) (Massart's constant), which sees the shape: values clipped to the bounds
-  instead of redrawn, a cut at another number of stds, a uniform of the same variance.
+  inside [a, b]; the mean and (x - mu)^2 within Hoeffding bounds (widths b - a and max(b - mu, mu - a)^2).
 A wrong fan (fan_out for fan_in), gain, scale or bound, or a missing truncation correction (.8796), changes
-sigma by far more than these bounds (~2% of sigma^2 for the moments) allow.
+sigma by far more than these bounds (~2% of sigma^2) allow.
+
+The `init_distribution` check (a case of its own, `init/<scheme>-distribution`, with its own draw) tests the
+shape: the Kolmogorov-Smirnov distance sup |F_n - F| to the scheme's CDF F (uniform, normal or truncated normal)
+within the Dvoretzky-Kiefer-Wolfowitz bound sqrt(ln(2 / alpha) / (2 n)) (Massart's constant), alpha =
+FALSE_FAILURE. The moments cannot see a distribution with the right mean and variance: a truncated normal where an
+untruncated one is claimed (JAX's and Keras's glorot_normal and he_normal are truncated, PyTorch's xavier_normal
+and kaiming_normal are not), a uniform for a normal, values clipped to the cut instead of redrawn.
 """
 
 from __future__ import annotations
@@ -124,12 +128,39 @@ def check_init(ctx: CheckContext) -> None:
         _check_normal(ctx, name, values, mu, sigma)
         return
     low, high = _support(name, shape, params)
-    if kind == "uniform":  # two tests; the range test cannot fail by chance
+    # two tests each; the range test cannot fail by chance
+    if kind == "uniform":
         _check_bounded(ctx, name, values, low, high, FALSE_FAILURE / 2.0, mu, sigma, (high - low) ** 2 / 4.0)
         return
-    alpha = FALSE_FAILURE / 3.0
-    _check_bounded(ctx, name, values, low, high, alpha, mu, sigma, max(high - mu, mu - low) ** 2)
-    distance = ks_distance(values, truncated_normal_cdf(values, name, shape, params))
-    ctx.statistic(f"{name} Kolmogorov-Smirnov distance to the truncated normal", distance, 0.0,
-                  dkw_bound(values.size, alpha),
-                  f"Dvoretzky-Kiefer-Wolfowitz (Massart), n={values.size}, false-failure probability {alpha:.1g}")
+    _check_bounded(ctx, name, values, low, high, FALSE_FAILURE / 2.0, mu, sigma, max(high - mu, mu - low) ** 2)
+
+
+def scheme_cdf(x: np.ndarray, name: str, shape: tuple[int, ...], params: dict) -> np.ndarray:
+    """The CDF of the distribution random scheme `name` draws from, at x."""
+    x = np.asarray(x, dtype=np.float64)
+    kind = family(name, params)
+    if kind == "uniform":
+        low, high = _support(name, shape, params)
+        return np.clip((x - low) / (high - low), 0.0, 1.0)
+    if kind == "normal":
+        mu = reference_init.expected_mean(name, shape, **params)
+        sigma = reference_init.expected_std(name, shape, **params)
+        return 0.5 * (1.0 + erf((x - mu) / (sigma * np.sqrt(2.0))))
+    return truncated_normal_cdf(x, name, shape, params)
+
+
+@check_kind("init_distribution")
+def check_init_distribution(ctx: CheckContext) -> None:
+    name, params, shape = ctx.case.params["initializer"], dict(ctx.case.params["params"]), ctx.case.params["shape"]
+    shape = tuple(shape)
+    ctx.details.update(initializer=name, params=params, shape=list(shape), seed=ctx.case.seed,
+                       false_failure_probability=FALSE_FAILURE)
+    draw = ctx.call("init", name, shape, params, ctx.case.seed, ctx.dtype)
+    if ctx.structure(f"{name} shape, dtype and finiteness", draw, shape).problem:
+        return
+    values = np.asarray(draw, dtype=np.float64).ravel()
+    distance = ks_distance(values, scheme_cdf(values, name, shape, params))
+    ctx.statistic(f"{name} Kolmogorov-Smirnov distance to its {family(name, params)} distribution", distance, 0.0,
+                  dkw_bound(values.size, FALSE_FAILURE),
+                  f"Dvoretzky-Kiefer-Wolfowitz (Massart), n={values.size}, false-failure probability "
+                  f"{FALSE_FAILURE:.1g}")
