@@ -13,8 +13,9 @@ JAX's "normal"), lecun_normal, lecun_uniform, zeros, constant, normal (mean 0), 
 glorot_uniform as xavier_uniform at gain 1 and he_uniform as kaiming_uniform's default; glorot_normal and he_normal
 are truncated, so they are not PyTorch's xavier_normal or kaiming_normal, which are not claimed
 (docs/engines.md, "Findings"). What optax does not provide is not claimed: dropout (not wired up here), BCE on
-probabilities and NLL (optax has neither), SGD's dampening and every optimizer's maximize, Adagrad's lr_decay and weight decay, RMSprop's momentum (optax applies it
-after the learning rate, so its buffer is lr times torch's), Adadelta. Not claimed because JAX differs from the
+probabilities and NLL (optax has neither), SGD's dampening and every optimizer's maximize, Adagrad's lr_decay and
+weight decay, RMSprop's momentum (optax applies it after the learning rate, so its buffer is lr times torch's),
+Adadelta. Not claimed because JAX differs from the
 oracle (README, "Findings"): gelu_tanh (float64 derivative
 in the far tail), l1 (d|x|/dx at 0 is 1, not 0), AMSGrad (optax keeps the maximum of the bias-corrected second
 moment, torch the maximum of the raw one).
