@@ -6,10 +6,16 @@ accumulator starting at 0.1, decoupled weight decay for AdamW only, GELU in its 
 leaky_relu's derivative 1 at 0 and softplus exact, as jax.nn computes them).
 Parameters keep the suite's layout (weight (out, in), y = x W^T + b); optax's state is reported in torch's names
 (mu -> exp_avg, nu -> exp_avg_sq, trace -> momentum_buffer, sum_of_squares -> sum). Every random stream is the
-suite's: initial parameters, data and batch orders come in as arrays. What optax does not provide is not claimed:
-its own initializers and dropout (not wired up here), BCE on probabilities and NLL (optax has neither), SGD's
-dampening and every optimizer's maximize, Adagrad's lr_decay and weight decay, RMSprop's momentum (optax applies it
-after the learning rate, so its buffer is lr times torch's), Adadelta. Not claimed because JAX differs from the
+suite's: initial parameters, data and batch orders come in as arrays, except in the `init` area, which checks
+jax.nn.initializers' own (keyed by jax.random.key(seed), with in_axis=1, out_axis=0 for the suite's (out, in)
+layout): truncated_normal (mean 0), variance_scaling (every mode and distribution, "untruncated_normal" being
+JAX's "normal"), lecun_normal, lecun_uniform, zeros, constant, normal (mean 0), uniform (on [0, scale)),
+glorot_uniform as xavier_uniform at gain 1 and he_uniform as kaiming_uniform's default; glorot_normal and he_normal
+are truncated, so they are not PyTorch's xavier_normal or kaiming_normal, which are not claimed
+(docs/engines.md, "Findings"). What optax does not provide is not claimed: dropout (not wired up here), BCE on
+probabilities and NLL (optax has neither), SGD's dampening and every optimizer's maximize, Adagrad's lr_decay and
+weight decay, RMSprop's momentum (optax applies it after the learning rate, so its buffer is lr times torch's),
+Adadelta. Not claimed because JAX differs from the
 oracle (README, "Findings"): gelu_tanh (float64 derivative
 in the far tail), l1 (d|x|/dx at 0 is 1, not 0), AMSGrad (optax keeps the maximum of the bias-corrected second
 moment, torch the maximum of the raw one).
@@ -30,6 +36,7 @@ from mlpbench.impls.epochs import functional_epochs
 from mlpbench.impls.interface import (
     Capabilities,
     Implementation,
+    InitializerClaim,
     LossClaim,
     ModelResult,
     Trainer,
@@ -110,6 +117,58 @@ if jax is not None:
     })
 
 LOSS_PARAMS = {"huber": ("delta",)}
+
+TORCH_LAYOUT = {"in_axis": 1, "out_axis": 0}
+"""jax.nn.initializers' axes for the suite's (out, in, *kernel) layout: the same fans as JAX's default
+(in_axis=-2, out_axis=-1) on its own (*kernel, in, out) layout."""
+
+
+def _jax_initializer(name: str, params: Mapping[str, Any]) -> Any:
+    """The jax.nn.initializers initializer for an oracle name and its parameters (those FIXED_INIT_PARAMS
+    leaves free)."""
+    init, p = jax.nn.initializers, dict(params)
+    distribution = p.get("distribution", "truncated_normal")  # the oracle's defaults are Keras's; JAX has none
+    builders: dict[str, Callable[[], Any]] = {
+        "zeros": lambda: init.zeros,
+        "constant": lambda: init.constant(p.get("value", 0.0)),
+        "normal": lambda: init.normal(stddev=p.get("std", 1.0)),
+        "uniform": lambda: init.uniform(scale=p.get("b", 1.0)),  # U[0, scale)
+        "truncated_normal": lambda: init.truncated_normal(stddev=p.get("std", 1.0), lower=p.get("lower", -2.0),
+                                                          upper=p.get("upper", 2.0)),
+        "variance_scaling": lambda: init.variance_scaling(
+            p.get("scale", 1.0), p.get("mode", "fan_in"),
+            "normal" if distribution == "untruncated_normal" else distribution, **TORCH_LAYOUT),  # JAX's name
+        "lecun_normal": lambda: init.lecun_normal(**TORCH_LAYOUT),
+        "lecun_uniform": lambda: init.lecun_uniform(**TORCH_LAYOUT),
+        "xavier_uniform": lambda: init.glorot_uniform(**TORCH_LAYOUT),
+        "kaiming_uniform": lambda: init.he_uniform(**TORCH_LAYOUT),  # variance_scaling(2, fan_in, uniform)
+    }
+    if name not in builders:
+        raise NotImplementedError(f"initializer {name!r} is not claimed")
+    for param, value in p.items():
+        fixed = FIXED_INIT_PARAMS.get(name, {}).get(param)
+        if fixed is not None and value not in fixed:
+            raise NotImplementedError(f"{name}: {param}={value!r} is not claimed (jax.nn.initializers has "
+                                      f"{', '.join(map(repr, sorted(fixed)))})")
+    return builders[name]()
+
+
+INITIALIZER_PARAMS: dict[str, dict[str, frozenset | None]] = {
+    "zeros": {},
+    "constant": {"value": None},
+    "normal": {"mean": frozenset({0.0}), "std": None},  # normal(stddev): mean 0
+    "uniform": {"a": frozenset({0.0}), "b": None},  # uniform(scale): U[0, scale)
+    "truncated_normal": {"mean": frozenset({0.0}), "std": None, "lower": None, "upper": None},
+    "variance_scaling": {"scale": None, "mode": None, "distribution": None},
+    "lecun_normal": {},
+    "lecun_uniform": {},
+    "xavier_uniform": {"gain": frozenset({1.0})},  # glorot_uniform
+    "kaiming_uniform": {"a": frozenset({0.0}), "mode": frozenset({"fan_in"}),
+                        "nonlinearity": frozenset({"relu", "leaky_relu"})},  # he_uniform: gain sqrt(2), fan_in
+}
+"""What of each initializer is claimed: parameter -> the values jax.nn.initializers can take (None: any)."""
+FIXED_INIT_PARAMS = {name: {param: values for param, values in claim.items() if values is not None}
+                     for name, claim in INITIALIZER_PARAMS.items()}
 
 OPTIMIZER_OPTIONS: dict[str, frozenset[str]] = {
     "sgd": frozenset({"momentum", "nesterov", "weight_decay"}),
@@ -224,6 +283,7 @@ class JaxImplementation(Implementation):
             activations=frozenset(ACTIVATIONS),
             losses={name: (LossClaim(targets=frozenset({"index", "probabilities"})) if name == "cross_entropy"
                            else LossClaim()) for name in LOSSES},
+            initializers={name: InitializerClaim(params=claim) for name, claim in INITIALIZER_PARAMS.items()},
             optimizers=OPTIMIZER_OPTIONS,
             dtypes=frozenset({"float32", "float64"}),
             model=True,
@@ -297,6 +357,15 @@ class JaxImplementation(Implementation):
         value, vjp = jax.vjp(lambda p: function(p, self.put(target)), self.put(pred))
         grad = vjp(jnp.ones_like(value))[0]
         return self.numpy(value, pred.dtype), self.numpy(grad, pred.dtype)
+
+    # -- interface: initializers
+    def init(self, name: str, shape: tuple[int, ...], params: Mapping[str, Any], seed: int, dtype: str
+             ) -> np.ndarray:
+        """jax.nn.initializers' own initializer, keyed by jax.random.key(seed), on the suite's layout."""
+        jax.config.update("jax_enable_x64", True)
+        initializer = _jax_initializer(name, params)
+        with jax.default_device(self.jax_device):
+            return self.numpy(initializer(jax.random.key(int(seed)), tuple(shape), jnp.dtype(dtype)), dtype)
 
     # -- interface: model
     def forward_backward(self, spec: MLPSpec, params: Sequence[np.ndarray], x: np.ndarray, target: np.ndarray,

@@ -10,6 +10,12 @@ the oracle's names (momentum -> exp_avg, velocity -> exp_avg_sq or square_avg, a
 average_gradient -> grad_avg); Keras' SGD keeps its velocity as -lr times torch's momentum buffer, reported
 divided by -lr.
 
+The `init` area checks keras.initializers' own, seeded with the case's seed, drawn in Keras's (in, out) layout and
+transposed (`INITIALIZER_PARAMS`): TruncatedNormal (cut at 2 stds: lower -2, upper 2), VarianceScaling (modes
+fan_in, fan_out, fan_avg; every distribution), LecunNormal, LecunUniform, Zeros, Constant, RandomNormal,
+RandomUniform, GlorotUniform as xavier_uniform at gain 1, HeUniform as kaiming_uniform's default. GlorotNormal and
+HeNormal are truncated (not PyTorch's xavier_normal and kaiming_normal, which are not claimed).
+
 Softplus is claimed at its defaults only (keras.activations.softplus takes no beta or threshold, and is the
 exact log(1 + exp(x)), the keras profile's `softplus_threshold = None`). Each activation is claimed with the
 parameters Keras takes (`ACTIVATION_PARAMS`), at any value; a case setting another is not claimed.
@@ -17,7 +23,7 @@ Not claimed because Keras differs from the oracle (README, "Findings"): l1 (its 
 binary_cross_entropy on probabilities (the 1e-7 clip is applied in float32, where 1 - 1e-7 rounds to
 1 - 2^-23), early stopping (a float32 bias 1.15 times the tolerance after min_delta stopping), float64 (results
 agree with the oracle only to about 1e-8 relative: part of the computation stays in float32). Not claimed:
-Keras' own initializers and dropout (not wired up here), reduction "none" (Keras returns one loss per sample, the
+dropout (not wired up here), reduction "none" (Keras returns one loss per sample, the
 oracle one per element), every optimizer's maximize and SGD's dampening (Keras has neither),
 Adagrad's lr_decay, RMSprop's momentum (Keras applies it after the learning rate), Adadelta, and NLL (no Keras
 loss takes log-probabilities with class indices).
@@ -40,6 +46,7 @@ from mlpbench.impls.interface import (
     ActivationClaim,
     Capabilities,
     Implementation,
+    InitializerClaim,
     LossClaim,
     ModelResult,
     Trainer,
@@ -90,6 +97,51 @@ ACTIVATION_PARAMS = {"elu": ("alpha",), "softmax": ("axis",)}
 """The parameters a keras.activations function takes (at any value); the others take none."""
 REDUCTIONS = {"mean": "sum_over_batch_size", "sum": "sum"}
 LOSS_PARAMS = {"huber": ("delta",)}
+
+INITIALIZER_PARAMS: dict[str, dict[str, frozenset | None]] = {
+    "zeros": {},
+    "constant": {"value": None},
+    "normal": {"mean": None, "std": None},  # RandomNormal(mean, stddev)
+    "uniform": {"a": None, "b": None},  # RandomUniform(minval, maxval)
+    "truncated_normal": {"mean": None, "std": None, "lower": frozenset({-2.0}),
+                         "upper": frozenset({2.0})},  # TruncatedNormal(mean, stddev): cut at 2 stds
+    "variance_scaling": {"scale": None, "mode": frozenset({"fan_in", "fan_out", "fan_avg"}), "distribution": None},
+    "lecun_normal": {},
+    "lecun_uniform": {},
+    "xavier_uniform": {"gain": frozenset({1.0})},  # GlorotUniform
+    "kaiming_uniform": {"a": frozenset({0.0}), "mode": frozenset({"fan_in"}),
+                        "nonlinearity": frozenset({"relu", "leaky_relu"})},  # HeUniform: gain sqrt(2), fan_in
+}
+"""What of each initializer is claimed: parameter -> the values keras.initializers can take (None: any).
+GlorotNormal and HeNormal are truncated (VarianceScaling's truncated_normal), not xavier_normal or kaiming_normal."""
+
+
+def _keras_initializer(name: str, params: Mapping[str, Any], seed: int) -> Any:
+    """The keras.initializers initializer for an oracle name and its parameters, seeded with `seed`."""
+    init, p = keras.initializers, dict(params)
+    for param, value in p.items():
+        values = INITIALIZER_PARAMS.get(name, {}).get(param, frozenset())
+        if values is not None and value not in values:
+            raise NotImplementedError(f"{name}: {param}={value!r} is not claimed")
+    builders: dict[str, Callable[[], Any]] = {
+        "zeros": lambda: init.Zeros(),
+        "constant": lambda: init.Constant(p.get("value", 0.0)),
+        "normal": lambda: init.RandomNormal(mean=p.get("mean", 0.0), stddev=p.get("std", 1.0), seed=seed),
+        "uniform": lambda: init.RandomUniform(minval=p.get("a", 0.0), maxval=p.get("b", 1.0), seed=seed),
+        "truncated_normal": lambda: init.TruncatedNormal(mean=p.get("mean", 0.0), stddev=p.get("std", 1.0),
+                                                         seed=seed),
+        "variance_scaling": lambda: init.VarianceScaling(scale=p.get("scale", 1.0), mode=p.get("mode", "fan_in"),
+                                                         distribution=p.get("distribution", "truncated_normal"),
+                                                         seed=seed),
+        "lecun_normal": lambda: init.LecunNormal(seed=seed),
+        "lecun_uniform": lambda: init.LecunUniform(seed=seed),
+        "xavier_uniform": lambda: init.GlorotUniform(seed=seed),
+        "kaiming_uniform": lambda: init.HeUniform(seed=seed),
+    }
+    if name not in builders:
+        raise NotImplementedError(f"initializer {name!r} is not claimed")
+    return builders[name]()
+
 
 OPTIMIZER_OPTIONS: dict[str, frozenset[str]] = {
     "sgd": frozenset({"momentum", "nesterov", "weight_decay"}),
@@ -172,6 +224,7 @@ class KerasImplementation(Implementation):
             activations={name: ActivationClaim(params={param: None for param in ACTIVATION_PARAMS.get(name, ())})
                          for name in ACTIVATIONS},
             losses={name: LossClaim(reductions=reductions) for name in LOSSES},
+            initializers={name: InitializerClaim(params=claim) for name, claim in INITIALIZER_PARAMS.items()},
             optimizers=OPTIMIZER_OPTIONS,
             dtypes=frozenset({"float32"}),
             model=True, training=True, early_stopping=False, dropout=False, deterministic=True,
@@ -233,6 +286,19 @@ class KerasImplementation(Implementation):
         function = self.loss_object(name, reduction, params, target, pred.dtype.name)
         value, grad = jax.value_and_grad(lambda p: function(jax.numpy.asarray(target), p))(jax.numpy.asarray(pred))
         return np.array(value, dtype=pred.dtype), np.array(grad, dtype=pred.dtype, copy=True)
+
+    # -- interface: initializers
+    def init(self, name: str, shape: tuple[int, ...], params: Mapping[str, Any], seed: int, dtype: str
+             ) -> np.ndarray:
+        """keras.initializers' own initializer seeded with `seed`, drawn in Keras's layout (*kernel, in, out), where
+        it reads fan_in from axis -2 and fan_out from axis -1, and transposed to the suite's (out, in, *kernel)."""
+        shape = tuple(shape)
+        if len(shape) < 2:
+            raise ValueError(f"the suite's layout needs at least 2 dimensions, got {shape}")
+        keras_shape = (*shape[2:], shape[1], shape[0])
+        drawn = np.asarray(_keras_initializer(name, params, int(seed))(keras_shape, dtype=dtype))
+        n = len(shape)
+        return np.array(np.transpose(drawn, (n - 1, n - 2, *range(n - 2))), dtype=dtype, copy=True)
 
     # -- interface: model
     def forward_backward(self, spec: MLPSpec, params: Sequence[np.ndarray], x: np.ndarray, target: np.ndarray,

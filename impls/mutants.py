@@ -24,7 +24,7 @@ from torch import nn
 
 from mlpbench.impls.interface import TrainRequest
 from mlpbench.impls.mutant_table import MUTANTS, MutantSpec
-from mlpbench.impls.torch_impl import TorchImplementation
+from mlpbench.impls.torch_impl import TRUNCATION_CORRECTION, TorchImplementation, variance_scaling_
 from mlpbench.reference.early_stopping import EarlyStopping, EarlyStoppingTracker
 
 __all__ = ["HOOKS", "MUTANTS", "Hook", "Mutant", "MutantSpec"]
@@ -476,6 +476,80 @@ def kaiming_leaky_relu_gain(
         tensor.uniform_(-math.sqrt(3.0) * std, math.sqrt(3.0) * std, generator=generator)
     else:
         tensor.normal_(0.0, std, generator=generator)
+
+
+LECUN = {"lecun_normal": (1.0, "fan_in", "truncated_normal"), "lecun_uniform": (1.0, "fan_in", "uniform")}
+
+
+def _scaling(name: str, params: Mapping[str, Any]) -> tuple[float, str, str]:
+    """(scale, mode, distribution) of variance_scaling or a lecun scheme."""
+    if name in LECUN:
+        return LECUN[name]
+    return (float(params.get("scale", 1.0)), params.get("mode", "fan_in"),
+            params.get("distribution", "truncated_normal"))
+
+
+def truncated_at_3_std(
+    init_call: Callable[..., None], name: str, tensor: torch.Tensor, params: Mapping[str, Any], generator: Any
+) -> None:
+    """Truncated normals cut at 3 stds of the untruncated normal instead of 2 (lower and upper ignored; the
+    .8796 correction, which is for a cut at 2, kept)."""
+    if name == "truncated_normal":
+        mean, std = float(params.get("mean", 0.0)), float(params.get("std", 1.0))
+        nn.init.trunc_normal_(tensor, mean, std, mean - 3.0 * std, mean + 3.0 * std, generator=generator)
+        return
+    scale, mode, distribution = _scaling(name, params)
+    if distribution != "truncated_normal":
+        init_call(name, tensor, params, generator)
+        return
+    fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(tensor)
+    fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0,
+           "fan_geo_avg": math.sqrt(fan_in * fan_out)}[mode]
+    std = math.sqrt(scale / fan) / TRUNCATION_CORRECTION
+    nn.init.trunc_normal_(tensor, 0.0, std, -3.0 * std, 3.0 * std, generator=generator)
+
+
+def truncated_without_correction(
+    init_call: Callable[..., None], name: str, tensor: torch.Tensor, params: Mapping[str, Any], generator: Any
+) -> None:
+    """variance_scaling's truncated normal with std sqrt(scale / n) before the cut at 2 stds: the division by
+    .87962566103423978 (the std of N(0, 1) truncated to (-2, 2)) is missing, so the draws' std is 0.88 of the
+    target."""
+    scale, mode, distribution = _scaling(name, params)
+    if distribution != "truncated_normal":
+        init_call(name, tensor, params, generator)
+        return
+    fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(tensor)
+    fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0,
+           "fan_geo_avg": math.sqrt(fan_in * fan_out)}[mode]
+    std = math.sqrt(scale / fan)
+    nn.init.trunc_normal_(tensor, 0.0, std, -2.0 * std, 2.0 * std, generator=generator)
+
+
+def variance_scaling_fans_swapped(
+    init_call: Callable[..., None], name: str, tensor: torch.Tensor, params: Mapping[str, Any], generator: Any
+) -> None:
+    """variance_scaling with Keras's fans, fan_in = shape[0] and fan_out = shape[1], read off PyTorch's
+    (out, in) tensor: fan_in and fan_out swapped (lecun_normal and lecun_uniform scaled by fan_out)."""
+    scale, mode, distribution = _scaling(name, params)
+    swapped = {"fan_in": "fan_out", "fan_out": "fan_in"}.get(mode, mode)
+    variance_scaling_(tensor, scale, swapped, distribution, generator)
+
+
+def lecun_normal_as_uniform(
+    init_call: Callable[..., None], name: str, tensor: torch.Tensor, params: Mapping[str, Any], generator: Any
+) -> None:
+    """lecun_normal drawn as lecun_uniform: the same mean and std (1 / sqrt(fan_in)) and a support inside the
+    truncated normal's, another distribution."""
+    variance_scaling_(tensor, 1.0, "fan_in", "uniform", generator)
+
+
+def xavier_normal_truncated(
+    init_call: Callable[..., None], name: str, tensor: torch.Tensor, params: Mapping[str, Any], generator: Any
+) -> None:
+    """xavier_normal ported from JAX's or Keras's glorot_normal, variance_scaling(gain^2, fan_avg,
+    truncated_normal): the same std, cut at 2.27 of it."""
+    variance_scaling_(tensor, float(params.get("gain", 1.0)) ** 2, "fan_avg", "truncated_normal", generator)
 
 
 def without_weight_decay(

@@ -81,7 +81,17 @@ INITIALIZER_NAMES = (
     "xavier_normal",
     "kaiming_uniform",
     "kaiming_normal",
+    "truncated_normal",
+    "variance_scaling",
+    "lecun_normal",
+    "lecun_uniform",
 )
+"""torch.nn.init's own schemes, then JAX's and Keras's (torch.nn.init has none of them but trunc_normal_):
+`truncated_normal` is trunc_normal_ with its absolute bounds a, b at mean + lower std and mean + upper std;
+`variance_scaling` and the lecun schemes are composed from trunc_normal_, normal_ and uniform_ and torch's fans
+(`variance_scaling_`)."""
+TRUNCATION_CORRECTION = 0.87962566103423978
+"""JAX's and Keras's literal: the std of N(0, 1) truncated to (-2, 2)."""
 OPTIMIZER_CLASSES = {
     "sgd": "SGD",
     "adam": "Adam",
@@ -180,6 +190,47 @@ if torch is not None:
     class Step(nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return StepFunction.apply(x)
+
+
+def variance_scaling_(tensor: torch.Tensor, scale: float = 1.0, mode: str = "fan_in",
+                      distribution: str = "truncated_normal", generator: Any = None) -> None:
+    """jax.nn.initializers.variance_scaling / keras.initializers.VarianceScaling on torch.nn.init's samplers:
+    std s = sqrt(scale / n) with n the fan `mode` names (torch's fans: fan_in = size(1) * receptive field);
+    trunc_normal_ with std s / .87962566103423978 cut at +-2 of those stds, normal_ with std s, or
+    uniform_ on +-sqrt(3) s."""
+    if tensor.numel() == 0:
+        return
+    fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(tensor)
+    fans = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0,
+            "fan_geo_avg": (fan_in * fan_out) ** 0.5}
+    if mode not in fans:
+        raise ValueError(f"variance_scaling: unknown mode {mode!r}")
+    std = (scale / fans[mode]) ** 0.5
+    if distribution == "truncated_normal":
+        cut = std / TRUNCATION_CORRECTION
+        nn.init.trunc_normal_(tensor, 0.0, cut, -2.0 * cut, 2.0 * cut, generator=generator)
+    elif distribution == "untruncated_normal":
+        nn.init.normal_(tensor, 0.0, std, generator=generator)
+    elif distribution == "uniform":
+        nn.init.uniform_(tensor, -(3.0**0.5) * std, (3.0**0.5) * std, generator=generator)
+    else:
+        raise ValueError(f"variance_scaling: unknown distribution {distribution!r}")
+
+
+def truncated_normal_(tensor: torch.Tensor, mean: float = 0.0, std: float = 1.0, lower: float = -2.0,
+                      upper: float = 2.0, generator: Any = None) -> None:
+    """torch.nn.init.trunc_normal_ with its absolute bounds at mean + lower std and mean + upper std."""
+    nn.init.trunc_normal_(tensor, mean, std, mean + lower * std, mean + upper * std, generator=generator)
+
+
+COMPOSED_INITIALIZERS: dict[str, Callable[..., None]] = {
+    "truncated_normal": truncated_normal_,
+    "variance_scaling": variance_scaling_,
+    "lecun_normal": lambda tensor, generator=None: variance_scaling_(tensor, 1.0, "fan_in", "truncated_normal",
+                                                                     generator),
+    "lecun_uniform": lambda tensor, generator=None: variance_scaling_(tensor, 1.0, "fan_in", "uniform", generator),
+}
+"""The schemes torch.nn.init has no function for, written on its samplers."""
 
 
 @dataclass(frozen=True)
@@ -510,13 +561,16 @@ class TorchImplementation(Implementation):
         return entry.function(pred, target, reduction=reduction, **params)
 
     def init_call(self, name: str, tensor: torch.Tensor, params: Mapping[str, Any], generator: Any) -> None:
-        """Fill `tensor` in place with torch.nn.init.<name>_ drawing from `generator`."""
+        """Fill `tensor` in place with torch.nn.init.<name>_ (or its composition, COMPOSED_INITIALIZERS) drawing from
+        `generator`."""
         if name == "zeros":
             nn.init.zeros_(tensor)
         elif name == "constant":
             nn.init.constant_(
                 tensor, float(dict(params).get("value", 0.0))
             )  # the oracle's "value" is torch's val
+        elif name in COMPOSED_INITIALIZERS:
+            COMPOSED_INITIALIZERS[name](tensor, **params, generator=generator)
         elif name in INITIALIZER_NAMES:
             getattr(nn.init, name + "_")(tensor, **params, generator=generator)
         else:

@@ -136,6 +136,7 @@ NEEDS: dict[str, Callable[[Mapping[str, Any]], Needs]] = {
     "loss": lambda p: Needs(loss=p["loss"], reduction=p["reduction"], target=_target_of(p["loss"], p["inputs"]),
                             loss_params=tuple(p.get("params", {}))),
     "init": lambda p: Needs(initializer=p["initializer"], initializer_params=tuple(p["params"].items())),
+    "init_distribution": lambda p: Needs(initializer=p["initializer"], initializer_params=tuple(p["params"].items())),
     "model": lambda p: _network_needs(p, "model"),
     "optimizer": lambda p: Needs(optimizer=p["optimizer"], options=tuple(p["options"])),
     "training": lambda p: _training_needs(p),
@@ -286,16 +287,34 @@ INIT_VARIANTS: list[tuple[str, dict[str, Any]]] = [
     ("kaiming_uniform", {"a": 0.2, "mode": "fan_out", "nonlinearity": "leaky_relu"}),
     ("kaiming_normal", {"mode": "fan_out", "nonlinearity": "relu"}),
     ("kaiming_normal", {"nonlinearity": "tanh"}),
+    # JAX's, Flax's and Keras's schemes (mlpbench.reference.init): truncation at 2 stds, variance_scaling's modes
+    # and distributions (Keras's he_normal and glorot_normal are variance_scaling(2, fan_in) and (1, fan_avg))
+    ("normal", {"std": 0.05}),  # mean 0: JAX's normal(stddev)
+    ("uniform", {"a": 0.0, "b": 0.5}),  # JAX's uniform(scale) on [0, scale)
+    ("truncated_normal", {"std": 0.05}),
+    ("truncated_normal", {"mean": 0.5, "std": 0.2}),
+    ("truncated_normal", {"std": 0.1, "lower": -1.0, "upper": 3.0}),
+    ("variance_scaling", {}),
+    ("variance_scaling", {"scale": 2.0, "mode": "fan_in", "distribution": "truncated_normal"}),
+    ("variance_scaling", {"scale": 1.0, "mode": "fan_avg", "distribution": "truncated_normal"}),
+    ("variance_scaling", {"scale": 0.5, "mode": "fan_out", "distribution": "untruncated_normal"}),
+    ("variance_scaling", {"scale": 2.0, "mode": "fan_out", "distribution": "uniform"}),
+    ("variance_scaling", {"scale": 1.0, "mode": "fan_geo_avg", "distribution": "uniform"}),
+    ("lecun_normal", {}),
+    ("lecun_uniform", {}),
 ]
 
 
 def init_cases() -> list[Case]:
-    """Statistical checks of the implementation's own initializers (see mlpbench.conformance.checks.init)."""
-    cases = []
+    """Statistical checks of the implementation's own initializers (see mlpbench.conformance.checks.init): each
+    scheme's moments, then each random scheme's distribution (`-distribution`, a draw of its own)."""
+    cases: list[Case] = []
     for name, params in INIT_VARIANTS:
-        label = name if not params or name in ("constant", "normal", "uniform") else f"{name}-{_param_label(params)}"
+        bare = not params or name in ("constant", "normal", "uniform")  # the first of those three keeps its name
+        label = name if bare and f"init/{name}" not in {case.id for case in cases} else f"{name}-{_param_label(params)}"
         cases.append(_case(f"init/{label}", "init", initializer=name, params=params, shape=INIT_SHAPE))
-    return cases
+    random = [case for case in cases if case.params["initializer"] not in ("zeros", "constant")]
+    return cases + [_case(f"{case.id}-distribution", "init_distribution", **case.params) for case in random]
 
 
 # -- model ------------------------------------------------------------------------------------------------

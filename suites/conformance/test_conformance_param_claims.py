@@ -87,6 +87,34 @@ def test_an_initializer_claimed_at_one_mode_runs_its_default_case_only() -> None
     assert whole and all(verdict == FAIL for verdict in whole.values()), whole
 
 
+class FanInScaling(ReferenceImplementation):
+    """The oracle adapter whose variance_scaling always divides by fan_in, whatever mode a case asks for."""
+
+    def __init__(self, claim: InitializerClaim | None) -> None:
+        super().__init__()
+        self.claim = claim
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(initializers={"variance_scaling": self.claim}, dtypes=DTYPES)
+
+    def init(self, name: str, shape: tuple[int, ...], params: Mapping[str, Any], seed: int,
+             dtype: str) -> np.ndarray:
+        return super().init(name, shape, {**params, "mode": "fan_in"} if params else params, seed, dtype)
+
+
+def test_variance_scaling_claimed_at_fan_in_runs_the_fan_in_cases_only() -> None:
+    """Keras's and JAX's variance_scaling narrowed by mode: scale and distribution at any value, mode fan_in."""
+    narrow = verdicts(FanInScaling(InitializerClaim(params={"scale": None, "distribution": None,
+                                                            "mode": {"fan_in"}})), "init/variance_scaling")
+    ran = {case for (case, _), verdict in narrow.items() if verdict != NOT_CLAIMED}
+    fan_in_cases = {"init/variance_scaling", "init/variance_scaling-scale2-modefan_in-distributiontruncated_normal"}
+    assert ran == fan_in_cases | {f"{case}-distribution" for case in fan_in_cases}
+    assert all(verdict == PASS for (case, _), verdict in narrow.items() if case in ran), narrow
+    whole = verdicts(FanInScaling(None), "init/variance_scaling-scale")
+    assert {case for (case, _), verdict in whole.items() if verdict == FAIL} == (
+        {case for case, _ in whole} - ran), whole
+
+
 def test_not_claimed_names_the_parameter_and_its_value() -> None:
     caps = Capabilities(activations={"softplus": ActivationClaim(params={"beta": None})},
                         initializers={"xavier_uniform": InitializerClaim(params={"gain": 1.0})})
@@ -125,6 +153,10 @@ def test_the_vocabulary_names_every_parameter() -> None:
     names = vocabulary()
     assert "softplus.threshold" in names["activation parameters"]
     assert "kaiming_normal.nonlinearity" in names["initializer parameters"]
+    for param in ("variance_scaling.scale", "variance_scaling.mode", "variance_scaling.distribution",
+                  "truncated_normal.lower", "truncated_normal.upper"):
+        assert param in names["initializer parameters"]
+    assert {"lecun_normal", "lecun_uniform"} <= set(names["initializers"])
     assert not any(p.endswith((".shape", ".rng", ".dtype")) for p in names["initializer parameters"])
 
 

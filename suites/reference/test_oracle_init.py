@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 
+import mpmath
 import numpy as np
 import pytest
 
@@ -186,7 +187,7 @@ def test_zero_element_shapes_give_empty_arrays() -> None:
 def test_registry_keys() -> None:
     assert set(init.INITIALIZERS) == {
         "zeros", "constant", "normal", "uniform", "xavier_uniform", "xavier_normal", "kaiming_uniform",
-        "kaiming_normal",
+        "kaiming_normal", "truncated_normal", "variance_scaling", "lecun_normal", "lecun_uniform",
     }
     with pytest.raises(ValueError, match="unknown initializer"):
         init.expected_std("orthogonal", (3, 3))
@@ -197,3 +198,243 @@ def test_xavier_on_a_shape_without_fans_raises(name: str) -> None:
     """fan_in + fan_out = 0 leaves the std undefined; PyTorch raises (ZeroDivisionError), so does the oracle."""
     with pytest.raises(ValueError, match="fan_in \\+ fan_out is 0"):
         init.INITIALIZERS[name]((0, 0), np.random.default_rng(0))
+
+
+# -- JAX's, Flax's and Keras's schemes: truncated_normal, variance_scaling, lecun_normal, lecun_uniform ----------
+# The published definitions (jax/_src/nn/initializers.py, keras/src/initializers/random_initializers.py):
+#   truncated_normal(stddev, lower=-2, upper=2) = stddev * Z, Z ~ N(0, 1) restricted to (lower, upper);
+#   Keras's TruncatedNormal(mean, stddev) = mean + stddev * Z, values beyond 2 stds redrawn;
+#   variance_scaling(scale, mode, distribution): variance = scale / n, n = fan_in, fan_out, (fan_in + fan_out) / 2
+#     or sqrt(fan_in fan_out); truncated_normal: Z on (-2, 2) times sqrt(variance) / .87962566103423978;
+#     (untruncated) normal: N(0, variance); uniform: U(-1, 1) times sqrt(3 variance);
+#   fans in JAX's and Keras's layout (..., in, out): fan_in = shape[-2] * receptive, fan_out = shape[-1] * receptive,
+#     receptive = prod(shape) / (in * out); the oracle's PyTorch layout (out, in, ...) has the same counts;
+#   lecun_normal = variance_scaling(1, fan_in, truncated_normal); lecun_uniform = variance_scaling(1, fan_in, uniform).
+# The truncated normal's moments below come from integrating the density numerically with mpmath, not from the
+# closed forms the oracle uses.
+MP_DIGITS = 40
+
+
+def _integrated_moments(lower: float, upper: float) -> tuple[float, float, float]:
+    """(mean, std, kurtosis) of N(0, 1) restricted to [lower, upper], by quadrature of the density."""
+    mpmath.mp.dps = MP_DIGITS
+    lo, hi = mpmath.mpf(lower), mpmath.mpf(upper)
+    mass = mpmath.quad(mpmath.npdf, [lo, hi])
+    raw = [mpmath.quad(lambda z, k=k: z**k * mpmath.npdf(z), [lo, hi]) / mass for k in (1, 2, 3, 4)]
+    mean = raw[0]
+    variance = raw[1] - mean**2
+    central4 = raw[3] - 4 * mean * raw[2] + 6 * mean**2 * raw[1] - 3 * mean**4
+    return float(mean), float(mpmath.sqrt(variance)), float(central4 / variance**2)
+
+
+def _jax_fans(torch_shape: tuple[int, ...]) -> tuple[float, float]:
+    """JAX's _compute_fans on the same weight in its own layout (*kernel, in, out), in_axis=-2, out_axis=-1."""
+    jax_shape = (*torch_shape[2:], torch_shape[1], torch_shape[0])
+    receptive = math.prod(jax_shape) / jax_shape[-2] / jax_shape[-1]
+    return jax_shape[-2] * receptive, jax_shape[-1] * receptive
+
+
+def _published_std(shape: tuple[int, ...], scale: float, mode: str) -> float:
+    fan_in, fan_out = _jax_fans(shape)
+    n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2,
+         "fan_geo_avg": (fan_in * fan_out) ** 0.5}[mode]
+    return math.sqrt(scale / n)
+
+
+def _std_cut_at_two() -> float:
+    """sqrt(1 - 4 phi(2) / (2 Phi(2) - 1)), the std of N(0, 1) truncated to (-2, 2), at 40 digits, rounded."""
+    mpmath.mp.dps = MP_DIGITS
+    two = mpmath.mpf(2)
+    return float(mpmath.sqrt(1 - 2 * two * mpmath.npdf(two) / mpmath.erf(two / mpmath.sqrt(2))))
+
+
+JAX_LITERAL = 0.87962566103423978
+"""The constant as jax/_src/nn/initializers.py and keras/src/initializers/random_initializers.py write it."""
+
+
+def test_the_truncation_correction_is_the_std_of_a_standard_normal_cut_at_two() -> None:
+    """The published literal is sqrt(1 - 4 phi(2) / (2 Phi(2) - 1)) correctly rounded; the oracle holds it, and
+    its closed form and the quadrature agree with it."""
+    exact = _std_cut_at_two()
+    assert init.TRUNCATION_CORRECTION == JAX_LITERAL == exact
+    assert _integrated_moments(-2.0, 2.0)[1] == pytest.approx(exact, rel=1e-15)
+    assert init.truncated_std(-2.0, 2.0) == pytest.approx(exact, rel=1e-14)
+
+
+@pytest.mark.parametrize("lower, upper", [(-2.0, 2.0), (-1.0, 3.0), (-0.5, 0.5), (0.0, 4.0), (-3.0, 1.5)])
+def test_truncated_moments_match_the_integrated_density(lower: float, upper: float) -> None:
+    mean, std, _ = _integrated_moments(lower, upper)
+    got_mean, got_std = init.truncated_moments(lower, upper)
+    assert got_mean == pytest.approx(mean, rel=1e-12, abs=1e-15)
+    assert got_std == pytest.approx(std, rel=1e-12)
+
+
+SCALING_SHAPES = [(300, 200), (64, 16, 3, 3)]
+SCALINGS = [(scale, mode, distribution) for scale, mode in ((1.0, "fan_in"), (2.0, "fan_out"), (0.5, "fan_avg"),
+                                                           (3.0, "fan_geo_avg"))
+            for distribution in init.VARIANCE_SCALING_DISTRIBUTIONS]
+
+
+@pytest.mark.parametrize("shape", SCALING_SHAPES, ids=str)
+@pytest.mark.parametrize("scale, mode, distribution", SCALINGS, ids=[f"{s}-{m}-{d}" for s, m, d in SCALINGS])
+def test_variance_scaling_targets_the_published_std_and_support(shape: tuple[int, ...], scale: float, mode: str,
+                                                                distribution: str) -> None:
+    """std sqrt(scale / n) after truncation with JAX's fans; the support +-2 sqrt(scale / n) / .8796 for the
+    truncated normal (2 stds of the untruncated), +-sqrt(3 scale / n) for the uniform, none for the normal."""
+    params = {"scale": scale, "mode": mode, "distribution": distribution}
+    std = _published_std(shape, scale, mode)
+    assert init.expected_std("variance_scaling", shape, **params) == pytest.approx(std, rel=1e-14)
+    assert init.expected_mean("variance_scaling", shape, **params) == 0.0
+    bound = {"truncated_normal": 2.0 * std / _std_cut_at_two(),
+             "uniform": math.sqrt(3.0) * std}.get(distribution)
+    support = init.expected_bound("variance_scaling", shape, **params)
+    if bound is None:
+        assert support is None
+    else:
+        assert support == pytest.approx((-bound, bound), rel=1e-14)
+
+
+def test_lecun_schemes_are_variance_scaling_at_one_over_fan_in() -> None:
+    shape = (300, 200)  # fan_in 200
+    for name, distribution in (("lecun_normal", "truncated_normal"), ("lecun_uniform", "uniform")):
+        params = {"scale": 1.0, "mode": "fan_in", "distribution": distribution}
+        assert init.expected_std(name, shape) == pytest.approx(1.0 / math.sqrt(200.0), rel=1e-14)
+        assert init.expected_bound(name, shape) == init.expected_bound("variance_scaling", shape, **params)
+        a = init.INITIALIZERS[name](shape, np.random.default_rng(5))
+        b = init.variance_scaling(shape, np.random.default_rng(5), **params)
+        np.testing.assert_array_equal(a, b)
+    assert init.variance_scaling((30, 20), np.random.default_rng(1)).shape == (30, 20)
+    np.testing.assert_array_equal(init.variance_scaling((30, 20), np.random.default_rng(1)),
+                                  init.lecun_normal((30, 20), np.random.default_rng(1)))  # Keras's defaults
+
+
+def _cdf_standard(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.vectorize(math.erf)(z / math.sqrt(2.0)))
+
+
+def _ks(sample: np.ndarray, cdf: np.ndarray) -> float:
+    sample, cdf = sample.ravel(), cdf.ravel()
+    order = np.argsort(sample)
+    f, n = cdf[order], sample.size
+    ranks = np.arange(1, n + 1)
+    return float(max(np.max(ranks / n - f), np.max(f - (ranks - 1) / n)))
+
+
+DKW_ALPHA = 1e-6
+
+
+def _dkw(n: int) -> float:
+    """P(sup |F_n - F| > eps) <= 2 exp(-2 n eps^2) (Dvoretzky-Kiefer-Wolfowitz, Massart's constant) = DKW_ALPHA."""
+    return math.sqrt(math.log(2.0 / DKW_ALPHA) / (2.0 * n))
+
+
+def _truncated_cdf(sample: np.ndarray, mean: float, std: float, lower: float, upper: float) -> np.ndarray:
+    z = np.clip((sample - mean) / std, lower, upper)
+    lo, hi = _cdf_standard(np.array([lower, upper]))
+    return (_cdf_standard(z) - lo) / (hi - lo)
+
+
+TRUNCATED = [
+    ("truncated_normal", (300, 200), {}, (0.0, 1.0, -2.0, 2.0)),
+    ("truncated_normal", (300, 200), {"mean": 0.5, "std": 0.05}, (0.5, 0.05, -2.0, 2.0)),
+    ("truncated_normal", (300, 200), {"std": 0.1, "lower": -1.0, "upper": 3.0}, (0.0, 0.1, -1.0, 3.0)),
+    ("lecun_normal", (300, 200), {}, (0.0, 1 / math.sqrt(200) / JAX_LITERAL, -2.0, 2.0)),
+    ("variance_scaling", (64, 16, 3, 3), {"scale": 2.0, "mode": "fan_avg"},
+     (0.0, math.sqrt(2.0 / ((144 + 576) / 2)) / JAX_LITERAL, -2.0, 2.0)),
+]
+
+
+@pytest.mark.parametrize("name, shape, params, cut", TRUNCATED, ids=[f"{n}{p}" for n, _, p, _ in TRUNCATED])
+def test_truncated_draws_stay_inside_the_cut_and_follow_the_truncated_normal(
+        name: str, shape: tuple[int, ...], params: dict, cut: tuple[float, float, float, float]) -> None:
+    """Never beyond the cut (for variance_scaling: 2 stds of the untruncated normal, 2 / .8796 = 2.27 of the
+    draws' std) and within 20 / n of it; mean and variance within 5 of their sampling stds (the variance's from
+    the truncated normal's kurtosis); and the KS distance to its CDF within the DKW bound at 1e-6."""
+    mean, std, lower, upper = cut
+    assert init.truncation(name, shape, **params) == pytest.approx(cut, rel=1e-14)
+    sample = init.INITIALIZERS[name](shape, np.random.default_rng(2024), **params)
+    n = sample.size
+    low, high = mean + lower * std, mean + upper * std
+    assert init.expected_bound(name, shape, **params) == pytest.approx((low, high), rel=1e-14)
+    assert sample.max() <= high and sample.min() >= low
+    # the density at a cut is f = phi(cut) / (P std), so P(no draw within t of it) = (1 - ~f t)^n <= exp(-n f t):
+    # t = 20 / (n f) gives 2e-9
+    mass = float(mpmath.ncdf(upper) - mpmath.ncdf(lower))
+    for edge, cut_z, nearest in ((low, lower, sample.min()), (high, upper, sample.max())):
+        density = float(mpmath.npdf(cut_z)) / (mass * std)
+        assert abs(nearest - edge) <= 20.0 / (n * density)
+    z_mean, z_std, kurtosis = _integrated_moments(lower, upper)
+    target_mean, target_std = mean + std * z_mean, std * z_std
+    assert init.expected_mean(name, shape, **params) == pytest.approx(target_mean, rel=1e-12, abs=1e-15)
+    assert init.expected_std(name, shape, **params) == pytest.approx(target_std, rel=1e-12)
+    assert abs(sample.mean() - target_mean) < Z * target_std / math.sqrt(n)
+    ratio = sample.var(ddof=1) / target_std**2
+    assert abs(ratio - 1.0) < Z * math.sqrt((kurtosis - 1.0) / n)
+    assert _ks(sample, _truncated_cdf(sample, mean, std, lower, upper)) < _dkw(n)
+
+
+def test_the_ks_test_tells_a_truncated_normal_from_lookalikes() -> None:
+    """The distribution test has power where the moments have none: a uniform with lecun_normal's std (same mean,
+    same variance, support inside the cut) and a normal clipped at 2 stds instead of redrawn are both outside the
+    DKW bound, their KS distances within it of the exact distances between the CDFs (the clipped normal's: its
+    atom Phi(-2) at each cut), while the oracle's own draws are inside it."""
+    shape = (300, 200)
+    cut = init.truncation("lecun_normal", shape)
+    assert cut is not None
+    mean, std, lower, upper = cut
+    own = init.lecun_normal(shape, np.random.default_rng(9))
+    n = own.size
+    uniform_bound = math.sqrt(3.0) * init.expected_std("lecun_normal", shape)
+    lookalike = np.random.default_rng(9).uniform(-uniform_bound, uniform_bound, size=n)
+    clipped = np.clip(np.random.default_rng(9).normal(0.0, std, size=n), lower * std, upper * std)
+    assert _ks(own, _truncated_cdf(own, mean, std, lower, upper)) < _dkw(n)
+    # the moments cannot tell them apart: each sample variance has relative std sqrt((kurtosis - 1) / n)
+    kurtosis = _integrated_moments(lower, upper)[2]
+    assert abs(lookalike.var() / own.var() - 1.0) < Z * math.sqrt((0.8 + kurtosis - 1.0) / n)
+    grid = np.linspace(-uniform_bound, uniform_bound, 200001)
+    uniform_distance = float(np.max(np.abs((grid + uniform_bound) / (2 * uniform_bound)
+                                           - _truncated_cdf(grid, mean, std, lower, upper))))
+    atom = float(mpmath.ncdf(-2))
+    for sample, exact in ((lookalike, uniform_distance), (clipped, atom)):
+        distance = _ks(sample, _truncated_cdf(sample, mean, std, lower, upper))
+        assert distance > _dkw(n)
+        assert abs(distance - exact) < _dkw(n)
+
+
+@pytest.mark.parametrize("mode, distribution", [("fan_out", "untruncated_normal"), ("fan_geo_avg", "uniform")])
+def test_untruncated_variance_scaling_draws_match_their_moments(mode: str, distribution: str) -> None:
+    shape = (300, 200)
+    sample = init.variance_scaling(shape, np.random.default_rng(11), 2.0, mode, distribution)
+    std = _published_std(shape, 2.0, mode)
+    kind = "normal" if distribution == "untruncated_normal" else "uniform"
+    _check_moments(sample, kind, std)
+    _check_shape_of_distribution(sample, kind, std)
+    if kind == "uniform":
+        assert np.abs(sample).max() <= math.sqrt(3.0) * std
+
+
+def test_variance_scaling_refuses_what_the_libraries_refuse_or_disagree_on() -> None:
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="ambiguous"):  # JAX: untruncated; Keras: an alias of truncated_normal
+        init.variance_scaling((3, 2), rng, distribution="normal")
+    with pytest.raises(ValueError, match="mode"):
+        init.variance_scaling((3, 2), rng, mode="fan_sum")
+    with pytest.raises(ValueError, match="scale > 0"):  # Keras's check
+        init.variance_scaling((3, 2), rng, scale=0.0)
+    with pytest.raises(ValueError, match="at least 2 dimensions"):  # JAX's default in_axis=-2
+        init.lecun_normal((5,), rng)
+    with pytest.raises(ValueError, match="lower < upper"):
+        init.truncated_normal((3, 2), rng, lower=1.0, upper=1.0)
+    with pytest.raises(ValueError, match="std > 0"):
+        init.truncated_normal((3, 2), rng, std=0.0)
+    with pytest.raises(ValueError, match="below"):
+        init.truncated_normal((3, 2), rng, lower=6.0, upper=7.0)
+    assert init.variance_scaling((0, 5), rng, mode="fan_out").shape == (0, 5)
+    assert init.truncated_normal((4, 0), rng).shape == (4, 0)
+
+
+def test_truncated_draws_are_a_cast_of_the_float64_draws() -> None:
+    a = init.lecun_normal((20, 10), np.random.default_rng(42))
+    c = init.lecun_normal((20, 10), np.random.default_rng(42), dtype=np.float32)
+    assert c.dtype == np.float32
+    np.testing.assert_array_equal(c, a.astype(np.float32))

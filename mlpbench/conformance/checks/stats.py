@@ -10,6 +10,11 @@ Normal draws with known mean: sum((x - mu)^2) / sigma^2 is chi-square with n deg
 quantiles come from the Wilson-Hilferty approximation (accurate to far better than 1% at n >= 1000):
 
     chi2_q(k) = k (1 - 2 / (9 k) + z_q sqrt(2 / (9 k)))^3,   z_q the standard normal quantile.
+
+The shape of a distribution: for n iid draws with a continuous CDF F and empirical CDF F_n, the
+Dvoretzky-Kiefer-Wolfowitz inequality with Massart's constant, for every n,
+
+    P(sup |F_n - F| > eps) <= 2 exp(-2 n eps^2),  so  eps = sqrt(ln(2 / alpha) / (2 n)).
 """
 
 from __future__ import annotations
@@ -43,3 +48,9 @@ def chi_square_interval(k: int, alpha: float) -> tuple[float, float]:
 def normal_mean_bound(n: int, sigma: float, alpha: float) -> float:
     """t such that P(|mean - mu| >= t) <= alpha for n N(mu, sigma^2) draws."""
     return normal_quantile(1.0 - alpha / 2.0) * sigma / math.sqrt(n)
+
+
+def dkw_bound(n: int, alpha: float) -> float:
+    """eps such that P(sup |F_n - F| > eps) <= alpha for n iid draws with a continuous CDF F (the
+    Dvoretzky-Kiefer-Wolfowitz inequality with Massart's constant: 2 exp(-2 n eps^2), valid for alpha <= 1)."""
+    return math.sqrt(math.log(2.0 / alpha) / (2.0 * n))
