@@ -24,7 +24,7 @@ from torch import nn
 
 from mlpbench.impls.interface import TrainRequest
 from mlpbench.impls.mutant_table import MUTANTS, MutantSpec
-from mlpbench.impls.torch_impl import TRUNCATION_CORRECTION, TorchImplementation, variance_scaling_
+from mlpbench.impls.torch_impl import TRUNCATION_CORRECTION, TorchImplementation, scaled_std, variance_scaling_
 from mlpbench.reference.early_stopping import EarlyStopping, EarlyStoppingTracker
 
 __all__ = ["HOOKS", "MUTANTS", "Hook", "Mutant", "MutantSpec"]
@@ -481,14 +481,6 @@ def kaiming_leaky_relu_gain(
 LECUN = {"lecun_normal": (1.0, "fan_in", "truncated_normal"), "lecun_uniform": (1.0, "fan_in", "uniform")}
 
 
-def _scaled_std(tensor: torch.Tensor, scale: float, mode: str) -> float:
-    """sqrt(scale / n), n the fan `mode` names, read off PyTorch's (out, in) tensor."""
-    fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(tensor)
-    fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0,
-           "fan_geo_avg": math.sqrt(fan_in * fan_out)}[mode]
-    return math.sqrt(scale / fan)
-
-
 def _scaling(name: str, params: Mapping[str, Any]) -> tuple[float, str, str]:
     """(scale, mode, distribution) of variance_scaling or a lecun scheme."""
     if name in LECUN:
@@ -510,7 +502,7 @@ def truncated_at_3_std(
     if distribution != "truncated_normal":
         init_call(name, tensor, params, generator)
         return
-    std = _scaled_std(tensor, scale, mode) / TRUNCATION_CORRECTION
+    std = scaled_std(tensor, scale, mode) / TRUNCATION_CORRECTION
     nn.init.trunc_normal_(tensor, 0.0, std, -3.0 * std, 3.0 * std, generator=generator)
 
 
@@ -524,7 +516,7 @@ def truncated_without_correction(
     if distribution != "truncated_normal":
         init_call(name, tensor, params, generator)
         return
-    std = _scaled_std(tensor, scale, mode)
+    std = scaled_std(tensor, scale, mode)
     nn.init.trunc_normal_(tensor, 0.0, std, -2.0 * std, 2.0 * std, generator=generator)
 
 

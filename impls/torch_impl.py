@@ -192,6 +192,16 @@ if torch is not None:
             return StepFunction.apply(x)
 
 
+def scaled_std(tensor: torch.Tensor, scale: float, mode: str) -> float:
+    """sqrt(scale / n), n the fan `mode` names (torch's fans: fan_in = size(1) * receptive field)."""
+    fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(tensor)
+    fans = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0,
+            "fan_geo_avg": (fan_in * fan_out) ** 0.5}
+    if mode not in fans:
+        raise ValueError(f"variance_scaling: unknown mode {mode!r}")
+    return (scale / fans[mode]) ** 0.5
+
+
 def variance_scaling_(tensor: torch.Tensor, scale: float = 1.0, mode: str = "fan_in",
                       distribution: str = "truncated_normal", generator: Any = None) -> None:
     """jax.nn.initializers.variance_scaling / keras.initializers.VarianceScaling on torch.nn.init's samplers:
@@ -200,12 +210,7 @@ def variance_scaling_(tensor: torch.Tensor, scale: float = 1.0, mode: str = "fan
     uniform_ on +-sqrt(3) s."""
     if tensor.numel() == 0:
         return
-    fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(tensor)
-    fans = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0,
-            "fan_geo_avg": (fan_in * fan_out) ** 0.5}
-    if mode not in fans:
-        raise ValueError(f"variance_scaling: unknown mode {mode!r}")
-    std = (scale / fans[mode]) ** 0.5
+    std = scaled_std(tensor, scale, mode)
     if distribution == "truncated_normal":
         cut = std / TRUNCATION_CORRECTION
         nn.init.trunc_normal_(tensor, 0.0, cut, -2.0 * cut, 2.0 * cut, generator=generator)
